@@ -1,0 +1,80 @@
+"""Input validation shared by layers and losses: messages name the layer, what was
+expected and what came."""
+from __future__ import annotations
+
+import numpy as np
+
+from .backend import get_array_module
+from .errors import NonFiniteError, ShapeError
+
+
+def describe(x) -> str:
+    """Short description of an array for error messages: ``float32 array of shape (4, 3)``."""
+    shape = getattr(x, "shape", None)
+    dtype = getattr(x, "dtype", None)
+    if shape is None:
+        return f"{type(x).__name__} {x!r}"[:80]
+    return f"{dtype} array of shape {tuple(shape)}"
+
+
+def check_float_array(x, who: str, what: str = "input"):
+    """Require a floating-point array (NumPy or CuPy)."""
+    if not hasattr(x, "dtype") or not hasattr(x, "shape"):
+        raise TypeError(f"{who}: {what} must be an array, got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{who}: {what} must be a floating-point array, got {describe(x)}; "
+                        f"convert it with x.astype(np.float32)")
+
+
+def check_ndim(x, who: str, ndim, what: str = "input", layout: str = ""):
+    """Require ``x.ndim`` to be ``ndim`` (an int) or in ``ndim`` (a tuple)."""
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if x.ndim not in allowed:
+        want = " or ".join(f"{n}-D" for n in allowed)
+        hint = f" {layout}" if layout else ""
+        raise ShapeError(f"{who}: expected a {want} {what}{hint}, got {describe(x)}")
+
+
+def check_dtype_match(x, dtype, who: str, what: str = "input"):
+    """Refuse a silent dtype change: the input must have the parameters' dtype."""
+    if x.dtype != dtype:
+        raise TypeError(
+            f"{who}: {what} has dtype {x.dtype} but the layer's parameters are {np.dtype(dtype)}; "
+            f"glassnet never changes dtypes silently: convert the input (x.astype(np.{np.dtype(dtype)})) "
+            f"or the model (model.to(np.{x.dtype}))")
+
+
+def check_finite(x, who: str, what: str = "input"):
+    """Raise NonFiniteError if ``x`` holds NaN or inf (cheap: one reduction in the common case)."""
+    xp = get_array_module(x)
+    total = x.sum(dtype=np.float64) if x.dtype.kind == "f" else 0.0
+    if bool(xp.isfinite(total)):
+        return
+    finite = xp.isfinite(x)
+    if bool(finite.all()):  # the sum overflowed, the values are fine
+        return
+    n_nan = int(xp.isnan(x).sum())
+    n_inf = int(x.size - int(finite.sum()) - n_nan)
+    first = tuple(int(i) for i in np.unravel_index(int(xp.argmin(finite.ravel())), x.shape))
+    raise NonFiniteError(
+        f"{who}: {what} contains {n_nan} NaN and {n_inf} inf value(s) out of {x.size} "
+        f"(first at index {first}, {describe(x)}); finite values expected", where=f"{who} {what}")
+
+
+def check_labels(y, n_classes: int, n_rows: int, who: str):
+    """Integer class labels of shape (N,) in [0, n_classes)."""
+    if not hasattr(y, "dtype"):
+        raise TypeError(f"{who}: labels must be an integer array, got {type(y).__name__}")
+    if y.dtype.kind not in "iu":
+        raise TypeError(
+            f"{who}: integer class labels of shape ({n_rows},) expected, got {describe(y)}; "
+            f"convert with y.astype(np.int64) or, for probability targets, pass shape ({n_rows}, {n_classes})")
+    if y.shape != (n_rows,):
+        raise ShapeError(f"{who}: labels of shape ({n_rows},) expected to match {n_rows} score rows, "
+                         f"got {describe(y)}")
+    if y.size:
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= n_classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{who}: labels must lie in [0, {n_classes - 1}] for {n_classes} classes, "
+                             f"got label {bad} (labels range from {lo} to {hi})")

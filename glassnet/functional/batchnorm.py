@@ -1,0 +1,66 @@
+"""Batch normalization over the feature axis 1 of (N, C) or (N, C, L...) inputs.
+
+Train: normalize with the batch mean and (biased) variance, and return updated running
+statistics ``running = momentum * running + (1 - momentum) * batch_stat`` where the running
+variance uses the unbiased batch variance. Eval: normalize with the running statistics.
+out = gamma * xhat + beta. The inputs are never modified.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..backend import get_array_module
+
+
+class BatchNormCache(NamedTuple):
+    xhat: object
+    inv_std: object  # (C,)
+    gamma: object
+    train: bool
+    running_mean: object  # running statistics after this call (unchanged in eval)
+    running_var: object
+
+
+def _axes(x):
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def _bshape(x):
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, train, momentum=0.9, eps=1e-5):
+    """Returns (out, cache); the new running statistics are ``cache.running_mean/var``."""
+    xp = get_array_module(x, gamma, beta)
+    axes, shape = _axes(x), _bshape(x)
+    if train:
+        m = x.size // x.shape[1]
+        mean = x.mean(axis=axes)
+        var = x.var(axis=axes)
+        unbiased = var * (m / (m - 1)) if m > 1 else var
+        new_mean = momentum * running_mean + (1 - momentum) * mean
+        new_var = momentum * running_var + (1 - momentum) * unbiased
+    else:
+        mean, var = running_mean, running_var
+        new_mean, new_var = running_mean, running_var
+    inv_std = 1.0 / xp.sqrt(var + eps)
+    xhat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+    out = gamma.reshape(shape) * xhat + beta.reshape(shape)
+    return out, BatchNormCache(xhat, inv_std, gamma, train, new_mean, new_var)
+
+
+def batchnorm_backward(dout, cache):
+    """Returns (dx, dgamma, dbeta)."""
+    xhat, inv_std, gamma, train = cache.xhat, cache.inv_std, cache.gamma, cache.train
+    axes, shape = _axes(dout), _bshape(dout)
+    dbeta = dout.sum(axis=axes)
+    dgamma = (dout * xhat).sum(axis=axes)
+    dxhat = dout * gamma.reshape(shape)
+    if not train:
+        return dxhat * inv_std.reshape(shape), dgamma, dbeta
+    m = dout.size // dout.shape[1]
+    # dx = inv_std / m * (m dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))
+    s1 = dxhat.sum(axis=axes).reshape(shape)
+    s2 = (dxhat * xhat).sum(axis=axes).reshape(shape)
+    dx = (inv_std.reshape(shape) / m) * (m * dxhat - s1 - xhat * s2)
+    return dx, dgamma, dbeta

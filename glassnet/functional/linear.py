@@ -1,0 +1,31 @@
+"""Affine (fully connected) layer and flatten, as forward/backward pairs.
+
+Shapes: x (N, d_1, ..., d_k) is read as (N, D) with D = d_1*...*d_k; W (D, M); b (M,).
+"""
+from __future__ import annotations
+
+
+def linear_forward(x, W, b=None):
+    """out = x.reshape(N, -1) @ W + b. Returns (out (N, M), cache)."""
+    out = x.reshape(x.shape[0], -1) @ W
+    if b is not None:
+        out += b
+    return out, (x, W, b is not None)
+
+
+def linear_backward(dout, cache, need_dW=True):
+    """Returns (dx shaped like x, dW (D, M) or None, db (M,) or None)."""
+    x, W, has_bias = cache
+    dx = (dout @ W.T).reshape(x.shape)
+    dW = x.reshape(x.shape[0], -1).T @ dout if need_dW else None
+    db = dout.sum(axis=0) if (has_bias and need_dW) else None
+    return dx, dW, db
+
+
+def flatten_forward(x):
+    """(N, d_1, ..., d_k) -> (N, d_1*...*d_k)."""
+    return x.reshape(x.shape[0], -1), x.shape
+
+
+def flatten_backward(dout, cache):
+    return dout.reshape(cache)

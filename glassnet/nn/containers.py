@@ -1,0 +1,192 @@
+"""Containers that build any graph from layers: Sequential, Parallel (fan-out) with Add or
+Concat merges, and Residual. An exception inside a container names the failing child
+(index, class) and the input shape it received."""
+from __future__ import annotations
+
+from ..backend import get_array_module
+from ..errors import ShapeError
+from .module import Module, _annotate
+
+
+def _call(parent: str, name, child: Module, method: str, arg):
+    try:
+        return getattr(child, method)(arg)
+    except Exception as err:
+        shape = getattr(arg, "shape", None) if method == "forward" else None
+        where = f"{parent}[{name}] ({type(child).__name__}){'' if method == 'forward' else '.backward'}"
+        _annotate(err, where, shape)
+        raise
+
+
+class Sequential(Module):
+    """Applies its children in order; backward runs them in reverse.
+
+    ``Sequential(Linear(4, 8), ReLU(), Linear(8, 3))``; children are named "0", "1", ...
+    so parameters are "0.W", "0.b", "2.W", ... Supports ``len``, indexing, slicing and
+    ``append``.
+    """
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], (list, tuple)):
+            modules = tuple(modules[0])
+        for m in modules:
+            self.append(m)
+
+    def append(self, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential: children must be Modules, got {type(module).__name__} "
+                            f"at position {len(self._modules)}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, idx):
+        children = list(self._modules.values())
+        if isinstance(idx, slice):
+            return Sequential(*children[idx])
+        return children[idx]
+
+    def __setitem__(self, idx, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential: children must be Modules, got {type(module).__name__}")
+        name = list(self._modules)[idx]
+        setattr(self, name, module)
+
+    def forward(self, x):
+        for name, child in self._modules.items():
+            x = _call("Sequential", name, child, "forward", x)
+        return x
+
+    def backward(self, dout):
+        for name, child in reversed(self._modules.items()):
+            dout = _call("Sequential", name, child, "backward", dout)
+        return dout
+
+    def config(self):
+        return {"type": "Sequential", "layers": [m.config() for m in self._modules.values()]}
+
+
+class Add(Module):
+    """Merge for Parallel: elementwise sum of the branch outputs (all the same shape)."""
+
+    def forward(self, xs):
+        shapes = [tuple(x.shape) for x in xs]
+        if len(set(shapes)) != 1:
+            raise ShapeError(f"Add: all branch outputs must have the same shape to be summed, got {shapes}")
+        out = xs[0].copy()
+        for x in xs[1:]:
+            out += x
+        self._save(len(xs))
+        return out
+
+    def backward(self, dout):
+        return [dout] * self._pop()
+
+    def config(self):
+        return {"type": "Add"}
+
+
+class Concat(Module):
+    """Merge for Parallel: concatenation of the branch outputs along ``axis`` (default 1)."""
+
+    def __init__(self, axis=1):
+        super().__init__()
+        self.axis = int(axis)
+
+    def forward(self, xs):
+        xp = get_array_module(*xs)
+        try:
+            out = xp.concatenate(xs, axis=self.axis)
+        except ValueError:
+            raise ShapeError(f"Concat(axis={self.axis}): branch outputs cannot be concatenated, "
+                             f"shapes {[tuple(x.shape) for x in xs]}") from None
+        self._save([x.shape[self.axis] for x in xs])
+        return out
+
+    def backward(self, dout):
+        sizes = self._pop()
+        xp = get_array_module(dout)
+        cuts = xp.cumsum(xp.asarray(sizes))[:-1].tolist()
+        return xp.split(dout, cuts, axis=self.axis)
+
+    def config(self):
+        return {"type": "Concat", "axis": self.axis}
+
+
+class Parallel(Module):
+    """Feeds one input to every branch and merges their outputs (``Add()`` or ``Concat()``).
+
+    Backward sends the merged gradient to each branch and sums their input gradients
+    (fan-out). ``Parallel(Linear(4, 8), Linear(4, 8), merge=Add())``.
+    """
+
+    def __init__(self, *branches, merge=None):
+        super().__init__()
+        if not branches:
+            raise ValueError("Parallel: needs at least one branch")
+        merge = Add() if merge is None else merge
+        if isinstance(merge, str):
+            merge = {"add": Add, "concat": Concat}[merge.lower()]()
+        if not isinstance(merge, (Add, Concat)):
+            raise TypeError(f"Parallel: merge must be Add() or Concat(), got {type(merge).__name__}")
+        self._branch_names = []
+        for i, b in enumerate(branches):
+            self._add_branch(str(i), b)
+        self.merge = merge
+
+    def _add_branch(self, name, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}: branch {name} must be a Module, got {type(module).__name__}")
+        setattr(self, name, module)
+        self._branch_names.append(name)
+
+    def forward(self, x):
+        me = type(self).__name__
+        outs = [_call(me, n, self._modules[n], "forward", x) for n in self._branch_names]
+        try:
+            return self.merge.forward(outs)
+        except ShapeError as err:
+            _annotate(err, f"{me} merge ({type(self.merge).__name__})", getattr(x, "shape", None))
+            raise
+
+    def backward(self, dout):
+        me = type(self).__name__
+        grads = self.merge.backward(dout)
+        dx = None
+        for n, g in zip(self._branch_names, grads):
+            d = _call(me, n, self._modules[n], "backward", g)
+            dx = d if dx is None else dx + d
+        return dx
+
+    def config(self):
+        return {"type": "Parallel", "branches": [self._modules[n].config() for n in self._branch_names],
+                "merge": self.merge.config()}
+
+
+class Residual(Parallel):
+    """y = block(x) + shortcut(x), shortcut defaulting to the identity (a ResNet unit).
+
+    Parameters are named ``block.*`` and ``shortcut.*``. The block's output must have the
+    shortcut's output shape; give a projection (e.g. ``Linear(in, out)``) as shortcut when not.
+    """
+
+    def __init__(self, block, shortcut=None):
+        from .layers.shape import Identity
+
+        Module.__init__(self)
+        self._branch_names = []
+        self._add_branch("block", block)
+        self._add_branch("shortcut", Identity() if shortcut is None else shortcut)
+        self.merge = Add()
+
+    def config(self):
+        return {"type": "Residual", "block": self.block.config(), "shortcut": self.shortcut.config()}
+
+
+__all__ = ["Sequential", "Parallel", "Residual", "Add", "Concat"]

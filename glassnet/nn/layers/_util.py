@@ -1,0 +1,51 @@
+"""Small helpers shared by the layers."""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..._checks import check_dtype_match, check_finite, check_float_array, describe
+from ...backend import get_array_module
+from ...errors import ShapeError
+
+
+def as_rng(rng) -> np.random.Generator:
+    """A Generator from a Generator, an int seed, or None (fresh entropy)."""
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def positive_int(value, who: str, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{who}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_features(layer, x, n_features: int, who: str):
+    """Validate a float input of shape (N, ...) whose trailing dims hold ``n_features``."""
+    check_float_array(x, who)
+    if x.ndim < 2:
+        raise ShapeError(f"{who}: expected input of shape (N, {n_features}) (a batch of rows), got "
+                         f"{describe(x)}; for a single example use x[None, :]")
+    got = math.prod(x.shape[1:])
+    if got != n_features:
+        raise ShapeError(f"{who}: expected {n_features} input features per example, i.e. shape "
+                         f"(N, {n_features}), got {describe(x)} ({got} features)")
+    check_dtype_match(x, layer.dtype, who)
+    check_finite(x, who)
+
+
+def check_dout(dout, shape, who: str):
+    if tuple(dout.shape) != tuple(shape):
+        raise ShapeError(f"{who}.backward: upstream gradient must have the output's shape "
+                         f"{tuple(shape)}, got {describe(dout)}")
+
+
+def fill(param, values):
+    """Write (NumPy) ``values`` into a Parameter in place, on whatever device it lives."""
+    xp = get_array_module(param.data)
+    param.data[...] = xp.asarray(values)
+
+
+__all__ = ["as_rng", "positive_int", "check_features", "check_dout", "fill"]

@@ -1,0 +1,132 @@
+"""Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, Softmax and Maxout."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ... import functional as F
+from ..._checks import check_float_array
+from .. import init as initializers
+from ..module import Module, Parameter
+from ._util import as_rng, check_dout, check_features, fill, positive_int
+
+
+class _Elementwise(Module):
+    """An activation applied elementwise: output shape = input shape."""
+
+    _fwd = staticmethod(lambda x: (x, None))
+    _bwd = staticmethod(lambda dout, cache: dout)
+
+    def forward(self, x):
+        check_float_array(x, type(self).__name__)
+        out, cache = self._fwd(x)
+        self._save((cache, x.shape))
+        return out
+
+    def backward(self, dout):
+        cache, shape = self._pop()
+        check_dout(dout, shape, type(self).__name__)
+        return self._bwd(dout, cache)
+
+    def config(self):
+        return {"type": type(self).__name__}
+
+
+class ReLU(_Elementwise):
+    """y = max(0, x) (subgradient 0 at x = 0)."""
+    has_kinks = True
+    _fwd = staticmethod(F.relu_forward)
+    _bwd = staticmethod(F.relu_backward)
+
+
+class Sigmoid(_Elementwise):
+    """y = 1 / (1 + exp(-x)), computed without overflow."""
+    _fwd = staticmethod(F.sigmoid_forward)
+    _bwd = staticmethod(F.sigmoid_backward)
+
+
+class Tanh(_Elementwise):
+    """y = tanh(x)."""
+    _fwd = staticmethod(F.tanh_forward)
+    _bwd = staticmethod(F.tanh_backward)
+
+
+class LeakyReLU(_Elementwise):
+    """y = x if x > 0 else alpha * x."""
+    has_kinks = True
+
+    def __init__(self, alpha=0.01):
+        super().__init__()
+        if not isinstance(alpha, numbers.Real) or alpha < 0:
+            raise ValueError(f"LeakyReLU: alpha must be a non-negative number, got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def _fwd(self, x):
+        return F.leaky_relu_forward(x, self.alpha)
+
+    _bwd = staticmethod(F.leaky_relu_backward)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+    def config(self):
+        return {"type": "LeakyReLU", "alpha": self.alpha}
+
+
+class Softmax(_Elementwise):
+    """Softmax over the last axis (for probabilities; train with SoftmaxCrossEntropy on scores)."""
+
+    def _fwd(self, x):
+        return F.softmax_forward(x, axis=-1)
+
+    _bwd = staticmethod(F.softmax_backward)
+
+
+class Maxout(Module):
+    """y_j = max_k (x @ W + b)[j * pieces + k], k < pieces (Goodfellow et al.).
+
+    Shapes: x (N, in_features), W (in_features, out_features * pieces), b (out_features *
+    pieces,), y (N, out_features).
+    """
+    has_kinks = True
+
+    def __init__(self, in_features, out_features, pieces=2, init="he", rng=None, dtype=np.float32):
+        super().__init__()
+        self.in_features = positive_int(in_features, "Maxout", "in_features")
+        self.out_features = positive_int(out_features, "Maxout", "out_features")
+        self.pieces = positive_int(pieces, "Maxout", "pieces")
+        self.init = init
+        initializers.get(init)
+        width = self.out_features * self.pieces
+        self.W = Parameter(np.empty((self.in_features, width), dtype=dtype), decay=True)
+        self.b = Parameter(np.zeros(width, dtype=dtype), decay=False)
+        self._init_parameters(as_rng(rng))
+
+    def _init_parameters(self, rng):
+        fill(self.W, initializers.get(self.init)(self.W.shape, rng=rng, dtype=self.W.dtype))
+        self.b.data[...] = 0
+
+    def forward(self, x):
+        who = f"Maxout({self.in_features} -> {self.out_features}, pieces={self.pieces})"
+        check_features(self, x, self.in_features, who)
+        out, cache = F.maxout_forward(x, self.W.data, self.b.data, self.pieces)
+        self._save(cache)
+        return out
+
+    def backward(self, dout):
+        cache = self._pop()
+        check_dout(dout, (cache[0].shape[0], self.out_features), "Maxout")
+        dx, dW, db = F.maxout_backward(dout, cache)
+        if not self.W.frozen:
+            self.W.grad += dW
+        if not self.b.frozen:
+            self.b.grad += db
+        return dx
+
+    def extra_repr(self):
+        return f"{self.in_features}, {self.out_features}, pieces={self.pieces}"
+
+    def config(self):
+        return {"type": "Maxout", "in_features": self.in_features, "out_features": self.out_features,
+                "pieces": self.pieces, "init": self.init}

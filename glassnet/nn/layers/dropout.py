@@ -1,0 +1,42 @@
+"""Inverted dropout layer."""
+from __future__ import annotations
+
+import numbers
+
+from ... import functional as F
+from ..._checks import check_float_array
+from ..module import Module
+from ._util import as_rng, check_dout
+
+
+class Dropout(Module):
+    """Drops each unit with probability ``p`` in training and scales the rest by 1/(1-p).
+
+    Evaluation mode is the identity. The mask comes from this layer's numpy Generator
+    ``rng`` (the Trainer reseeds it from its own seed so runs are reproducible).
+    """
+
+    def __init__(self, p=0.5, rng=None):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p is the probability of dropping a unit and must lie in "
+                             f"[0, 1], got {p!r}")
+        self.p = float(p)
+        self.rng = as_rng(rng)
+
+    def forward(self, x):
+        check_float_array(x, "Dropout")
+        out, mask = F.dropout_forward(x, self.p, self.rng, train=self.training)
+        self._save((mask, x.shape))
+        return out
+
+    def backward(self, dout):
+        mask, shape = self._pop()
+        check_dout(dout, shape, "Dropout")
+        return F.dropout_backward(dout, mask)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+    def config(self):
+        return {"type": "Dropout", "p": self.p}

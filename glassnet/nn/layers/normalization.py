@@ -1,0 +1,81 @@
+"""Batch normalization."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ... import functional as F
+from ..._checks import check_dtype_match, check_finite, check_float_array, describe
+from ...errors import ShapeError
+from ..module import Module, Parameter
+from ._util import check_dout, positive_int
+
+
+class BatchNorm1d(Module):
+    """Batch normalization over features of (N, C) or (N, C, L) inputs.
+
+    Train mode normalizes with the batch mean and variance and updates the buffers
+    ``running_mean``/``running_var`` as ``running = momentum * running + (1 - momentum) *
+    batch`` (unbiased variance); eval mode uses the running statistics. Parameters ``gamma``
+    (init 1) and ``beta`` (init 0) are exempt from weight decay. Note: PyTorch's
+    ``momentum`` is our ``1 - momentum`` (ours 0.9 == PyTorch's 0.1).
+    """
+
+    def __init__(self, num_features, momentum=0.9, eps=1e-5, dtype=np.float32):
+        super().__init__()
+        self.num_features = positive_int(num_features, "BatchNorm1d", "num_features")
+        if not isinstance(momentum, numbers.Real) or not 0.0 <= momentum < 1.0:
+            raise ValueError(f"BatchNorm1d: momentum must lie in [0, 1), got {momentum!r} "
+                             f"(running = momentum * running + (1 - momentum) * batch)")
+        if not isinstance(eps, numbers.Real) or eps <= 0:
+            raise ValueError(f"BatchNorm1d: eps must be positive, got {eps!r}")
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.gamma = Parameter(np.ones(self.num_features, dtype=dtype), decay=False)
+        self.beta = Parameter(np.zeros(self.num_features, dtype=dtype), decay=False)
+        self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
+        self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
+
+    def _init_parameters(self, rng):
+        self.gamma.data[...] = 1
+        self.beta.data[...] = 0
+        self.running_mean[...] = 0
+        self.running_var[...] = 1
+
+    def forward(self, x):
+        who = f"BatchNorm1d({self.num_features})"
+        check_float_array(x, who)
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ShapeError(f"{who}: expected input of shape (N, {self.num_features}) or "
+                             f"(N, {self.num_features}, L), got {describe(x)}")
+        if self.training and x.size // x.shape[1] < 2:
+            raise ValueError(f"{who}: training mode needs more than one value per feature to compute "
+                             f"batch statistics, got {describe(x)}; use a batch of 2 or more, or eval()")
+        check_dtype_match(x, self.gamma.dtype, who)
+        check_finite(x, who)
+        out, cache = F.batchnorm_forward(x, self.gamma.data, self.beta.data, self.running_mean,
+                                         self.running_var, train=self.training,
+                                         momentum=self.momentum, eps=self.eps)
+        if self.training:
+            self.running_mean[...] = cache.running_mean
+            self.running_var[...] = cache.running_var
+        self._save(cache)
+        return out
+
+    def backward(self, dout):
+        cache = self._pop()
+        check_dout(dout, cache.xhat.shape, "BatchNorm1d")
+        dx, dgamma, dbeta = F.batchnorm_backward(dout, cache)
+        if not self.gamma.frozen:
+            self.gamma.grad += dgamma
+        if not self.beta.frozen:
+            self.beta.grad += dbeta
+        return dx
+
+    def extra_repr(self):
+        return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"
+
+    def config(self):
+        return {"type": "BatchNorm1d", "num_features": self.num_features, "momentum": self.momentum,
+                "eps": self.eps}
+

@@ -1,0 +1,174 @@
+"""Losses: each takes scores (logits) and targets, returns the batch-mean loss as a float,
+and ``backward()`` gives d(loss)/d(scores).
+
+``loss = criterion(scores, target); dscores = criterion.backward()``.
+"""
+from __future__ import annotations
+
+import numbers
+
+from .. import functional as F
+from .._checks import check_finite, check_float_array, check_labels, check_ndim, describe
+from ..backend import get_array_module
+from ..errors import ShapeError
+from .module import Module
+
+
+class Loss(Module):
+    """Base class: ``forward(scores, target) -> float``; ``backward(dloss=1.0) -> dscores``."""
+
+    #: "labels" (integer classes), "labels_or_probs", "binary" or "real": what targets it takes
+    target_kind = "real"
+    #: True when the scores are class scores (enables accuracy and the confusion matrix)
+    is_classifier = False
+    _fwd = _bwd = None
+
+    def __call__(self, scores, target):
+        return self.forward(scores, target)
+
+    def _validate(self, scores, target):
+        who = type(self).__name__
+        check_float_array(scores, who, "scores")
+        check_finite(scores, who, "scores")
+        return target
+
+    def forward(self, scores, target):
+        target = self._validate(scores, target)
+        loss, cache = type(self)._fwd(scores, target)
+        self._save((cache, scores.shape))
+        return loss
+
+    def backward(self, dloss=1.0):
+        cache, _ = self._pop()
+        return type(self)._bwd(cache, dloss)
+
+    def config(self):
+        return {"type": type(self).__name__}
+
+
+def _class_scores(who, scores):
+    check_ndim(scores, who, 2, "scores array", "of shape (N, C) (one row of class scores per example)")
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Cross-entropy of softmax(scores) with integer labels (N,) or probability targets (N, C).
+
+    L = -(1/N) sum_i log softmax(s_i)[y_i]; stable for scores of any magnitude.
+    """
+    target_kind = "labels_or_probs"
+    is_classifier = True
+    _fwd = staticmethod(F.softmax_cross_entropy_forward)
+    _bwd = staticmethod(F.softmax_cross_entropy_backward)
+
+    def _validate(self, scores, target):
+        who = "SoftmaxCrossEntropy"
+        super()._validate(scores, target)
+        _class_scores(who, scores)
+        n, c = scores.shape
+        if getattr(target, "ndim", None) == 2 and target.dtype.kind == "f":
+            if target.shape != scores.shape:
+                raise ShapeError(f"{who}: probability targets must have the scores' shape {(n, c)}, "
+                                 f"got {describe(target)}")
+            check_finite(target, who, "target")
+            if bool((target < 0).any()):
+                raise ValueError(f"{who}: probability targets must be non-negative")
+            return target.astype(scores.dtype, copy=False)
+        check_labels(target, c, n, who)
+        return target
+
+
+class MulticlassHinge(Loss):
+    """The multiclass SVM loss: L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + delta), batch mean."""
+    target_kind = "labels"
+    is_classifier = True
+    has_kinks = True
+
+    def __init__(self, delta=1.0):
+        super().__init__()
+        if not isinstance(delta, numbers.Real) or delta < 0:
+            raise ValueError(f"MulticlassHinge: delta must be a non-negative number, got {delta!r}")
+        self.delta = float(delta)
+
+    def _validate(self, scores, target):
+        super()._validate(scores, target)
+        _class_scores("MulticlassHinge", scores)
+        check_labels(target, scores.shape[1], scores.shape[0], "MulticlassHinge")
+        return target
+
+    def _fwd(self, scores, target):
+        return F.multiclass_hinge_forward(scores, target, self.delta)
+
+    def forward(self, scores, target):
+        target = self._validate(scores, target)
+        loss, cache = self._fwd(scores, target)
+        self._save((cache, scores.shape))
+        return loss
+
+    _bwd = staticmethod(F.multiclass_hinge_backward)
+
+    def config(self):
+        return {"type": "MulticlassHinge", "delta": self.delta}
+
+
+def _same_shape_target(who, scores, target):
+    if not hasattr(target, "shape"):
+        raise TypeError(f"{who}: target must be an array, got {type(target).__name__}")
+    if tuple(target.shape) != tuple(scores.shape):
+        hint = ""
+        if target.ndim == 1 and scores.ndim == 2 and scores.shape[1] == 1:
+            hint = "; reshape it with target[:, None]"
+        raise ShapeError(f"{who}: target must have the scores' shape {tuple(scores.shape)}, "
+                         f"got {describe(target)}{hint}")
+    if target.dtype.kind not in "fiub":
+        raise TypeError(f"{who}: numeric target expected, got {describe(target)}")
+    target = target.astype(scores.dtype, copy=False)
+    check_finite(target, who, "target")
+    return target
+
+
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy on logits, for binary and multi-label attribute targets in [0, 1].
+
+    L = mean over all elements of -[t log s(x) + (1 - t) log(1 - s(x))], computed stably.
+    """
+    target_kind = "binary"
+    _fwd = staticmethod(F.binary_cross_entropy_forward)
+    _bwd = staticmethod(F.binary_cross_entropy_backward)
+
+    def _validate(self, scores, target):
+        super()._validate(scores, target)
+        target = _same_shape_target("BinaryCrossEntropy", scores, target)
+        if bool(((target < 0) | (target > 1)).any()):
+            xp = get_array_module(target)
+            raise ValueError(f"BinaryCrossEntropy: targets must lie in [0, 1], got values from "
+                             f"{float(xp.min(target))} to {float(xp.max(target))}")
+        return target
+
+
+class MSE(Loss):
+    """Mean squared error over all elements: L = mean((s - t)^2)."""
+    _fwd = staticmethod(F.mse_forward)
+    _bwd = staticmethod(F.mse_backward)
+
+    def _validate(self, scores, target):
+        super()._validate(scores, target)
+        return _same_shape_target("MSE", scores, target)
+
+
+class KLDivergence(Loss):
+    """D_KL(target || softmax(scores)), batch mean; targets are distributions (N, C)."""
+    target_kind = "probs"
+    is_classifier = True
+    _fwd = staticmethod(F.kl_divergence_forward)
+    _bwd = staticmethod(F.kl_divergence_backward)
+
+    def _validate(self, scores, target):
+        super()._validate(scores, target)
+        _class_scores("KLDivergence", scores)
+        target = _same_shape_target("KLDivergence", scores, target)
+        if bool((target < 0).any()):
+            raise ValueError("KLDivergence: target distributions must be non-negative")
+        return target
+
+
+__all__ = ["Loss", "SoftmaxCrossEntropy", "MulticlassHinge", "BinaryCrossEntropy", "MSE", "KLDivergence"]

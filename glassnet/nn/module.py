@@ -1,0 +1,309 @@
+"""Module and Parameter: the protocol every layer, container and model follows.
+
+A Module's ``forward(x)`` computes the output and keeps one cache; ``backward(dout)`` uses
+that cache, *adds* each parameter's gradient into ``p.grad`` and returns d(loss)/d(x).
+``backward`` without a matching ``forward`` raises BackwardError (the cache is consumed).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Iterator
+
+import numpy as np
+
+from ..backend import as_numpy, get_array_module, to_device
+from ..errors import BackwardError, ShapeError
+
+__all__ = ["Module", "Parameter"]
+
+
+class Parameter:
+    """A trainable array with its gradient.
+
+    Attributes: ``data`` and ``grad`` (same shape and dtype; ``grad`` starts at zero and
+    layers add into it in place), ``name`` (the dotted name, set by the owning module),
+    ``decay`` (penalties apply; False for biases and normalization parameters) and
+    ``frozen`` (no gradient is accumulated and optimizers skip it).
+    """
+
+    __slots__ = ("data", "grad", "name", "decay", "frozen")
+
+    def __init__(self, data, name: str = "", decay: bool = True, frozen: bool = False):
+        if not hasattr(data, "dtype") or data.dtype.kind != "f":
+            raise TypeError(f"Parameter {name!r}: data must be a floating-point array, got "
+                            f"{getattr(data, 'dtype', type(data).__name__)}")
+        self.data = data
+        self.grad = get_array_module(data).zeros_like(data)
+        self.name = name
+        self.decay = decay
+        self.frozen = frozen
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def requires_grad(self) -> bool:
+        """PyTorch spelling of ``not frozen``."""
+        return not self.frozen
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool):
+        self.frozen = not value
+
+    def zero_grad(self):
+        self.grad[...] = 0
+
+    def __repr__(self):
+        flags = "" if self.decay else ", decay=False"
+        flags += ", frozen=True" if self.frozen else ""
+        return f"Parameter({self.name or '?'}, shape={tuple(self.data.shape)}, dtype={self.data.dtype}{flags})"
+
+
+def _annotate(err: BaseException, where: str, shape) -> None:
+    """Prefix the location of a failing child to an exception's message, in place."""
+    if not isinstance(err, (ValueError, TypeError, RuntimeError, ArithmeticError, IndexError)):
+        return
+    if len(err.args) > 1:
+        return
+    trail = getattr(err, "_gn_trail", None)
+    if trail is None:
+        err._gn_msg = str(err.args[0]) if err.args else ""
+        err._gn_shape = shape
+        trail = []
+    trail.insert(0, where)
+    err._gn_trail = trail
+    shape_txt = f" (input shape {tuple(err._gn_shape)})" if err._gn_shape is not None else ""
+    err.args = (f"{err._gn_msg}\n  at {' > '.join(trail)}{shape_txt}",)
+    if hasattr(err, "where"):
+        err.where = f"{' > '.join(trail)}" + (f": {err.where}" if err.where else "")
+
+
+class Module:
+    """Base class of layers, containers and models.
+
+    Subclasses implement ``forward(x)`` and ``backward(dout)``. Assigning a Parameter or a
+    Module to an attribute registers it; ``register_buffer`` registers non-trainable state
+    (e.g. BatchNorm running statistics) that ``state_dict`` saves.
+    """
+
+    #: True for modules whose function has kinks (ReLU, max, hinge): gradient checks then
+    #: use the looser threshold of the notes.
+    has_kinks = False
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_cache", None)
+
+    # -- registration -------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() "
+                               f"before assigning attributes")
+        for d in (self._parameters, self._modules, self._buffers):
+            d.pop(name, None)
+        if isinstance(value, Parameter):
+            if not value.name:
+                value.name = name
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, array):
+        """Non-trainable state saved by ``state_dict`` and moved by ``to``."""
+        object.__setattr__(self, name, array)
+        self._buffers[name] = True
+
+    # -- forward / backward ---------------------------------------------------------------
+    def forward(self, x):
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, dout):
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def _save(self, cache):
+        object.__setattr__(self, "_cache", cache)
+
+    def _pop(self):
+        cache = self._cache
+        if cache is None:
+            raise BackwardError(
+                f"{type(self).__name__}.backward() called without a matching forward(): call "
+                f"forward(x) first (each forward allows one backward)")
+        object.__setattr__(self, "_cache", None)
+        return cache
+
+    def clear_cache(self):
+        """Drop the forward caches of this module and its children (frees memory)."""
+        for m in self.modules():
+            object.__setattr__(m, "_cache", None)
+
+    # -- traversal ----------------------------------------------------------------------------
+    def children(self) -> Iterator["Module"]:
+        return iter(self._modules.values())
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator["Module"]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, Parameter) pairs in a stable order, e.g. ``"0.W"``, ``"2.gamma"``."""
+        seen = set()
+        for mname, m in self.named_modules(prefix):
+            for pname, p in m._parameters.items():
+                if id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mname}.{pname}" if mname else pname), p
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, p in self.named_parameters():
+            yield p
+
+    def named_buffers(self) -> Iterator[tuple[str, object]]:
+        for mname, m in self.named_modules():
+            for bname in m._buffers:
+                yield (f"{mname}.{bname}" if mname else bname), getattr(m, bname)
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every module (children first), return self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # -- modes ----------------------------------------------------------------------------------
+    def train(self, mode: bool = True):
+        """Training mode (dropout active, batch statistics); recurses; returns self."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        """Evaluation mode (dropout off, running statistics); recurses; returns self."""
+        return self.train(False)
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.zero_grad()
+
+    def freeze(self):
+        """Freeze every parameter (transfer learning); returns self."""
+        for p in self.parameters():
+            p.frozen = True
+        return self
+
+    def unfreeze(self):
+        for p in self.parameters():
+            p.frozen = False
+        return self
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        return int(sum(p.data.size for p in self.parameters() if not (trainable_only and p.frozen)))
+
+    def reset_parameters(self, rng=None):
+        """Re-initialize every parameter from one Generator, in a stable order; returns self."""
+        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        for m in self.modules():
+            init = getattr(m, "_init_parameters", None)
+            if init is not None:
+                init(rng)
+        return self
+
+    # -- state ------------------------------------------------------------------------------------
+    def state_dict(self) -> "OrderedDict[str, object]":
+        """Copies of every parameter and buffer, keyed by dotted name."""
+        sd = OrderedDict()
+        for name, p in self.named_parameters():
+            sd[name] = p.data.copy()
+        for name, b in self.named_buffers():
+            sd[name] = b.copy()
+        return sd
+
+    def load_state_dict(self, state, strict: bool = True):
+        """Copy arrays from ``state`` into the parameters and buffers, in place.
+
+        With ``strict`` every key must match exactly; shapes must always match. Values are
+        converted to each parameter's dtype and device. Returns (missing, unexpected) keys.
+        """
+        params = dict(self.named_parameters())
+        buffers = {}
+        for mname, m in self.named_modules():
+            for bname in m._buffers:
+                buffers[f"{mname}.{bname}" if mname else bname] = (m, bname)
+        own = set(params) | set(buffers)
+        missing = sorted(own - set(state))
+        unexpected = sorted(set(state) - own)
+        if strict and (missing or unexpected):
+            raise KeyError(f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
+                           f"unexpected keys {unexpected}")
+        for key, value in state.items():
+            if key not in own:
+                continue
+            target = params[key].data if key in params else getattr(*buffers[key])
+            if tuple(value.shape) != tuple(target.shape):
+                raise ShapeError(f"{type(self).__name__}.load_state_dict: '{key}' has shape "
+                                 f"{tuple(value.shape)} in the state but {tuple(target.shape)} in the model")
+            xp = get_array_module(target)
+            target[...] = xp.asarray(as_numpy(value) if xp is np else value).astype(target.dtype, copy=False)
+        return missing, unexpected
+
+    def to(self, dtype_or_device):
+        """Convert parameters, gradients and buffers to a float dtype (``np.float64``) or
+        move them to a device (``"cpu"`` / ``"cuda"``); returns self."""
+        if isinstance(dtype_or_device, str) and dtype_or_device.split(":")[0].lower() in ("cpu", "cuda", "gpu"):
+            convert = lambda a: to_device(a, dtype_or_device)  # noqa: E731
+        else:
+            dtype = np.dtype(dtype_or_device)
+            if dtype.kind != "f":
+                raise TypeError(f"{type(self).__name__}.to: expected a float dtype or 'cpu'/'cuda', "
+                                f"got {dtype_or_device!r}")
+            convert = lambda a: a.astype(dtype) if a.dtype.kind == "f" else a  # noqa: E731
+        for m in self.modules():
+            for p in m._parameters.values():
+                p.data = convert(p.data)
+                p.grad = convert(p.grad)
+            for bname in m._buffers:
+                object.__setattr__(m, bname, convert(getattr(m, bname)))
+            object.__setattr__(m, "_cache", None)
+        return self
+
+    @property
+    def dtype(self):
+        """dtype of the first parameter (None for a module without parameters)."""
+        p = next(self.parameters(), None)
+        return None if p is None else p.data.dtype
+
+    # -- description ---------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self):
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not self._modules:
+            return head + ")"
+        lines = [head]
+        for name, child in self._modules.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        return "\n".join(lines) + "\n)"
+
+    def config(self) -> dict:
+        """JSON-able description from which ``glassnet.nn.build`` rebuilds this module."""
+        raise NotImplementedError(f"{type(self).__name__} cannot describe itself as a config")

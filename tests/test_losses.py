@@ -1,0 +1,98 @@
+"""Losses: the notes' worked numbers, numerical stability, and bad targets."""
+import math
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+import glassnet.functional as F
+from glassnet.gradcheck import check_loss
+
+
+def test_softmax_of_notes_example():
+    p = F.softmax(np.array([3.2, 0.8, 0.0]))
+    np.testing.assert_allclose(p, [0.884, 0.080, 0.036], atol=5e-4)
+
+
+def test_svm_loss_of_notes_example():
+    scores = np.array([[8.0, 14.0, 9.5, 10.0]])
+    assert gn.nn.MulticlassHinge()(scores, np.array([3])) == pytest.approx(5.5)  # class 4, 0-based 3
+
+
+def test_entropy_of_notes_example_is_1_5_bits():
+    assert F.entropy(np.array([0.25, 0.25, 0.5])) == pytest.approx(1.5)
+
+
+def test_cross_entropy_of_notes_example():
+    assert F.cross_entropy(np.array([1.0, 0, 0]), np.array([0.88, 0.08, 0.04])) == pytest.approx(-math.log(0.88))
+    p, q = np.array([0.2, 0.3, 0.5]), np.array([0.1, 0.6, 0.3])
+    assert F.kl_divergence(p, q) == pytest.approx(F.cross_entropy(p, q) - F.entropy(p, base=math.e))
+
+
+def test_softmax_ce_with_one_hot_probabilities_equals_labels(rng):
+    s = rng.standard_normal((5, 4))
+    y = rng.integers(0, 4, 5)
+    ce = gn.nn.SoftmaxCrossEntropy()
+    assert ce(s, np.eye(4)[y]) == pytest.approx(ce(s, y), rel=1e-12)
+
+
+def test_loss_at_chance_is_log_C():
+    s = np.zeros((10, 10))
+    assert gn.nn.SoftmaxCrossEntropy()(s, np.arange(10)) == pytest.approx(math.log(10))
+
+
+@pytest.mark.parametrize("make,target", [
+    (gn.nn.SoftmaxCrossEntropy, lambda r: r.integers(0, 3, 4)),
+    (gn.nn.MulticlassHinge, lambda r: r.integers(0, 3, 4)),
+    (gn.nn.BinaryCrossEntropy, lambda r: r.integers(0, 2, (4, 3)).astype(np.float64)),
+    (gn.nn.MSE, lambda r: r.standard_normal((4, 3))),
+    (gn.nn.KLDivergence, lambda r: F.softmax(r.standard_normal((4, 3)))),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_stable_for_huge_scores(rng, make, target, dtype):
+    s = (rng.choice([-1.0, 1.0], (4, 3)) * 1e4).astype(dtype)
+    loss = make()
+    val = loss(s, target(rng))
+    d = loss.backward()
+    assert np.isfinite(val) and np.isfinite(d).all()
+    assert d.dtype == dtype
+
+
+def test_bce_large_logits_values():
+    bce = gn.nn.BinaryCrossEntropy()
+    assert bce(np.array([[1e4]]), np.array([[1.0]])) == pytest.approx(0.0, abs=1e-12)
+    assert bce(np.array([[-1e4]]), np.array([[1.0]])) == pytest.approx(1e4)
+
+
+@pytest.mark.parametrize("make,target", [
+    (gn.nn.SoftmaxCrossEntropy, lambda r: r.integers(0, 5, 7)),
+    (gn.nn.SoftmaxCrossEntropy, lambda r: F.softmax(r.standard_normal((7, 5)))),
+    (gn.nn.MulticlassHinge, lambda r: r.integers(0, 5, 7)),
+    (gn.nn.BinaryCrossEntropy, lambda r: r.random((7, 5))),
+    (gn.nn.MSE, lambda r: r.standard_normal((7, 5))),
+    (gn.nn.KLDivergence, lambda r: F.softmax(r.standard_normal((7, 5)))),
+])
+def test_loss_gradients_float64(rng, make, target):
+    report = check_loss(make(), rng.standard_normal((7, 5)) * 2, target(rng))
+    assert report.passed, str(report)
+
+
+def test_bad_targets_are_explained():
+    s = np.zeros((3, 4), np.float32)
+    ce = gn.nn.SoftmaxCrossEntropy()
+    with pytest.raises(TypeError, match=r"integer class labels of shape \(3,\) expected, got float64 array of shape \(3,\)"):
+        ce(s, np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\] for 4 classes, got label 4"):
+        ce(s, np.array([0, 1, 4]))
+    with pytest.raises(ValueError, match="got label -1"):
+        gn.nn.MulticlassHinge()(s, np.array([0, -1, 2]))
+    with pytest.raises(gn.ShapeError, match=r"labels of shape \(3,\) expected to match 3 score rows"):
+        ce(s, np.array([0, 1]))
+    with pytest.raises(gn.ShapeError, match=r"expected a 2-D scores array of shape \(N, C\)"):
+        ce(np.zeros(4, np.float32), np.array([1]))
+    with pytest.raises(gn.NonFiniteError, match="scores contains 1 NaN"):
+        ce(np.array([[np.nan, 0.0]]), np.array([0]))
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
+        gn.nn.BinaryCrossEntropy()(s, np.full((3, 4), 2.0))
+    with pytest.raises(gn.ShapeError, match=r"reshape it with target\[:, None\]"):
+        gn.nn.MSE()(np.zeros((3, 1)), np.zeros(3))

@@ -1,0 +1,207 @@
+"""The Module / Parameter protocol."""
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.errors import BackwardError, NonFiniteError, ShapeError
+
+
+def mlp():
+    return gn.nn.Sequential(gn.nn.Linear(4, 8, rng=0), gn.nn.BatchNorm1d(8), gn.nn.ReLU(),
+                            gn.nn.Dropout(0.5, rng=1), gn.nn.Linear(8, 3, rng=2))
+
+
+def test_backward_without_forward_raises():
+    lin = gn.nn.Linear(3, 2)
+    with pytest.raises(BackwardError, match="without a matching forward"):
+        lin.backward(np.ones((1, 2), np.float32))
+    lin.forward(np.ones((1, 3), np.float32))
+    lin.backward(np.ones((1, 2), np.float32))
+    with pytest.raises(BackwardError):  # the cache is consumed by the first backward
+        lin.backward(np.ones((1, 2), np.float32))
+
+
+def test_backward_accumulates_into_grad(rng):
+    lin = gn.nn.Linear(3, 2, rng=0)
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    dout = rng.standard_normal((5, 2)).astype(np.float32)
+    lin.forward(x)
+    lin.backward(dout)
+    g1 = lin.W.grad.copy()
+    lin.forward(x)
+    lin.backward(dout)
+    np.testing.assert_allclose(lin.W.grad, 2 * g1, rtol=1e-6)
+    lin.zero_grad()
+    assert not lin.W.grad.any() and not lin.b.grad.any()
+
+
+def test_inplace_writes_to_data_and_grad_are_honoured(rng):
+    lin = gn.nn.Linear(3, 2, rng=0)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    W_obj, g_obj = lin.W.data, lin.W.grad
+    lin.W.data[...] = 0
+    lin.b.data[...] = 1.5
+    np.testing.assert_array_equal(lin.forward(x), np.full((4, 2), 1.5, np.float32))
+    lin.W.grad[...] = 10.0
+    lin.backward(np.zeros((4, 2), np.float32))
+    np.testing.assert_array_equal(lin.W.grad, 10.0)
+    assert lin.W.data is W_obj and lin.W.grad is g_obj
+
+
+def test_named_parameters_are_stable_dotted_names():
+    names = [n for n, _ in mlp().named_parameters()]
+    assert names == ["0.W", "0.b", "1.gamma", "1.beta", "4.W", "4.b"]
+    assert [n for n, _ in mlp().named_buffers()] == ["1.running_mean", "1.running_var"]
+    res = gn.nn.Residual(gn.nn.Sequential(gn.nn.Linear(3, 3)), gn.nn.Linear(3, 3))
+    assert [n for n, _ in res.named_parameters()] == ["block.0.W", "block.0.b", "shortcut.W", "shortcut.b"]
+
+
+def test_decay_flags_default_to_weights_only():
+    flags = {n: p.decay for n, p in mlp().named_parameters()}
+    assert flags == {"0.W": True, "0.b": False, "1.gamma": False, "1.beta": False, "4.W": True, "4.b": False}
+
+
+def test_parameters_are_float32_by_default_and_to_converts_everything():
+    m = mlp()
+    assert all(p.dtype == np.float32 for p in m.parameters())
+    assert m.to(np.float64) is m
+    assert all(p.data.dtype == np.float64 and p.grad.dtype == np.float64 for p in m.parameters())
+    assert all(b.dtype == np.float64 for _, b in m.named_buffers())
+    with pytest.raises(TypeError, match="float dtype"):
+        m.to(np.int32)
+
+
+def test_train_eval_recurse():
+    m = mlp()
+    m.eval()
+    assert not any(x.training for x in m.modules())
+    m.train()
+    assert all(x.training for x in m.modules())
+
+
+def test_dropout_active_only_in_training(rng):
+    d = gn.nn.Dropout(0.5, rng=0)
+    x = np.ones((100, 100), np.float32)
+    assert (d.forward(x) == 0).mean() == pytest.approx(0.5, abs=0.02)
+    d.eval()
+    np.testing.assert_array_equal(d.forward(x), x)
+
+
+def test_load_state_dict_strict_and_shape_errors():
+    m = mlp()
+    sd = m.state_dict()
+    sd.pop("0.b")
+    with pytest.raises(KeyError, match=r"missing keys \['0.b'\]"):
+        m.load_state_dict(sd)
+    missing, unexpected = m.load_state_dict(sd, strict=False)
+    assert missing == ["0.b"] and unexpected == []
+    sd = m.state_dict()
+    sd["0.W"] = np.zeros((5, 8))
+    with pytest.raises(ShapeError, match=r"'0.W' has shape \(5, 8\) in the state but \(4, 8\)"):
+        m.load_state_dict(sd)
+
+
+def test_state_dict_returns_copies():
+    m = gn.nn.Linear(2, 2)
+    sd = m.state_dict()
+    sd["W"][...] = 123
+    assert not (m.W.data == 123).any()
+
+
+def test_freeze_skips_parameter_gradients(rng):
+    m = gn.nn.Sequential(gn.nn.Linear(3, 4, rng=0), gn.nn.ReLU(), gn.nn.Linear(4, 2, rng=1))
+    m[0].freeze()
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    m.backward(np.ones_like(m.forward(x)))
+    assert not m[0].W.grad.any() and m[2].W.grad.any()
+    assert m.num_parameters(trainable_only=True) == 4 * 2 + 2
+
+
+def test_reset_parameters_is_reproducible():
+    a, b = mlp().reset_parameters(5), mlp().reset_parameters(5)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(pa.data, pb.data)
+    c = mlp().reset_parameters(6)
+    assert not np.array_equal(a[0].W.data, c[0].W.data)
+
+
+def test_container_error_names_the_failing_child():
+    net = gn.nn.Sequential(gn.nn.Linear(4, 8), gn.nn.ReLU(), gn.nn.Linear(5, 3))
+    with pytest.raises(ShapeError) as info:
+        net.forward(np.ones((2, 4), np.float32))
+    msg = str(info.value)
+    assert "Linear(5 -> 3)" in msg and "expected 5 input features" in msg
+    assert "Sequential[2] (Linear)" in msg and "(2, 8)" in msg
+
+
+def test_nested_container_error_has_full_path():
+    net = gn.nn.Sequential(gn.nn.Linear(4, 4), gn.nn.Residual(gn.nn.Sequential(gn.nn.Linear(4, 4), gn.nn.Linear(3, 4))))
+    with pytest.raises(ShapeError, match=r"Sequential\[1\] \(Residual\) > Residual\[block\] \(Sequential\) > Sequential\[1\] \(Linear\)"):
+        net.forward(np.ones((2, 4), np.float32))
+
+
+def test_residual_shape_mismatch_is_explained():
+    res = gn.nn.Residual(gn.nn.Linear(4, 6))
+    with pytest.raises(ShapeError, match=r"same shape.*\(2, 6\), \(2, 4\)"):
+        res.forward(np.ones((2, 4), np.float32))
+
+
+@pytest.mark.parametrize("layer,x,err,pattern", [
+    (gn.nn.Linear(784, 10), np.ones((32, 100), np.float32), ShapeError,
+     r"Linear\(784 -> 10\): expected 784 input features.*got float32 array of shape \(32, 100\)"),
+    (gn.nn.Linear(4, 2), np.ones(4, np.float32), ShapeError, r"Linear\(4 -> 2\): expected input of shape \(N, 4\)"),
+    (gn.nn.Linear(4, 2), np.ones((2, 4), np.int64), TypeError, r"Linear\(4 -> 2\): input must be a floating-point"),
+    (gn.nn.Linear(4, 2), np.ones((2, 4), np.float64), TypeError, r"dtype float64 but the layer's parameters are float32"),
+    (gn.nn.BatchNorm1d(3), np.ones((2, 4), np.float32), ShapeError, r"BatchNorm1d\(3\): expected input of shape \(N, 3\)"),
+    (gn.nn.BatchNorm1d(3), np.ones((1, 3), np.float32), ValueError, r"more than one value per feature"),
+    (gn.nn.Maxout(4, 2), np.ones((2, 4, 1, 1), np.float32), None, None),
+])
+def test_bad_inputs_name_the_layer(layer, x, err, pattern):
+    if err is None:
+        assert layer.forward(x).shape == (2, 2)
+        return
+    with pytest.raises(err, match=pattern):
+        layer.forward(x)
+
+
+def test_nan_input_is_refused_with_location():
+    x = np.ones((3, 4), np.float32)
+    x[1, 2] = np.nan
+    with pytest.raises(NonFiniteError, match=r"Linear\(4 -> 2\): input contains 1 NaN and 0 inf.*index \(1, 2\)"):
+        gn.nn.Linear(4, 2).forward(x)
+    net = gn.nn.Sequential(gn.nn.ReLU(), gn.nn.Linear(4, 2))
+    with pytest.raises(NonFiniteError) as info:
+        net.forward(x)
+    assert "Sequential[1] (Linear)" in info.value.where
+
+
+@pytest.mark.parametrize("ctor,pattern", [
+    (lambda: gn.nn.Linear(0, 3), "in_features must be a positive integer"),
+    (lambda: gn.nn.Linear(3, 2.5), "out_features must be a positive integer"),
+    (lambda: gn.nn.Dropout(1.5), r"p is the probability of dropping a unit and must lie in \[0, 1\]"),
+    (lambda: gn.nn.BatchNorm1d(3, momentum=1.0), r"momentum must lie in \[0, 1\)"),
+    (lambda: gn.nn.Linear(3, 2, init="kaiming"), "unknown initializer 'kaiming'"),
+    (lambda: gn.nn.LeakyReLU(-1), "alpha must be a non-negative"),
+])
+def test_bad_hyperparameters(ctor, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        ctor()
+
+
+def test_build_from_config_round_trip(rng):
+    net = gn.nn.Sequential(gn.nn.Linear(4, 8), gn.nn.BatchNorm1d(8), gn.nn.LeakyReLU(0.2),
+                           gn.nn.Residual(gn.nn.Sequential(gn.nn.Linear(8, 8), gn.nn.Tanh())),
+                           gn.nn.Parallel(gn.nn.Linear(8, 2), gn.nn.Maxout(8, 2, pieces=3), merge="concat"),
+                           gn.nn.Dropout(0.1), gn.nn.Linear(4, 3))
+    clone = gn.nn.build(net.config())
+    clone.load_state_dict(net.state_dict())
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    net.eval(), clone.eval()
+    np.testing.assert_array_equal(net.forward(x), clone.forward(x))
+    with pytest.raises(ValueError, match=r"model.layers\[1\].type: unknown layer type 'Conv9d'"):
+        gn.nn.build({"type": "Sequential", "layers": [{"type": "ReLU"}, {"type": "Conv9d"}]})
+
+
+def test_repr_lists_children():
+    text = repr(mlp())
+    assert "(0): Linear(4, 8" in text and "(3): Dropout(p=0.5)" in text

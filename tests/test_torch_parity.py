@@ -1,0 +1,181 @@
+"""Forward values and all gradients against PyTorch (CPU, float64) to 1e-5 relative.
+
+Skipped where torch is not installed; CI installs torch==2.13.0 so these run there.
+"""
+import numpy as np
+import pytest
+
+import glassnet as gn
+
+torch = pytest.importorskip("torch")
+torch.set_default_dtype(torch.float64)
+
+RTOL = 1e-5
+
+
+def close(a, b):
+    np.testing.assert_allclose(np.asarray(a), b.detach().numpy() if hasattr(b, "detach") else b,
+                               rtol=RTOL, atol=1e-10)
+
+
+def run_torch(fn, *arrays):
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*ts)
+    return out, ts
+
+
+def test_linear(rng):
+    x = rng.standard_normal((6, 5))
+    lin = gn.nn.Linear(5, 4, rng=0).to(np.float64)
+    dout = rng.standard_normal((6, 4))
+    out = lin.forward(x)
+    dx = lin.backward(dout)
+    tl = torch.nn.Linear(5, 4)
+    with torch.no_grad():
+        tl.weight.copy_(torch.tensor(lin.W.data.T))  # torch stores (out, in)
+        tl.bias.copy_(torch.tensor(lin.b.data))
+    tx = torch.tensor(x, requires_grad=True)
+    tout = tl(tx)
+    tout.backward(torch.tensor(dout))
+    close(out, tout)
+    close(dx, tx.grad)
+    close(lin.W.grad, tl.weight.grad.T)
+    close(lin.b.grad, tl.bias.grad)
+
+
+@pytest.mark.parametrize("ours,theirs", [
+    (gn.nn.ReLU, torch.nn.ReLU),
+    (lambda: gn.nn.LeakyReLU(0.1), lambda: torch.nn.LeakyReLU(0.1)),
+    (gn.nn.Sigmoid, torch.nn.Sigmoid),
+    (gn.nn.Tanh, torch.nn.Tanh),
+    (gn.nn.Softmax, lambda: torch.nn.Softmax(dim=-1)),
+])
+def test_activations(rng, ours, theirs):
+    x = rng.standard_normal((7, 6)) * 3
+    x[np.abs(x) < 1e-3] = 0.5
+    dout = rng.standard_normal(x.shape)
+    m = ours()
+    out = m.forward(x)
+    dx = m.backward(dout)
+    tx = torch.tensor(x, requires_grad=True)
+    tout = theirs()(tx)
+    tout.backward(torch.tensor(dout))
+    close(out, tout)
+    close(dx, tx.grad)
+
+
+@pytest.mark.parametrize("labels", [True, False])
+def test_softmax_cross_entropy(rng, labels):
+    s = rng.standard_normal((8, 5)) * 4
+    t = rng.integers(0, 5, 8) if labels else gn.functional.softmax(rng.standard_normal((8, 5)))
+    ce = gn.nn.SoftmaxCrossEntropy()
+    loss = ce(s, t)
+    ds = ce.backward()
+    ts = torch.tensor(s, requires_grad=True)
+    tl = torch.nn.functional.cross_entropy(ts, torch.tensor(t))
+    tl.backward()
+    close(loss, tl)
+    close(ds, ts.grad)
+
+
+def test_binary_cross_entropy(rng):
+    s = rng.standard_normal((8, 3)) * 5
+    t = rng.random((8, 3))
+    bce = gn.nn.BinaryCrossEntropy()
+    loss = bce(s, t)
+    ds = bce.backward()
+    ts = torch.tensor(s, requires_grad=True)
+    tl = torch.nn.functional.binary_cross_entropy_with_logits(ts, torch.tensor(t))
+    tl.backward()
+    close(loss, tl)
+    close(ds, ts.grad)
+
+
+def test_mse(rng):
+    s, t = rng.standard_normal((8, 3)), rng.standard_normal((8, 3))
+    mse = gn.nn.MSE()
+    loss = mse(s, t)
+    ds = mse.backward()
+    ts = torch.tensor(s, requires_grad=True)
+    tl = torch.nn.functional.mse_loss(ts, torch.tensor(t))
+    tl.backward()
+    close(loss, tl)
+    close(ds, ts.grad)
+
+
+def test_kl_divergence(rng):
+    s = rng.standard_normal((8, 4)) * 2
+    t = gn.functional.softmax(rng.standard_normal((8, 4)))
+    t[0] = [0.0, 0.5, 0.5, 0.0]  # zeros in the target
+    kl = gn.nn.KLDivergence()
+    loss = kl(s, t)
+    ds = kl.backward()
+    ts = torch.tensor(s, requires_grad=True)
+    tl = torch.nn.functional.kl_div(torch.log_softmax(ts, dim=1), torch.tensor(t), reduction="batchmean")
+    tl.backward()
+    close(loss, tl)
+    close(ds, ts.grad)
+
+
+@pytest.mark.parametrize("shape", [(16, 5), (6, 5, 4)])
+def test_batchnorm1d_train_then_eval(rng, shape):
+    ours = gn.nn.BatchNorm1d(5, momentum=0.9, eps=1e-5).to(np.float64)
+    ours.gamma.data[...] = rng.random(5) + 0.5
+    ours.beta.data[...] = rng.standard_normal(5)
+    theirs = torch.nn.BatchNorm1d(5, momentum=0.1, eps=1e-5)  # torch momentum = 1 - ours
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(ours.gamma.data))
+        theirs.bias.copy_(torch.tensor(ours.beta.data))
+    for step in range(3):  # train: batch statistics and running-stat updates
+        x = rng.standard_normal(shape) * 2 + step
+        dout = rng.standard_normal(shape)
+        ours.zero_grad()
+        theirs.zero_grad()
+        out = ours.forward(x)
+        dx = ours.backward(dout)
+        tx = torch.tensor(x, requires_grad=True)
+        tout = theirs(tx)
+        tout.backward(torch.tensor(dout))
+        close(out, tout)
+        close(dx, tx.grad)
+        close(ours.gamma.grad, theirs.weight.grad)
+        close(ours.beta.grad, theirs.bias.grad)
+        close(ours.running_mean, theirs.running_mean)
+        close(ours.running_var, theirs.running_var)
+    ours.eval()
+    theirs.eval()
+    ours.zero_grad()
+    theirs.zero_grad()
+    x = rng.standard_normal(shape)
+    dout = rng.standard_normal(shape)
+    out = ours.forward(x)
+    dx = ours.backward(dout)
+    tx = torch.tensor(x, requires_grad=True)
+    tout = theirs(tx)
+    tout.backward(torch.tensor(dout))
+    close(out, tout)
+    close(dx, tx.grad)
+    close(ours.gamma.grad, theirs.weight.grad)
+    close(ours.beta.grad, theirs.bias.grad)
+
+
+def test_mlp_end_to_end(rng):
+    """A whole Sequential with BatchNorm and a loss: every parameter gradient matches."""
+    net = gn.nn.Sequential(gn.nn.Linear(6, 8, rng=0), gn.nn.BatchNorm1d(8), gn.nn.Tanh(),
+                           gn.nn.Linear(8, 3, rng=1)).to(np.float64)
+    tnet = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.BatchNorm1d(8, momentum=0.1),
+                               torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    with torch.no_grad():
+        for ours, theirs in [(net[0], tnet[0]), (net[3], tnet[3])]:
+            theirs.weight.copy_(torch.tensor(ours.W.data.T))
+            theirs.bias.copy_(torch.tensor(ours.b.data))
+    x, y = rng.standard_normal((10, 6)), rng.integers(0, 3, 10)
+    ce = gn.nn.SoftmaxCrossEntropy()
+    loss = ce(net.forward(x), y)
+    net.backward(ce.backward())
+    tl = torch.nn.functional.cross_entropy(tnet(torch.tensor(x)), torch.tensor(y))
+    tl.backward()
+    close(loss, tl)
+    close(net[0].W.grad, tnet[0].weight.grad.T)
+    close(net[1].gamma.grad, tnet[1].weight.grad)
+    close(net[3].b.grad, tnet[3].bias.grad)

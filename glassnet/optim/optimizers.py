@@ -1,0 +1,345 @@
+"""Update rules in the notes' form: SGD (vanilla, momentum, Nesterov), Adagrad, RMSprop, Adam.
+
+``opt = Adam(model, lr=1e-3)`` or ``Adam([{"params": head.parameters(), "lr": 1e-3},
+{"params": body.parameters(), "lr": 1e-4}])``. ``opt.step()`` updates every non-frozen
+parameter in place from its ``.grad``; ``opt.zero_grad()`` clears the gradients. Per-parameter
+state (velocity, caches, moments) exists from construction, so ``state_dict()`` works at any
+time and a resumed run continues exactly. Each step records the norm of every update, so the
+notes' update/weight ratio ``||lr*dw|| / ||w||`` is ``opt.update_ratios()``.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+from ..backend import as_numpy, get_array_module
+from ..errors import ShapeError
+from ..nn.module import Module, Parameter
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam"]
+
+
+def _real(name, value, lo=None, hi=None, lo_open=False, hi_open=True, who="optimizer"):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{who}: {name} must be a finite number, got {value!r}")
+    bad = (lo is not None and (value < lo or (lo_open and value == lo))) or \
+          (hi is not None and (value > hi or (hi_open and value == hi)))
+    if bad:
+        left = "(" if lo_open else "["
+        right = ")" if hi_open else "]"
+        raise ValueError(f"{who}: {name} must lie in {left}{lo if lo is not None else '-inf'}, "
+                         f"{hi if hi is not None else 'inf'}{right}, got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class. Subclasses define ``defaults``, ``_check(group)``, ``_init_state(p)`` and
+    ``_update(p, g, state, group, t)`` which returns the update ``delta`` (w += delta)."""
+
+    defaults: dict = {}
+
+    def __init__(self, params, constraints=(), **hyper):
+        who = type(self).__name__
+        unknown = set(hyper) - set(self.defaults)
+        if unknown:
+            raise ValueError(f"{who}: unknown hyperparameter(s) {sorted(unknown)}; accepted: "
+                             f"{sorted(self.defaults)}")
+        base = {**self.defaults, **hyper}
+        self.param_groups = []
+        for gi, (names, ps, overrides) in enumerate(self._groups(params)):
+            unknown = set(overrides) - set(self.defaults)
+            if unknown:
+                raise ValueError(f"{who}: unknown parameter group key(s) {sorted(unknown)} in group {gi}; "
+                                 f"accepted: ['params'] + {sorted(self.defaults)}")
+            group = {**base, **overrides}
+            self._check(group)
+            group["initial_lr"] = group["lr"]
+            group["params"], group["names"] = ps, names
+            self.param_groups.append(group)
+        seen = set()
+        for g in self.param_groups:
+            for p in g["params"]:
+                if id(p) in seen:
+                    raise ValueError(f"{who}: parameter {p.name!r} appears in more than one group")
+                seen.add(id(p))
+        if not seen:
+            raise ValueError(f"{who}: got no parameters to optimize")
+        self.state = {id(p): self._init_state(p) for g in self.param_groups for p in g["params"]}
+        self.step_count = 0
+        self.constraints = list(constraints)
+        self.last_update_norms: dict[str, float] = {}
+
+    # -- parameters ---------------------------------------------------------------------------
+    @staticmethod
+    def _named(items, prefix=""):
+        if isinstance(items, Module):
+            return [(n, p) for n, p in items.named_parameters()]
+        out = []
+        for i, p in enumerate(items):
+            if not isinstance(p, Parameter):
+                raise TypeError(f"optimizer: expected Parameters (or a Module), got {type(p).__name__}")
+            out.append((f"{prefix}{p.name or i}", p))
+        return out
+
+    def _groups(self, params):
+        if isinstance(params, Module):
+            named = self._named(params)
+            return [([n for n, _ in named], [p for _, p in named], {})]
+        params = list(params)
+        if params and isinstance(params[0], dict):
+            groups = []
+            for gi, g in enumerate(params):
+                if "params" not in g:
+                    raise ValueError(f"{type(self).__name__}: parameter group {gi} has no 'params' key")
+                named = self._named(g["params"] if isinstance(g["params"], Module) else list(g["params"]),
+                                    prefix=f"group{gi}.")
+                groups.append(([n for n, _ in named], [p for _, p in named],
+                               {k: v for k, v in g.items() if k != "params"}))
+            return groups
+        named = self._named(params)
+        return [([n for n, _ in named], [p for _, p in named], {})]
+
+    def named_parameters(self):
+        for g in self.param_groups:
+            yield from zip(g["names"], g["params"])
+
+    @property
+    def lr(self) -> float:
+        """The first group's current learning rate."""
+        return self.param_groups[0]["lr"]
+
+    @lr.setter
+    def lr(self, value):
+        for g in self.param_groups:
+            g["lr"] = value
+
+    # -- hooks for subclasses ------------------------------------------------------------------
+    def _check(self, group):
+        _real("lr", group["lr"], lo=0.0, hi=None, who=type(self).__name__)
+
+    def _init_state(self, p) -> dict:
+        return {}
+
+    def _update(self, p, g, state, group, t):
+        raise NotImplementedError
+
+    # -- the step ---------------------------------------------------------------------------------
+    def step(self):
+        """Update every non-frozen parameter in place; record update norms; apply constraints."""
+        self.step_count += 1
+        t = self.step_count
+        norms = {}
+        for group in self.param_groups:
+            for name, p in zip(group["names"], group["params"]):
+                if p.frozen:
+                    continue
+                delta = self._update(p, p.grad, self.state[id(p)], group, t)
+                p.data += delta
+                flat = delta.ravel()
+                norms[name] = float(math.sqrt(max(float(flat @ flat), 0.0)))
+        for c in self.constraints:
+            c.apply(self)
+        self.last_update_norms = norms
+
+    def zero_grad(self):
+        for g in self.param_groups:
+            for p in g["params"]:
+                p.grad[...] = 0
+
+    def update_ratios(self) -> dict[str, float]:
+        """``||update|| / ||w||`` per parameter for the last step (the notes aim for ~1e-3)."""
+        out = {}
+        for name, p in self.named_parameters():
+            if name in self.last_update_norms:
+                flat = p.data.ravel()
+                w = math.sqrt(float(flat @ flat))
+                out[name] = self.last_update_norms[name] / w if w > 0 else float("inf")
+        return out
+
+    # -- state ---------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Hyperparameters, step count and per-parameter state (NumPy copies)."""
+        groups = [{k: v for k, v in g.items() if k not in ("params", "names")} | {"names": list(g["names"])}
+                  for g in self.param_groups]
+        state = {}
+        for gi, g in enumerate(self.param_groups):
+            for pi, p in enumerate(g["params"]):
+                for k, v in self.state[id(p)].items():
+                    state[f"{gi}.{pi}.{k}"] = as_numpy(v).copy()
+        return {"type": type(self).__name__, "step_count": self.step_count, "param_groups": groups,
+                "state": state}
+
+    def load_state_dict(self, sd: dict):
+        """Restore a ``state_dict``; the parameter layout must match this optimizer's."""
+        who = type(self).__name__
+        if sd.get("type") != who:
+            raise ValueError(f"{who}.load_state_dict: state is for a {sd.get('type')!r} optimizer")
+        groups = sd["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"{who}.load_state_dict: state has {len(groups)} parameter groups, "
+                             f"this optimizer has {len(self.param_groups)}")
+        for gi, (g, saved) in enumerate(zip(self.param_groups, groups)):
+            if len(saved["names"]) != len(g["params"]):
+                raise ValueError(f"{who}.load_state_dict: group {gi} has {len(saved['names'])} "
+                                 f"parameters in the state but {len(g['params'])} here")
+        for gi, (g, saved) in enumerate(zip(self.param_groups, groups)):
+            for pi, p in enumerate(g["params"]):
+                st = self.state[id(p)]
+                for k in st:
+                    key = f"{gi}.{pi}.{k}"
+                    if key not in sd["state"]:
+                        raise KeyError(f"{who}.load_state_dict: missing state {key!r} for {g['names'][pi]}")
+                    val = sd["state"][key]
+                    if tuple(val.shape) != tuple(st[k].shape):
+                        raise ShapeError(f"{who}.load_state_dict: state {k!r} of {g['names'][pi]} has shape "
+                                         f"{tuple(val.shape)} but the parameter needs {tuple(st[k].shape)}")
+                    xp = get_array_module(st[k])
+                    st[k][...] = xp.asarray(val)
+            for k, v in saved.items():
+                if k != "names":
+                    g[k] = tuple(v) if isinstance(v, list) else v
+        self.step_count = int(sd["step_count"])
+
+    def __repr__(self):
+        hyper = {k: v for k, v in self.param_groups[0].items() if k not in ("params", "names", "initial_lr")}
+        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in hyper.items())})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, the notes' three forms.
+
+    - vanilla (momentum=0): ``w -= lr * dw``
+    - momentum: ``v = mu * v - lr * dw; w += v``
+    - Nesterov: ``v_prev = v; v = mu * v - lr * dw; w += -mu * v_prev + (1 + mu) * v``
+
+    Mapping to PyTorch's SGD: PyTorch keeps ``buf = mu * buf + dw`` and steps ``w -= lr * buf``
+    (Nesterov: ``w -= lr * (dw + mu * buf)``), so ``v = -lr * buf``. With a constant learning
+    rate both give identical trajectories; when ``lr`` changes, the notes' velocity keeps the
+    old rate in its history while PyTorch's buffer applies the new rate to it.
+    """
+
+    defaults = {"lr": 0.01, "momentum": 0.0, "nesterov": False}
+
+    def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, **kw):
+        super().__init__(params, lr=lr, momentum=momentum, nesterov=nesterov, **kw)
+
+    def _check(self, group):
+        super()._check(group)
+        _real("momentum", group["momentum"], lo=0.0, hi=1.0, who="SGD")
+        if group["nesterov"] and group["momentum"] == 0:
+            raise ValueError("SGD: nesterov=True needs a momentum in (0, 1), got momentum=0")
+
+    def _init_state(self, p):
+        return {"velocity": get_array_module(p.data).zeros_like(p.data)}
+
+    def _update(self, p, g, state, group, t):
+        lr, mu = group["lr"], group["momentum"]
+        if mu == 0:
+            return -lr * g
+        v = state["velocity"]
+        if group["nesterov"]:
+            v_prev = v.copy()
+            v *= mu
+            v -= lr * g
+            return -mu * v_prev + (1 + mu) * v
+        v *= mu
+        v -= lr * g
+        return v.copy()
+
+
+class Adagrad(Optimizer):
+    """``cache += dw**2; w -= lr * dw / (sqrt(cache) + eps)``.
+
+    PyTorch's Adagrad is the same rule (with lr_decay=0, initial_accumulator_value=0); only
+    its default eps differs (1e-10 there, the notes' 1e-7 here).
+    """
+
+    defaults = {"lr": 0.01, "eps": 1e-7}
+
+    def __init__(self, params, lr=0.01, eps=1e-7, **kw):
+        super().__init__(params, lr=lr, eps=eps, **kw)
+
+    def _check(self, group):
+        super()._check(group)
+        _real("eps", group["eps"], lo=0.0, lo_open=True, who="Adagrad")
+
+    def _init_state(self, p):
+        return {"cache": get_array_module(p.data).zeros_like(p.data)}
+
+    def _update(self, p, g, state, group, t):
+        xp = get_array_module(g)
+        cache = state["cache"]
+        cache += g * g
+        return -group["lr"] * g / (xp.sqrt(cache) + group["eps"])
+
+
+class RMSprop(Optimizer):
+    """``cache = decay_rate * cache + (1 - decay_rate) * dw**2; w -= lr * dw / (sqrt(cache) + eps)``.
+
+    PyTorch's RMSprop is the same rule with ``alpha = decay_rate`` (no momentum, not centered).
+    """
+
+    defaults = {"lr": 0.01, "decay_rate": 0.99, "eps": 1e-8}
+
+    def __init__(self, params, lr=0.01, decay_rate=0.99, eps=1e-8, **kw):
+        super().__init__(params, lr=lr, decay_rate=decay_rate, eps=eps, **kw)
+
+    def _check(self, group):
+        super()._check(group)
+        _real("decay_rate", group["decay_rate"], lo=0.0, hi=1.0, who="RMSprop")
+        _real("eps", group["eps"], lo=0.0, lo_open=True, who="RMSprop")
+
+    def _init_state(self, p):
+        return {"cache": get_array_module(p.data).zeros_like(p.data)}
+
+    def _update(self, p, g, state, group, t):
+        xp = get_array_module(g)
+        cache = state["cache"]
+        d = group["decay_rate"]
+        cache *= d
+        cache += (1 - d) * g * g
+        return -group["lr"] * g / (xp.sqrt(cache) + group["eps"])
+
+
+class Adam(Optimizer):
+    """Momentum plus RMSprop with bias-corrected moment estimates.
+
+    ``m = b1 m + (1-b1) dw; v = b2 v + (1-b2) dw**2; m_hat = m / (1 - b1**t);
+    v_hat = v / (1 - b2**t); w -= lr * m_hat / (sqrt(v_hat) + eps)``.
+    With ``bias_correction=False`` it is the notes' uncorrected ``w -= lr * m / (sqrt(v) + eps)``.
+    Identical to PyTorch's Adam (amsgrad=False, weight_decay=0) with the default settings.
+    """
+
+    defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "bias_correction": True}
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, bias_correction=True, **kw):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, bias_correction=bias_correction, **kw)
+
+    def _check(self, group):
+        super()._check(group)
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        _real("betas[0]", betas[0], lo=0.0, hi=1.0, who="Adam")
+        _real("betas[1]", betas[1], lo=0.0, hi=1.0, who="Adam")
+        group["betas"] = (float(betas[0]), float(betas[1]))
+        _real("eps", group["eps"], lo=0.0, lo_open=True, who="Adam")
+
+    def _init_state(self, p):
+        xp = get_array_module(p.data)
+        return {"m": xp.zeros_like(p.data), "v": xp.zeros_like(p.data)}
+
+    def _update(self, p, g, state, group, t):
+        xp = get_array_module(g)
+        b1, b2 = group["betas"]
+        m, v = state["m"], state["v"]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        if group["bias_correction"]:
+            m_hat = m / (1 - b1 ** t)
+            v_hat = v / (1 - b2 ** t)
+        else:
+            m_hat, v_hat = m, v
+        return -group["lr"] * m_hat / (xp.sqrt(v_hat) + group["eps"])

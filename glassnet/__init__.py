@@ -2,10 +2,15 @@
 
     import glassnet as gn
     net = gn.nn.Sequential(gn.nn.Linear(40, 100), gn.nn.ReLU(), gn.nn.Linear(100, 10))
+    trainer = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(net, lr=1e-3))
+    trainer.fit((X, y), val=(Xv, yv), epochs=20, batch_size=128, seed=0)
 """
-from . import backend, functional, gradcheck, nn, optim
+from . import backend, ensemble, functional, gradcheck, nn, optim
 from .errors import BackwardError, NonFiniteError, ShapeError, SymmetryWarning
+from .serialization import CheckpointError, load, save
+from .train import History, Solver, Trainer, callbacks
 
 __version__ = "0.1.0"
-__all__ = ["backend", "functional", "gradcheck", "nn", "optim", "BackwardError", "NonFiniteError",
-           "ShapeError", "SymmetryWarning", "__version__"]
+__all__ = ["backend", "functional", "gradcheck", "nn", "optim", "callbacks", "ensemble", "Trainer", "Solver",
+           "History", "save", "load", "BackwardError", "NonFiniteError", "ShapeError", "SymmetryWarning",
+           "CheckpointError", "__version__"]

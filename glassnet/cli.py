@@ -1,7 +1,9 @@
-"""The ``glassnet`` command line."""
+"""The ``glassnet`` command line: demo, train, evaluate, predict, gradcheck."""
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 
 
@@ -20,10 +22,160 @@ def _cmd_gradcheck(args) -> int:
     return 0 if all(r.passed for _, r in results) else 1
 
 
+def _run_and_report(cfg, out, resume, title):
+    from .train.run import run, summary_lines
+
+    metrics = run(cfg, out, resume=resume)
+    print(f"\n{title}")
+    for line in summary_lines(metrics):
+        print(line)
+    print(f"  run folder: {os.path.abspath(out)} (config.json, history.json, metrics.json, model.npz, "
+          f"checkpoints/best.npz, checkpoints/last.npz)")
+    return metrics
+
+
+def _cmd_demo(args) -> int:
+    from .train.run import DEMO_CONFIG
+
+    cfg = json.loads(json.dumps(DEMO_CONFIG))
+    if args.epochs:
+        cfg["trainer"]["epochs"] = args.epochs
+    print("glassnet demo: a 40-256-256-10 MLP (He init, BatchNorm, dropout 0.2) trained with Adam, L2 1e-2,\n"
+          "a cosine schedule and early stopping on standardized MNIST-1D (4000 train / 1000 test signals;\n"
+          "published baselines: logistic regression 32%, MLP 68%, CNN 94%).\n")
+    metrics = _run_and_report(cfg, args.out, False, "Summary")
+    acc = metrics.get("test", {}).get("accuracy")
+    if acc is not None:
+        print(f"  test accuracy {acc * 100:.1f}% (published MLP baseline 68%)")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from .train.run import ConfigError, load_config
+
+    try:
+        if args.resume:
+            path = os.path.join(args.resume, "config.json")
+            if not os.path.exists(path):
+                raise ConfigError(f"--resume: {args.resume} has no config.json; is it a glassnet run folder?")
+            cfg = json.load(open(path, encoding="utf-8"))
+            out = args.resume
+        else:
+            if not args.config:
+                raise ConfigError("train: give a CONFIG file (TOML or YAML), or --resume RUN_DIR")
+            cfg = load_config(args.config)
+            name = os.path.splitext(os.path.basename(args.config))[0]
+            out = args.out or os.path.join("runs", name)
+        _run_and_report(cfg, out, bool(args.resume), "Summary")
+    except ConfigError as err:
+        print(f"config error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _load_model(path):
+    from .serialization import CheckpointError, load
+
+    try:
+        return load(path, with_preprocessing=True)
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _read_array(path, what):
+    import numpy as np
+
+    try:
+        if path.endswith(".npz"):
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        print(f"error: cannot read {what} {path!r}: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _cmd_evaluate(args) -> int:
+    import numpy as np
+
+    from .nn import SoftmaxCrossEntropy
+    from .train.metrics import confusion_matrix, per_class_accuracy
+
+    model, prep = _load_model(args.model)
+    data = _read_array(args.data, "data")
+    if not isinstance(data, dict):
+        print("error: --data must be an .npz with arrays X and y (or X_test and y_test)", file=sys.stderr)
+        return 2
+    X = data.get("X", data.get("X_test"))
+    y = data.get("y", data.get("y_test"))
+    if X is None or y is None:
+        print(f"error: {args.data} needs arrays X and y (or X_test, y_test); found {sorted(data)}", file=sys.stderr)
+        return 2
+    if prep is not None:
+        X = prep.transform(X)
+    model.eval()
+    scores = np.concatenate([np.asarray(model.forward(X[i:i + 1024].astype(model.dtype)))
+                             for i in range(0, len(X), 1024)])
+    loss = SoftmaxCrossEntropy()(scores, y)
+    cm = confusion_matrix(scores.argmax(1), y, scores.shape[1])
+    out = {"loss": loss, "accuracy": float((scores.argmax(1) == y).mean()),
+           "per_class_accuracy": per_class_accuracy(cm), "confusion_matrix": cm.tolist(), "n": int(len(X))}
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    import numpy as np
+
+    from .functional import softmax
+
+    model, prep = _load_model(args.model)
+    X = _read_array(args.input, "input")
+    if isinstance(X, dict):
+        X = X.get("X", X.get("X_test"))
+    if prep is not None:
+        X = prep.transform(X)
+    model.eval()
+    scores = np.concatenate([np.asarray(model.forward(X[i:i + 1024].astype(model.dtype)))
+                             for i in range(0, len(X), 1024)])
+    probs = softmax(scores.astype(np.float64), axis=1)
+    pred = probs.argmax(1)
+    if args.out:
+        from .serialization import atomic_write_bytes
+        import io
+        buf = io.BytesIO()
+        np.savez(buf, predictions=pred, probabilities=probs)
+        atomic_write_bytes(args.out, buf.getvalue())
+        print(f"wrote {len(pred)} predictions to {args.out}")
+    else:
+        for p, pr in zip(pred, probs):
+            print(f"{p}\t{pr[p]:.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glassnet", description="glassnet: deep learning you can see through")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command")
+    p = sub.add_parser("demo", help="train an MLP on MNIST-1D and write a run folder")
+    p.add_argument("--out", default="glassnet-demo", help="run folder (default ./glassnet-demo)")
+    p.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
+    p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("train", help="train from a TOML/YAML config")
+    p.add_argument("config", nargs="?", help="config file (.toml, .yaml)")
+    p.add_argument("--out", default=None, help="run folder (default runs/<config name>)")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue an interrupted run")
+    p.set_defaults(func=_cmd_train)
+    p = sub.add_parser("evaluate", help="evaluate a saved model or checkpoint on labelled data")
+    p.add_argument("model", help="model.npz or a checkpoint")
+    p.add_argument("--data", required=True, help=".npz with X and y")
+    p.set_defaults(func=_cmd_evaluate)
+    p = sub.add_parser("predict", help="predict classes for the rows of an .npy file")
+    p.add_argument("model")
+    p.add_argument("input", help=".npy (or .npz with X)")
+    p.add_argument("--out", default=None, help="write predictions and probabilities to this .npz")
+    p.set_defaults(func=_cmd_predict)
     p = sub.add_parser("gradcheck", help="gradient-check every built-in layer and loss")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-v", "--verbose", action="store_true", help="print every tensor's report")

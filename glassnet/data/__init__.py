@@ -1,0 +1,14 @@
+"""Data: real data sets offline, splits and cross-validation, preprocessing fitted on
+training data only, augmentation and data checks."""
+from . import datasets, preprocessing, splits
+from .datasets import (Dataset, load_cifar10, load_digits, load_fashion_mnist, load_mnist, load_mnist1d, make_circles,
+                       make_moons, make_polynomial, make_spiral)
+from .preprocessing import (PCA, MeanCenter, MinMaxScale, Pipeline, RunningStandardize, Standardize, Whiten,
+                            build_transformer)
+from .splits import KFold, StratifiedKFold, cross_validate, leakage_report, train_val_test_split
+
+__all__ = ["datasets", "preprocessing", "splits", "Dataset", "load_mnist1d", "load_digits", "load_mnist",
+           "load_fashion_mnist", "load_cifar10", "make_spiral", "make_moons", "make_circles", "make_polynomial",
+           "MeanCenter", "Standardize", "MinMaxScale", "PCA", "Whiten", "RunningStandardize", "Pipeline",
+           "build_transformer", "train_val_test_split", "KFold", "StratifiedKFold", "cross_validate",
+           "leakage_report"]

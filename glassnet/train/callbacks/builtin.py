@@ -1,0 +1,273 @@
+"""Built-in callbacks: EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN,
+PolyakAveraging, GradientClipping and ProgressBar."""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from ...backend import get_array_module
+from ...optim.clipping import clip_grad_norm
+from ...optim.schedules import Plateau
+from .base import Callback, MonitorCallback, StopTraining
+
+
+class EarlyStopping(MonitorCallback):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs. With ``restore_best`` the best weights are put back on *any* stop: patience run
+    out, another callback's stop, the last epoch, or an error."""
+
+    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best=True, mode="auto"):
+        super().__init__(monitor, mode, min_delta)
+        if not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be a non-negative integer, got {patience!r}")
+        self.patience, self.restore_best = patience, restore_best
+        self.wait, self.best_epoch, self.best_weights = 0, None, None
+
+    def on_train_begin(self, trainer, logs):
+        if self.best_weights is None and self.best is None:
+            self.wait = 0
+
+    def on_epoch_end(self, trainer, logs):
+        value = self.current(logs)
+        if self.improved(value):
+            self.best, self.best_epoch, self.wait = value, logs["epoch"], 0
+            if self.restore_best:
+                self.best_weights = trainer.model.state_dict()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            raise StopTraining(f"early stopping: {self.monitor} did not improve for {self.patience} epochs "
+                               f"(best {self.best:.6g} at epoch {self.best_epoch})")
+
+    def on_train_end(self, trainer, logs):
+        if self.restore_best and self.best_weights is not None:
+            trainer.model.load_state_dict(self.best_weights)
+            logs["restored_epoch"] = self.best_epoch
+
+    def state_dict(self):
+        arrays = {} if self.best_weights is None else {k: np.asarray(v) for k, v in self.best_weights.items()}
+        return {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch, "arrays": arrays}
+
+    def load_state_dict(self, state):
+        self.best, self.wait, self.best_epoch = state.get("best"), state.get("wait", 0), state.get("best_epoch")
+        arrays = state.get("arrays") or {}
+        self.best_weights = dict(arrays) if arrays else None
+
+
+class ModelCheckpoint(MonitorCallback):
+    """Save the full training state to ``directory``: numbered files named after the epoch and
+    the monitored score (``epoch012-val_accuracy0.9731.npz``), plus ``best.npz`` (best score so
+    far) and ``last.npz``. ``save_best_only`` keeps numbered files only for improvements;
+    ``every_n_epochs`` thins them out."""
+
+    def __init__(self, directory, monitor="val_loss", save_best_only=False, every_n_epochs=1, mode="auto",
+                 save_last=True):
+        super().__init__(monitor, mode, 0.0)
+        if not isinstance(every_n_epochs, int) or every_n_epochs < 1:
+            raise ValueError(f"ModelCheckpoint: every_n_epochs must be a positive integer, got {every_n_epochs!r}")
+        self.directory, self.save_best_only = os.fspath(directory), save_best_only
+        self.every_n_epochs, self.save_last = every_n_epochs, save_last
+        self.saved: list[str] = []
+        self.best_path = None
+
+    def on_epoch_end(self, trainer, logs):
+        epoch = logs["epoch"]
+        value = self.current(logs)
+        improved = self.improved(value)
+        if improved:
+            self.best = value
+        name = f"epoch{epoch:03d}-{self.monitor}{value:.4f}.npz"
+        if epoch % self.every_n_epochs == 0 and (improved or not self.save_best_only):
+            path = os.path.join(self.directory, name)
+            trainer.save_checkpoint(path)
+            self.saved.append(path)
+        if improved:
+            self.best_path = os.path.join(self.directory, "best.npz")
+            trainer.save_checkpoint(self.best_path)
+        if self.save_last:
+            trainer.save_checkpoint(os.path.join(self.directory, "last.npz"))
+
+    def state_dict(self):
+        return {"best": self.best, "saved": list(self.saved), "best_path": self.best_path}
+
+    def load_state_dict(self, state):
+        self.best, self.saved, self.best_path = state.get("best"), list(state.get("saved", [])), state.get("best_path")
+
+
+class ReduceLROnPlateau(MonitorCallback):
+    """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement;
+    acts as a multiplier on top of any schedule (they compose)."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=5, min_delta=1e-4, cooldown=0, min_lr_scale=0.0,
+                 mode="auto"):
+        super().__init__(monitor, mode, min_delta)
+        self.plateau = Plateau(factor=factor, patience=patience, mode=self.mode, min_delta=min_delta,
+                               cooldown=cooldown, min_scale=min_lr_scale)
+
+    def on_train_begin(self, trainer, logs):
+        trainer.scheduler.plateau = self.plateau
+        trainer.scheduler.step(trainer.scheduler.t)  # re-apply (a resumed plateau scale included)
+
+    def on_epoch_end(self, trainer, logs):
+        before = self.plateau.scale
+        trainer.scheduler.observe(self.current(logs))
+        logs["lr"] = trainer.optimizer.lr
+        if self.plateau.scale < before:
+            trainer.log(f"ReduceLROnPlateau: {self.monitor} stalled, learning rate now {trainer.optimizer.lr:.3g}")
+
+    def state_dict(self):
+        return self.plateau.state_dict()
+
+    def load_state_dict(self, state):
+        if state:
+            self.plateau.load_state_dict(state)
+
+
+class TerminateOnNaN(Callback):
+    """Stop when the loss (or a gradient) becomes NaN/inf, name the first module whose output
+    or gradient went non-finite, and advise dividing the learning rate by 10."""
+
+    def __init__(self, check_gradients=True):
+        self.check_gradients = check_gradients
+        self.report = None
+
+    def _stop(self, trainer, logs, what):
+        where = trainer.locate_nonfinite(logs.get("batch_x"), logs.get("batch_y"))
+        lr = trainer.optimizer.lr
+        self.report = (f"training stopped at epoch {logs.get('epoch')}, iteration {logs.get('iteration')}: {what}. "
+                       f"{where}. Advice: divide the learning rate by 10 (from {lr:.3g} to {lr / 10:.3g}); if it "
+                       f"persists, check the inputs are scaled and try gradient clipping.")
+        raise StopTraining(self.report)
+
+    def after_backward(self, trainer, logs):
+        """Runs before the optimizer step, so non-finite gradients never reach the weights."""
+        loss = logs.get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self._stop(trainer, logs, f"the loss became {loss}")
+        if self.check_gradients:
+            for name, p in trainer.model.named_parameters():
+                g = p.grad
+                if not bool(get_array_module(g).isfinite(g.sum())):
+                    self._stop(trainer, logs, f"the gradient of {name} became non-finite")
+
+    def on_batch_end(self, trainer, logs):
+        loss = logs.get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self._stop(trainer, logs, f"the loss became {loss}")
+
+
+class PolyakAveraging(Callback):
+    """Keep an exponential running average of the parameters (``avg = decay * avg + (1 - decay)
+    * w`` after every step) and use it for validation and, at the end, in the model."""
+
+    def __init__(self, decay=0.999, apply_at_end=True):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"PolyakAveraging: decay must lie in (0, 1), got {decay!r}")
+        self.decay, self.apply_at_end = float(decay), apply_at_end
+        self.average, self._backup = None, None
+
+    def _params(self, trainer):
+        return list(trainer.model.named_parameters())
+
+    def on_train_begin(self, trainer, logs):
+        if self.average is None:
+            self.average = {n: p.data.copy() for n, p in self._params(trainer)}
+
+    def after_step(self, trainer, logs):
+        d = self.decay
+        for n, p in self._params(trainer):
+            a = self.average[n]
+            a *= d
+            a += (1 - d) * p.data
+
+    def _swap_in(self, trainer):
+        self._backup = {n: p.data.copy() for n, p in self._params(trainer)}
+        for n, p in self._params(trainer):
+            p.data[...] = self.average[n]
+
+    def _swap_out(self, trainer):
+        if self._backup is not None:
+            for n, p in self._params(trainer):
+                p.data[...] = self._backup[n]
+            self._backup = None
+
+    def on_validation_begin(self, trainer, logs):
+        self._swap_in(trainer)
+
+    def on_validation_end(self, trainer, logs):
+        self._swap_out(trainer)
+
+    def on_train_end(self, trainer, logs):
+        self._swap_out(trainer)
+        if self.apply_at_end and self.average is not None:
+            for n, p in self._params(trainer):
+                p.data[...] = self.average[n]
+
+    def state_dict(self):
+        return {"arrays": {} if self.average is None else {k: np.asarray(v) for k, v in self.average.items()}}
+
+    def load_state_dict(self, state):
+        arrays = state.get("arrays") or {}
+        self.average = {k: np.array(v) for k, v in arrays.items()} if arrays else None
+
+
+class GradientClipping(Callback):
+    """Clip gradients by their global norm after every backward pass; logs ``grad_norm``."""
+
+    def __init__(self, max_norm=5.0):
+        if not max_norm > 0:
+            raise ValueError(f"GradientClipping: max_norm must be positive, got {max_norm!r}")
+        self.max_norm = float(max_norm)
+
+    def after_backward(self, trainer, logs):
+        logs["grad_norm"] = clip_grad_norm(trainer.model, self.max_norm)
+
+
+class ProgressBar(Callback):
+    """Progress output. On a terminal: a tqdm bar per epoch (verbose >= 1). Elsewhere (logs,
+    CI): one summary line per epoch (verbose >= 1) and nothing per batch. verbose=0: silent."""
+
+    def __init__(self, verbose=1, stream=None):
+        self.verbose = int(verbose)
+        self.stream = stream
+        self._bar = None
+        self._t0 = None
+
+    def _out(self):
+        return self.stream or sys.stdout
+
+    def _tty(self):
+        out = self._out()
+        return hasattr(out, "isatty") and out.isatty()
+
+    def on_epoch_begin(self, trainer, logs):
+        self._t0 = time.perf_counter()
+        if self.verbose >= 1 and self._tty():
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                return
+            self._bar = tqdm(total=logs["batches_per_epoch"], desc=f"epoch {logs['epoch']}/{logs['epochs']}",
+                             leave=False, file=self._out(), dynamic_ncols=True)
+
+    def on_batch_end(self, trainer, logs):
+        if self._bar is not None:
+            self._bar.update(1)
+            if logs["batch"] % 10 == 0:
+                self._bar.set_postfix(loss=f"{logs['loss']:.4f}")
+
+    def on_epoch_end(self, trainer, logs):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self.verbose >= 1:
+            print(trainer.history.epoch_line(), file=self._out(), flush=True)
+
+    def on_train_end(self, trainer, logs):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

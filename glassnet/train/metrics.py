@@ -1,0 +1,50 @@
+"""Metrics computed from scores and targets (NumPy), chosen by name."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _labels(target):
+    target = np.asarray(target)
+    return target.argmax(axis=1) if target.ndim == 2 and target.dtype.kind == "f" else target
+
+
+def accuracy(scores, target, loss=None) -> float:
+    scores = np.asarray(scores)
+    if loss is not None and getattr(loss, "target_kind", "") == "binary":
+        return float(((scores > 0) == (np.asarray(target) > 0.5)).mean())
+    return float((scores.argmax(axis=1) == _labels(target)).mean())
+
+
+def mse(scores, target, loss=None) -> float:
+    d = np.asarray(scores, dtype=np.float64) - np.asarray(target, dtype=np.float64).reshape(np.shape(scores))
+    return float((d * d).mean())
+
+
+def mae(scores, target, loss=None) -> float:
+    d = np.asarray(scores, dtype=np.float64) - np.asarray(target, dtype=np.float64).reshape(np.shape(scores))
+    return float(np.abs(d).mean())
+
+
+METRICS = {"accuracy": accuracy, "mse": mse, "mae": mae}
+
+
+def get(name):
+    if callable(name):
+        return name
+    if name not in METRICS:
+        raise ValueError(f"unknown metric {name!r}; expected one of {sorted(METRICS)} or a callable "
+                         f"fn(scores, target, loss)")
+    return METRICS[name]
+
+
+def confusion_matrix(pred, target, n_classes) -> np.ndarray:
+    """counts[i, j] = number of examples of true class i predicted as j."""
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (_labels(target), np.asarray(pred)), 1)
+    return cm
+
+
+def per_class_accuracy(cm) -> list:
+    totals = cm.sum(axis=1)
+    return [float(cm[i, i] / totals[i]) if totals[i] else float("nan") for i in range(cm.shape[0])]

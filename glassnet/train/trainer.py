@@ -1,0 +1,423 @@
+"""The Trainer: the notes' Solver loop done as a library would.
+
+    trainer = gn.Trainer(net, loss=gn.nn.SoftmaxCrossEntropy(), optimizer=gn.optim.Adam(net, lr=1e-3),
+                         penalty=gn.optim.L2(1e-4), callbacks=[gn.callbacks.EarlyStopping(patience=5)])
+    history = trainer.fit((X, y), val=(Xv, yv), epochs=30, batch_size=128, seed=0)
+    trainer.evaluate((Xt, yt))        # loss, accuracy, per-class accuracy, confusion matrix
+
+Every epoch is a fresh permutation of the training set (never sampling with replacement);
+the last partial batch is kept unless ``drop_last``. Training runs in train mode, evaluation
+always in eval mode. Randomness (batch order, dropout masks) comes from Generators seeded by
+``fit(seed=...)``, so the same seed gives the same run, bit for bit, on the same machine.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+
+from ..backend import as_numpy, get_array_module
+from ..errors import NonFiniteError
+from ..functional.activations import sigmoid, softmax
+from ..nn.module import Module
+from ..optim.schedules import Schedule, Scheduler
+from ..serialization import CheckpointError, preprocessing_arrays_meta, read_archive, write_archive
+from . import metrics as metric_fns
+from .callbacks import CallbackList, ProgressBar, StopTraining
+from .history import History
+
+__all__ = ["Trainer"]
+
+
+class _Found(BaseException):
+    """Internal: carries the location of the first non-finite value out of a forward pass."""
+
+
+def _as_xy(data, who):
+    if data is None:
+        return None
+    if hasattr(data, "X") and hasattr(data, "y"):
+        return data.X, data.y
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return data[0], data[1]
+    raise TypeError(f"{who}: expected (X, y) or a Dataset with .X and .y, got {type(data).__name__}")
+
+
+def _finite(a) -> bool:
+    return bool(get_array_module(a).isfinite(a.sum()))
+
+
+class Trainer:
+    """Train ``model`` with ``loss`` and ``optimizer``.
+
+    ``penalty`` (e.g. ``L2(1e-4)``) is added to the loss and its gradient to the weights;
+    ``schedule`` is a Schedule (a factor on the initial learning rate, stepped every epoch, or
+    every iteration with ``schedule_unit="step"``) or a ready Scheduler; ``metrics`` are
+    names ("accuracy", "mse", "mae") or callables. Training metrics per epoch are measured
+    in eval mode on a fixed sample of ``train_sample`` training examples (the whole set if it
+    is smaller), as the notes' Solver does; ``history.train_metrics_on`` says which.
+    """
+
+    def __init__(self, model, loss, optimizer, penalty=None, schedule=None, callbacks=(), metrics=("accuracy",),
+                 schedule_unit="epoch", train_sample=1000, verbose=1, preprocessing=None):
+        if not isinstance(model, Module):
+            raise TypeError(f"Trainer: model must be a glassnet Module, got {type(model).__name__}")
+        self.model, self.loss, self.optimizer, self.penalty = model, loss, optimizer, penalty
+        if isinstance(schedule, Scheduler):
+            self.scheduler = schedule
+        elif schedule is None or isinstance(schedule, Schedule) or callable(schedule):
+            self.scheduler = Scheduler(optimizer, schedule, unit=schedule_unit)
+        else:
+            raise TypeError(f"Trainer: schedule must be a Schedule or Scheduler, got {type(schedule).__name__}")
+        if isinstance(metrics, str):
+            metrics = (metrics,)
+        if not getattr(loss, "is_classifier", False):
+            metrics = tuple(m for m in metrics if m != "accuracy") if getattr(loss, "target_kind", "") != "binary" \
+                else tuple(metrics)
+        self.metric_names = [m if isinstance(m, str) else m.__name__ for m in metrics]
+        self.metric_fns = [metric_fns.get(m) for m in metrics]
+        self.callbacks = list(callbacks)
+        if verbose and not any(isinstance(c, ProgressBar) for c in self.callbacks):
+            self.callbacks.insert(0, ProgressBar(verbose))
+        self.train_sample = int(train_sample)
+        self.verbose = verbose
+        self.preprocessing = preprocessing  # fitted; stored in checkpoints, not applied by the trainer
+        self.history = History()
+        self.epoch = 0
+        self.iteration = 0
+        self.rng = None
+        self.seed = None
+        self.stop_requested = None
+        self.messages: list[str] = []
+
+    # -- utilities -----------------------------------------------------------------------------------
+    def log(self, message: str):
+        self.messages.append(message)
+        if self.verbose:
+            print(message, flush=True)
+
+    def _prepare(self, data, who):
+        X, y = _as_xy(data, who)
+        X = np.asarray(X) if not hasattr(X, "__cuda_array_interface__") else X
+        dtype = self.model.dtype
+        if dtype is not None and X.dtype != dtype:
+            if X.dtype.kind not in "fiub":
+                raise TypeError(f"{who}: X must be numeric, got dtype {X.dtype}")
+            X = X.astype(dtype)  # documented: inputs are converted once to the model's dtype
+        y = np.asarray(y) if not hasattr(y, "__cuda_array_interface__") else y
+        if len(X) != len(y):
+            raise ValueError(f"{who}: X has {len(X)} examples but y has {len(y)}")
+        if len(X) == 0:
+            raise ValueError(f"{who}: no examples")
+        return X, y
+
+    def _seed_everything(self, seed):
+        ss = np.random.SeedSequence(seed)
+        children = ss.spawn(2)
+        self.rng = np.random.Generator(np.random.PCG64(children[0]))
+        module_seq = children[1]
+        gens = [m for m in self.model.modules() if isinstance(getattr(m, "rng", None), np.random.Generator)]
+        for m, child in zip(gens, module_seq.spawn(len(gens))):
+            m.rng = np.random.Generator(np.random.PCG64(child))
+
+    def _rng_states(self):
+        states = {"trainer": self.rng.bit_generator.state}
+        for name, m in self.model.named_modules():
+            g = getattr(m, "rng", None)
+            if isinstance(g, np.random.Generator):
+                states[f"module:{name}"] = g.bit_generator.state
+        return states
+
+    def _set_rng_states(self, states):
+        self.rng = np.random.default_rng()
+        self.rng.bit_generator.state = states["trainer"]
+        for name, m in self.model.named_modules():
+            key = f"module:{name}"
+            if key in states:
+                m.rng = np.random.default_rng()
+                m.rng.bit_generator.state = states[key]
+
+    # -- the loop --------------------------------------------------------------------------------------
+    def fit(self, train, val=None, epochs=10, batch_size=64, seed=0, shuffle=True, drop_last=False, resume=None):
+        """Train for ``epochs`` epochs (in total, counting resumed ones); returns the History.
+
+        ``resume`` is a checkpoint written by this trainer (``save_checkpoint`` or
+        ModelCheckpoint): model, optimizer, schedule, epoch, RNG states, history and callback
+        states are restored and training continues to ``epochs``.
+        """
+        X, y = self._prepare(train, "fit(train)")
+        val_xy = self._prepare(val, "fit(val)") if val is not None else None
+        n = len(X)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
+        if not isinstance(epochs, int) or epochs < 0:
+            raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+        batch_size = min(batch_size, n)
+        self.seed = seed
+        if resume is not None:
+            self.load_checkpoint(resume)
+        else:
+            self._seed_everything(seed)
+            self.history = History()
+            self.epoch = self.iteration = 0
+            self.scheduler.step(0)
+        sample_rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+        m = min(self.train_sample, n)
+        sample_idx = np.sort(sample_rng.choice(n, m, replace=False)) if m < n else np.arange(n)
+        self.history.train_metrics_on = (f"the whole training set ({n} examples), eval mode" if m == n else
+                                         f"a fixed random sample of {m} of {n} training examples, eval mode")
+        n_batches = n // batch_size if drop_last else math.ceil(n / batch_size)
+        cbs = CallbackList(self.callbacks)
+        logs = {"epochs": epochs, "batches_per_epoch": n_batches, "n_train": n}
+        self.stop_requested = None
+        self.model.train()
+        try:
+            cbs.call("on_train_begin", self, logs)
+            while self.epoch < epochs:
+                t0 = time.perf_counter()
+                logs.update(epoch=self.epoch + 1)
+                cbs.call("on_epoch_begin", self, logs)
+                order = self.rng.permutation(n) if shuffle else np.arange(n)
+                sums = {"loss": 0.0, "data_loss": 0.0, "count": 0}
+                for b in range(n_batches):
+                    idx = order[b * batch_size:(b + 1) * batch_size]
+                    self._train_batch(X[idx], y[idx], b, logs, cbs, sums)
+                self.epoch += 1
+                row = {"epoch": self.epoch, "epochs": epochs, "iteration": self.iteration,
+                       "loss": sums["loss"] / max(sums["count"], 1),
+                       "data_loss": sums["data_loss"] / max(sums["count"], 1),
+                       "lr": self.optimizer.lr}
+                cbs.call("on_validation_begin", self, logs)
+                self.model.eval()
+                train_eval = self._evaluate_arrays(X[sample_idx], y[sample_idx], with_details=False)
+                row.update({k: v for k, v in train_eval.items() if k != "loss"})
+                if val_xy is not None:
+                    ve = self._evaluate_arrays(*val_xy, with_details=False)
+                    row.update({f"val_{k}": v for k, v in ve.items()})
+                self.model.train()
+                logs.update(row)
+                cbs.call("on_validation_end", self, logs)
+                if self.scheduler.unit == "epoch":
+                    self.scheduler.step(self.epoch)
+                row["time"] = time.perf_counter() - t0
+                self.history.record_epoch(row)
+                logs.update(row)
+                cbs.call("on_epoch_end", self, logs)
+        except StopTraining as stop:
+            self.history.stop_reason = stop.reason
+            self.stop_requested = stop.reason
+            if self.verbose:
+                print(stop.reason, flush=True)
+        finally:
+            self.model.train()
+            self.model.clear_cache()
+            logs.pop("batch_x", None), logs.pop("batch_y", None)
+            cbs.call("on_train_end", self, logs)
+        if self.history.stop_reason is None:
+            self.history.stop_reason = f"completed {self.epoch} epochs"
+        return self.history
+
+    def _train_batch(self, xb, yb, b, logs, cbs, sums):
+        logs.update(batch=b, iteration=self.iteration + 1, batch_x=xb, batch_y=yb)
+        cbs.call("on_batch_begin", self, logs)
+        self.model.zero_grad()
+        try:
+            scores = self.model.forward(xb)
+            data_loss = self.loss.forward(scores, yb)
+        except NonFiniteError as err:
+            self.model.clear_cache()
+            logs.update(loss=float("nan"), data_loss=float("nan"), penalty=0.0, nonfinite=str(err))
+            cbs.call("on_batch_end", self, logs)
+            raise  # no callback stopped training: surface the error (it names the layer)
+        self.model.backward(self.loss.backward())
+        pen = self.penalty.add_to_grads(self.model) if self.penalty is not None else 0.0
+        total = data_loss + pen
+        logs.update(loss=total, data_loss=data_loss, penalty=pen)
+        cbs.call("after_backward", self, logs)
+        self.optimizer.step()
+        self.iteration += 1
+        cbs.call("after_step", self, logs)
+        if self.scheduler.unit == "step":
+            self.scheduler.step(self.iteration)
+        self.history.record_iteration(total, data_loss, pen, self.optimizer.lr)
+        sums["loss"] += total
+        sums["data_loss"] += data_loss
+        sums["count"] += 1
+        cbs.call("on_batch_end", self, logs)
+
+    # -- evaluation ---------------------------------------------------------------------------------------
+    def _scores(self, X, batch_size=1024):
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            outs = [as_numpy(self.model.forward(X[i:i + batch_size])) for i in range(0, len(X), batch_size)]
+        finally:
+            self.model.clear_cache()
+            self.model.train(was_training)
+        return np.concatenate(outs, axis=0)
+
+    def _evaluate_arrays(self, X, y, with_details=True, batch_size=1024):
+        scores = self._scores(X, batch_size)
+        loss = self.loss.forward(scores, as_numpy(y))
+        self.loss.clear_cache()
+        out = {"loss": float(loss)}
+        for name, fn in zip(self.metric_names, self.metric_fns):
+            out[name] = fn(scores, as_numpy(y), self.loss)
+        if with_details and getattr(self.loss, "is_classifier", False):
+            c = scores.shape[1]
+            cm = metric_fns.confusion_matrix(scores.argmax(axis=1), as_numpy(y), c)
+            out["per_class_accuracy"] = metric_fns.per_class_accuracy(cm)
+            out["confusion_matrix"] = cm.tolist()
+        return out
+
+    def evaluate(self, data, batch_size=1024) -> dict:
+        """Loss and metrics in eval mode; for classification also per-class accuracy and the
+        confusion matrix (rows: true class, columns: predicted)."""
+        X, y = self._prepare(data, "evaluate")
+        return self._evaluate_arrays(X, y, with_details=True, batch_size=batch_size)
+
+    def predict_scores(self, X, batch_size=1024):
+        """Raw model outputs (scores/logits), in eval mode, in batches."""
+        X = np.asarray(X)
+        if self.model.dtype is not None and X.dtype != self.model.dtype:
+            X = X.astype(self.model.dtype)
+        return self._scores(X, batch_size)
+
+    def predict_proba(self, X, batch_size=1024):
+        """Class probabilities: softmax of the scores (sigmoid for BinaryCrossEntropy)."""
+        s = self.predict_scores(X, batch_size)
+        if getattr(self.loss, "target_kind", "") == "binary":
+            return sigmoid(s)
+        return softmax(s, axis=1)
+
+    def predict(self, X, batch_size=1024):
+        """Class labels for classifiers (argmax; 0/1 per output for binary), else raw outputs."""
+        s = self.predict_scores(X, batch_size)
+        if getattr(self.loss, "target_kind", "") == "binary":
+            return (s > 0).astype(np.int64)
+        if getattr(self.loss, "is_classifier", False):
+            return s.argmax(axis=1)
+        return s
+
+    # -- locating NaN ---------------------------------------------------------------------------------------
+    def locate_nonfinite(self, xb, yb) -> str:
+        """Re-run one batch and name the first module whose parameters, output or gradient are
+        not finite (a plain-language sentence)."""
+        if xb is None:
+            return "no batch to diagnose"
+        if not _finite(xb):
+            return "the input batch itself contains NaN/inf"
+        leaves = [(name, m) for name, m in self.model.named_modules() if not m._modules]
+        was_training = self.model.training
+
+        def wrap(name, m, method):
+            orig = getattr(m, method)
+
+            def checked(arg):
+                label = f"module '{name or type(m).__name__}' ({type(m).__name__})"
+                if method == "forward":
+                    for pn, p in m._parameters.items():
+                        if not _finite(p.data):
+                            raise _Found(f"first non-finite value: parameter {pn} of {label} holds NaN/inf "
+                                         f"(a previous update blew it up)")
+                out = orig(arg)
+                if method == "forward" and not _finite(out):
+                    raise _Found(f"first non-finite value: the output of {label}")
+                if method == "backward":
+                    if not _finite(out):
+                        raise _Found(f"first non-finite value: the input gradient of {label} (backward pass)")
+                    for pn, p in m._parameters.items():
+                        if not _finite(p.grad):
+                            raise _Found(f"first non-finite value: the gradient of parameter {pn} of {label}")
+                return out
+            return checked
+
+        saved_grads = {n: p.grad.copy() for n, p in self.model.named_parameters()}
+        try:
+            for name, m in leaves:
+                object.__setattr__(m, "forward", wrap(name, m, "forward"))
+                object.__setattr__(m, "backward", wrap(name, m, "backward"))
+            self.model.zero_grad()
+            try:
+                scores = self.model.forward(xb)
+                self.loss.forward(scores, yb)
+                self.model.backward(self.loss.backward())
+            except _Found as found:
+                return str(found)
+            except NonFiniteError as err:
+                return f"first non-finite value found by {err.where or 'a layer'}"
+            return "the forward and backward passes of this batch are finite now (the loss or penalty overflowed)"
+        finally:
+            for _, m in leaves:
+                for method in ("forward", "backward"):
+                    m.__dict__.pop(method, None)
+            for n, p in self.model.named_parameters():
+                p.grad[...] = saved_grads[n]
+            self.model.clear_cache()
+            self.model.train(was_training)
+
+    # -- checkpoints ------------------------------------------------------------------------------------------
+    def save_checkpoint(self, path):
+        """Atomically write the full training state: model, optimizer, schedule position, epoch
+        and iteration, all RNG states, history and callback states."""
+        arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        prep_arrays, prep_cfg = preprocessing_arrays_meta(self.preprocessing)
+        arrays.update(prep_arrays)
+        osd = self.optimizer.state_dict()
+        arrays.update({f"optim/{k}": v for k, v in osd.pop("state").items()})
+        cb_states = []
+        for i, cb in enumerate(self.callbacks):
+            st = dict(cb.state_dict())
+            for k, v in (st.pop("arrays", None) or {}).items():
+                arrays[f"callback{i}/{k}"] = v
+            cb_states.append({"type": type(cb).__name__, "state": st})
+        try:
+            arch = self.model.config()
+        except (NotImplementedError, TypeError):
+            arch = None
+        meta = {"kind": "checkpoint", "architecture": arch, "dtype": str(self.model.dtype),
+                "epoch": self.epoch, "iteration": self.iteration, "seed": self.seed,
+                "optimizer": osd, "scheduler": self.scheduler.state_dict(), "rng": self._rng_states(),
+                "history": self.history.to_dict(), "callbacks": cb_states, "preprocessing": prep_cfg,
+                "parameter_names": [n for n, _ in self.model.named_parameters()]}
+        write_archive(path, arrays, meta)
+        return os.fspath(path)
+
+    def load_checkpoint(self, path):
+        """Restore a checkpoint written by ``save_checkpoint`` into this trainer."""
+        arrays, meta = read_archive(path)
+        if meta.get("kind") != "checkpoint":
+            raise CheckpointError(f"{path}: holds a {meta.get('kind')!r}, not a training checkpoint")
+        names = [n for n, _ in self.model.named_parameters()]
+        if meta.get("parameter_names") != names:
+            raise CheckpointError(f"{path}: written for a model with parameters {meta.get('parameter_names')}, "
+                                  f"but this model has {names}")
+        model_state = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
+        try:
+            self.model.load_state_dict(model_state, strict=True)
+        except (KeyError, ValueError) as err:
+            raise CheckpointError(f"{path}: model state does not fit: {err}") from None
+        osd = dict(meta["optimizer"])
+        osd["state"] = {k[len("optim/"):]: v for k, v in arrays.items() if k.startswith("optim/")}
+        try:
+            self.optimizer.load_state_dict(osd)
+        except (KeyError, ValueError) as err:
+            raise CheckpointError(f"{path}: optimizer state does not fit: {err}") from None
+        saved_cbs = meta.get("callbacks", [])
+        if [c["type"] for c in saved_cbs] != [type(c).__name__ for c in self.callbacks]:
+            raise CheckpointError(f"{path}: written with callbacks {[c['type'] for c in saved_cbs]}, this trainer "
+                                  f"has {[type(c).__name__ for c in self.callbacks]}")
+        for i, (cb, saved) in enumerate(zip(self.callbacks, saved_cbs)):
+            st = dict(saved["state"])
+            prefix = f"callback{i}/"
+            cb_arrays = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            if cb_arrays:
+                st["arrays"] = cb_arrays
+            cb.load_state_dict(st)
+        self.scheduler.load_state_dict(meta["scheduler"])
+        self._set_rng_states(meta["rng"])
+        self.history = History.from_dict(meta["history"])
+        self.epoch, self.iteration = int(meta["epoch"]), int(meta["iteration"])
+        return meta

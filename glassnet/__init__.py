@@ -5,12 +5,12 @@
     trainer = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(net, lr=1e-3))
     trainer.fit((X, y), val=(Xv, yv), epochs=20, batch_size=128, seed=0)
 """
-from . import backend, ensemble, functional, gradcheck, nn, optim
+from . import backend, callbacks, data, ensemble, functional, gradcheck, nn, optim
 from .errors import BackwardError, NonFiniteError, ShapeError, SymmetryWarning
 from .serialization import CheckpointError, load, save
-from .train import History, Solver, Trainer, callbacks
+from .train import History, Solver, Trainer
 
 __version__ = "0.1.0"
-__all__ = ["backend", "functional", "gradcheck", "nn", "optim", "callbacks", "ensemble", "Trainer", "Solver",
+__all__ = ["backend", "functional", "gradcheck", "nn", "optim", "callbacks", "data", "ensemble", "Trainer", "Solver",
            "History", "save", "load", "BackwardError", "NonFiniteError", "ShapeError", "SymmetryWarning",
            "CheckpointError", "__version__"]

@@ -143,7 +143,7 @@ class LinearWarmup(Schedule):
 
 class Plateau:
     """Reduce-on-plateau multiplier: after ``patience`` observations without an improvement
-    of more than ``min_delta`` (relative to the best), multiply ``scale`` by ``factor``;
+    of more than ``min_delta`` (absolute, as in EarlyStopping), multiply ``scale`` by ``factor``;
     wait ``cooldown`` observations after each reduction; never go below ``min_scale``."""
 
     def __init__(self, factor=0.1, patience=10, mode="min", min_delta=1e-4, cooldown=0, min_scale=0.0):
@@ -160,8 +160,9 @@ class Plateau:
     def _improved(self, value):
         if self.best is None:
             return True
-        margin = self.min_delta * abs(self.best)
-        return value < self.best - margin if self.mode == "min" else value > self.best + margin
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
 
     def update(self, value) -> float:
         """Record one observation (e.g. the validation loss); returns the current scale."""

@@ -40,9 +40,9 @@ class History:
         v, i = (min if mode == "min" else max)(vals)
         return v, self.epochs[i]["epoch"]
 
-    def epoch_line(self) -> str:
+    def epoch_line(self, total=None) -> str:
         e = self.epochs[-1]
-        parts = [f"epoch {e['epoch']:>3}/{e.get('epochs', '?')}", f"loss {e['loss']:.4f}"]
+        parts = [f"epoch {e['epoch']:>3}/{total or '?'}", f"loss {e['loss']:.4f}"]
         for k, v in e.items():
             if k in ("epoch", "epochs", "loss", "data_loss", "lr", "time", "iteration") or not isinstance(v, float):
                 continue

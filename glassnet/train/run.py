@@ -217,6 +217,8 @@ def _load_data(cfg):
     if val is None and vf > 0:
         stratify = np.asarray(train[1]).ndim == 1 and np.asarray(train[1]).dtype.kind in "iu"
         train, val = train_val_test_split(train[0], train[1], (1 - vf, vf), stratify=stratify, seed=seed)
+    val = None if val is None or len(val[0]) == 0 else val
+    test = None if test is None or len(test[0]) == 0 else test
     if d.get("limit_train"):
         train = (train[0][:d["limit_train"]], train[1][:d["limit_train"]])
     if d.get("flatten"):

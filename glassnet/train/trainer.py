@@ -185,7 +185,7 @@ class Trainer:
                     idx = order[b * batch_size:(b + 1) * batch_size]
                     self._train_batch(X[idx], y[idx], b, logs, cbs, sums)
                 self.epoch += 1
-                row = {"epoch": self.epoch, "epochs": epochs, "iteration": self.iteration,
+                row = {"epoch": self.epoch, "iteration": self.iteration,
                        "loss": sums["loss"] / max(sums["count"], 1),
                        "data_loss": sums["data_loss"] / max(sums["count"], 1),
                        "lr": self.optimizer.lr}
@@ -335,6 +335,8 @@ class Trainer:
             return checked
 
         saved_grads = {n: p.grad.copy() for n, p in self.model.named_parameters()}
+        errstate = np.errstate(all="ignore")  # this pass computes with NaN/inf on purpose
+        errstate.__enter__()
         try:
             for name, m in leaves:
                 object.__setattr__(m, "forward", wrap(name, m, "forward"))
@@ -357,6 +359,7 @@ class Trainer:
                 p.grad[...] = saved_grads[n]
             self.model.clear_cache()
             self.model.train(was_training)
+            errstate.__exit__(None, None, None)
 
     # -- checkpoints ------------------------------------------------------------------------------------------
     def save_checkpoint(self, path):

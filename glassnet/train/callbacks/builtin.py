@@ -265,7 +265,7 @@ class ProgressBar(Callback):
             self._bar.close()
             self._bar = None
         if self.verbose >= 1:
-            print(trainer.history.epoch_line(), file=self._out(), flush=True)
+            print(trainer.history.epoch_line(logs.get("epochs")), file=self._out(), flush=True)
 
     def on_train_end(self, trainer, logs):
         if self._bar is not None:

@@ -58,10 +58,12 @@ class Trainer:
     names ("accuracy", "mse", "mae") or callables. Training metrics per epoch are measured
     in eval mode on a fixed sample of ``train_sample`` training examples (the whole set if it
     is smaller), as the notes' Solver does; ``history.train_metrics_on`` says which.
+    ``augment`` (see glassnet.data.augment) transforms each training batch on the fly with
+    the trainer's Generator; evaluation never sees it.
     """
 
     def __init__(self, model, loss, optimizer, penalty=None, schedule=None, callbacks=(), metrics=("accuracy",),
-                 schedule_unit="epoch", train_sample=1000, verbose=1, preprocessing=None):
+                 schedule_unit="epoch", train_sample=1000, verbose=1, preprocessing=None, augment=None):
         if not isinstance(model, Module):
             raise TypeError(f"Trainer: model must be a glassnet Module, got {type(model).__name__}")
         self.model, self.loss, self.optimizer, self.penalty = model, loss, optimizer, penalty
@@ -84,6 +86,7 @@ class Trainer:
         self.train_sample = int(train_sample)
         self.verbose = verbose
         self.preprocessing = preprocessing  # fitted; stored in checkpoints, not applied by the trainer
+        self.augment = augment  # applied to training batches only, with the trainer's Generator
         self.history = History()
         self.epoch = 0
         self.iteration = 0
@@ -220,6 +223,8 @@ class Trainer:
         return self.history
 
     def _train_batch(self, xb, yb, b, logs, cbs, sums):
+        if self.augment is not None:
+            xb = self.augment(xb, self.rng, train=True)
         logs.update(batch=b, iteration=self.iteration + 1, batch_x=xb, batch_y=yb)
         cbs.call("on_batch_begin", self, logs)
         self.model.zero_grad()

@@ -1,0 +1,4 @@
+"""Classic baselines from the notes."""
+from .knn import KNearestNeighbors
+
+__all__ = ["KNearestNeighbors"]

@@ -205,3 +205,28 @@ def test_build_from_config_round_trip(rng):
 def test_repr_lists_children():
     text = repr(mlp())
     assert "(0): Linear(4, 8" in text and "(3): Dropout(p=0.5)" in text
+
+
+def test_entry_layer_skips_unused_input_gradient_only_during_fit(rng):
+    lin = gn.nn.Linear(3, 2, rng=0)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    lin.forward(x)
+    full_dx = lin.backward(np.ones((4, 2), np.float32))
+    g_full = lin.W.grad.copy()
+    lin.zero_grad()
+    lin.skip_input_grad = True
+    lin.forward(x)
+    assert lin.backward(np.ones((4, 2), np.float32)) is None
+    np.testing.assert_array_equal(lin.W.grad, g_full)  # parameter gradients unchanged
+    lin.skip_input_grad = False
+    net = gn.nn.Sequential(gn.nn.Sequential(lin, gn.nn.ReLU()), gn.nn.Linear(2, 2, rng=1))
+    seen = []
+
+    class Spy(gn.callbacks.Callback):
+        def after_backward(self, trainer, logs):
+            seen.append(lin.skip_input_grad)
+
+    tr = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.SGD(net, lr=0.1), callbacks=[Spy()], verbose=0)
+    tr.fit((x, np.array([0, 1, 0, 1])), epochs=1, batch_size=4)
+    assert seen == [True] and lin.skip_input_grad is False
+    assert full_dx.shape == x.shape

@@ -15,27 +15,40 @@ def relu_forward(x):
 
 
 def relu_backward(dout, cache):
-    xp = get_array_module(dout)
-    return xp.where(cache > 0, dout, 0).astype(dout.dtype, copy=False)
+    # a multiplicative mask (np.where is several times slower on large arrays)
+    return dout * (cache > 0)
+
+
+def _leaky_slope(x, alpha):
+    # 1 where x > 0, alpha elsewhere
+    slope = (x > 0).astype(x.dtype)
+    slope *= 1 - alpha
+    slope += alpha
+    return slope
 
 
 # Leaky ReLU: f(x) = x if x > 0 else alpha * x.
 def leaky_relu_forward(x, alpha=0.01):
-    xp = get_array_module(x)
-    return xp.where(x > 0, x, x * alpha).astype(x.dtype, copy=False), (x, alpha)
+    return x * _leaky_slope(x, alpha), (x, alpha)
 
 
 def leaky_relu_backward(dout, cache):
-    xp = get_array_module(dout)
     x, alpha = cache
-    return xp.where(x > 0, dout, dout * alpha).astype(dout.dtype, copy=False)
+    return dout * _leaky_slope(x, alpha).astype(dout.dtype, copy=False)
 
 
 def sigmoid(x):
-    """Numerically stable logistic function: never exponentiates a positive number."""
+    """Numerically stable logistic function: never exponentiates a positive number.
+
+    With e = exp(-|x|): s = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, written as
+    max(e, [x >= 0]) / (1 + e), which is exact in both branches.
+    """
     xp = get_array_module(x)
     e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    num = xp.maximum(e, (x >= 0).astype(e.dtype))
+    e += 1
+    num /= e
+    return num.astype(x.dtype, copy=False)
 
 
 # Sigmoid: s = 1 / (1 + exp(-x)); ds/dx = s (1 - s).

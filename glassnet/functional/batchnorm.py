@@ -36,16 +36,19 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, train, momen
     if train:
         m = x.size // x.shape[1]
         mean = x.mean(axis=axes)
-        var = x.var(axis=axes)
+        xhat = x - mean.reshape(shape)  # centred; normalized in place below
+        var = (xhat * xhat).mean(axis=axes)
         unbiased = var * (m / (m - 1)) if m > 1 else var
         new_mean = momentum * running_mean + (1 - momentum) * mean
         new_var = momentum * running_var + (1 - momentum) * unbiased
     else:
         mean, var = running_mean, running_var
         new_mean, new_var = running_mean, running_var
+        xhat = x - mean.reshape(shape)
     inv_std = 1.0 / xp.sqrt(var + eps)
-    xhat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
-    out = gamma.reshape(shape) * xhat + beta.reshape(shape)
+    xhat *= inv_std.reshape(shape)
+    out = xhat * gamma.reshape(shape)
+    out += beta.reshape(shape)
     return out, BatchNormCache(xhat, inv_std, gamma, train, new_mean, new_var)
 
 
@@ -55,12 +58,14 @@ def batchnorm_backward(dout, cache):
     axes, shape = _axes(dout), _bshape(dout)
     dbeta = dout.sum(axis=axes)
     dgamma = (dout * xhat).sum(axis=axes)
-    dxhat = dout * gamma.reshape(shape)
+    dx = dout * gamma.reshape(shape)  # d(loss)/d(xhat), turned into dx in place
     if not train:
-        return dxhat * inv_std.reshape(shape), dgamma, dbeta
+        dx *= inv_std.reshape(shape)
+        return dx, dgamma, dbeta
     m = dout.size // dout.shape[1]
-    # dx = inv_std / m * (m dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))
-    s1 = dxhat.sum(axis=axes).reshape(shape)
-    s2 = (dxhat * xhat).sum(axis=axes).reshape(shape)
-    dx = (inv_std.reshape(shape) / m) * (m * dxhat - s1 - xhat * s2)
+    # dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), where
+    # sum(dxhat) = gamma * dbeta and sum(dxhat * xhat) = gamma * dgamma come for free
+    dx -= xhat * (gamma * dgamma / m).reshape(shape)
+    dx -= (gamma * dbeta / m).reshape(shape)
+    dx *= inv_std.reshape(shape)
     return dx, dgamma, dbeta

@@ -13,10 +13,10 @@ def linear_forward(x, W, b=None):
     return out, (x, W, b is not None)
 
 
-def linear_backward(dout, cache, need_dW=True):
-    """Returns (dx shaped like x, dW (D, M) or None, db (M,) or None)."""
+def linear_backward(dout, cache, need_dW=True, need_dx=True):
+    """Returns (dx shaped like x or None, dW (D, M) or None, db (M,) or None)."""
     x, W, has_bias = cache
-    dx = (dout @ W.T).reshape(x.shape)
+    dx = (dout @ W.T).reshape(x.shape) if need_dx else None
     dW = x.reshape(x.shape[0], -1).T @ dout if need_dW else None
     db = dout.sum(axis=0) if (has_bias and need_dW) else None
     return dx, dW, db

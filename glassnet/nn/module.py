@@ -94,6 +94,10 @@ class Module:
     #: True for modules whose function has kinks (ReLU, max, hinge): gradient checks then
     #: use the looser threshold of the notes.
     has_kinks = False
+    #: Set (by the Trainer) on the layer that receives the data: its backward then skips the
+    #: input gradient nobody uses and returns None. Layers that honour it say so here.
+    skip_input_grad = False
+    supports_skip_input_grad = False
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())

@@ -297,8 +297,14 @@ class RMSprop(Optimizer):
         cache = state["cache"]
         d = group["decay_rate"]
         cache *= d
-        cache += (1 - d) * g * g
-        return -group["lr"] * g / (xp.sqrt(cache) + group["eps"])
+        tmp = g * g
+        tmp *= 1 - d
+        cache += tmp
+        denom = xp.sqrt(cache, out=tmp)  # reuse the buffer
+        denom += group["eps"]
+        delta = g / denom
+        delta *= -group["lr"]
+        return delta
 
 
 class Adam(Optimizer):
@@ -308,6 +314,8 @@ class Adam(Optimizer):
     v_hat = v / (1 - b2**t); w -= lr * m_hat / (sqrt(v_hat) + eps)``.
     With ``bias_correction=False`` it is the notes' uncorrected ``w -= lr * m / (sqrt(v) + eps)``.
     Identical to PyTorch's Adam (amsgrad=False, weight_decay=0) with the default settings.
+    Computed in place as ``w -= (lr / (1 - b1**t)) * m / (sqrt(v) / sqrt(1 - b2**t) + eps)``,
+    the same quantity with fewer temporary arrays.
     """
 
     defaults = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "bias_correction": True}
@@ -334,12 +342,20 @@ class Adam(Optimizer):
         b1, b2 = group["betas"]
         m, v = state["m"], state["v"]
         m *= b1
-        m += (1 - b1) * g
+        tmp = g * (1 - b1)
+        m += tmp
         v *= b2
-        v += (1 - b2) * g * g
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - b2
+        v += tmp
         if group["bias_correction"]:
-            m_hat = m / (1 - b1 ** t)
-            v_hat = v / (1 - b2 ** t)
+            step_size, root_bc2 = group["lr"] / (1 - b1 ** t), (1 - b2 ** t) ** 0.5
         else:
-            m_hat, v_hat = m, v
-        return -group["lr"] * m_hat / (xp.sqrt(v_hat) + group["eps"])
+            step_size, root_bc2 = group["lr"], 1.0
+        denom = xp.sqrt(v, out=tmp)  # reuse the buffer
+        if root_bc2 != 1.0:
+            denom /= root_bc2
+        denom += group["eps"]
+        delta = m / denom
+        delta *= -step_size
+        return delta

@@ -46,7 +46,15 @@ def _as_xy(data, who):
 
 
 def _finite(a) -> bool:
-    return bool(get_array_module(a).isfinite(a.sum()))
+    return a is None or bool(get_array_module(a).isfinite(a.sum()))
+
+
+def _entry_layer(model):
+    """The layer that first sees the data, if it can skip its (unused) input gradient."""
+    m = model
+    while m._modules and type(m).__name__ == "Sequential":
+        m = next(iter(m._modules.values()))
+    return m if (m.supports_skip_input_grad and not m._modules) else None
 
 
 class Trainer:
@@ -176,6 +184,9 @@ class Trainer:
         logs = {"epochs": epochs, "batches_per_epoch": n_batches, "n_train": n}
         self.stop_requested = None
         self.model.train()
+        entry = _entry_layer(self.model)
+        if entry is not None:
+            entry.skip_input_grad = True  # d(loss)/d(data) is never used: don't compute it
         try:
             cbs.call("on_train_begin", self, logs)
             while self.epoch < epochs:
@@ -214,6 +225,8 @@ class Trainer:
             if self.verbose:
                 print(stop.reason, flush=True)
         finally:
+            if entry is not None:
+                entry.skip_input_grad = False
             self.model.train()
             self.model.clear_cache()
             logs.pop("batch_x", None), logs.pop("batch_y", None)

@@ -18,6 +18,8 @@ class Linear(Module):
     and are exempt from weight decay.
     """
 
+    supports_skip_input_grad = True
+
     def __init__(self, in_features, out_features, bias=True, init="he", rng=None, dtype=np.float32):
         super().__init__()
         self.in_features = positive_int(in_features, "Linear", "in_features")
@@ -48,7 +50,7 @@ class Linear(Module):
         cache = self._pop()
         check_dout(dout, (cache[0].shape[0], self.out_features), self._who)
         need = not self.W.frozen or (self.b is not None and not self.b.frozen)
-        dx, dW, db = F.linear_backward(dout, cache, need_dW=need)
+        dx, dW, db = F.linear_backward(dout, cache, need_dW=need, need_dx=not self.skip_input_grad)
         if not self.W.frozen:
             self.W.grad += dW
         if self.b is not None and not self.b.frozen:

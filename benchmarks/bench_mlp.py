@@ -1,0 +1,104 @@
+"""Train the same MLP with glassnet, PyTorch (CPU) and scikit-learn's MLPClassifier on the same
+data, same architecture, optimizer (Adam), batch size and epochs; print time per epoch, the
+ratios to PyTorch and scikit-learn, and test accuracy.
+
+    python benchmarks/bench_mlp.py [--data fashion|mnist1d] [--n 10000] [--epochs 5]
+"""
+import argparse
+import sys
+import time
+
+import _common  # noqa: F401  (sets thread counts first)
+import numpy as np
+
+
+def load(name, n):
+    import glassnet as gn
+    if name == "fashion":
+        tr, te = gn.data.load_fashion_mnist(download=False)
+        Xtr, ytr, Xte, yte = tr.X[:n].reshape(-1, 784), tr.y[:n], te.X.reshape(-1, 784), te.y
+    else:
+        tr, te = gn.data.load_mnist1d()
+        Xtr, ytr, Xte, yte = tr.X[:n], tr.y[:n], te.X, te.y
+    prep = gn.data.Standardize().fit(Xtr)
+    return prep.transform(Xtr).astype(np.float32), ytr, prep.transform(Xte).astype(np.float32), yte
+
+
+def run_glassnet(Xtr, ytr, Xte, yte, hidden, epochs, bs, lr):
+    import glassnet as gn
+    d = Xtr.shape[1]
+    net = gn.nn.Sequential(gn.nn.Linear(d, hidden, rng=0), gn.nn.ReLU(), gn.nn.Linear(hidden, hidden, rng=1),
+                           gn.nn.ReLU(), gn.nn.Linear(hidden, 10, rng=2))
+    tr = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(net, lr=lr), verbose=0, train_sample=1)
+    t0 = time.perf_counter()
+    tr.fit((Xtr, ytr), epochs=epochs, batch_size=bs, seed=0)
+    t = time.perf_counter() - t0
+    return t / epochs, float((tr.predict(Xte) == yte).mean())
+
+
+def run_torch(Xtr, ytr, Xte, yte, hidden, epochs, bs, lr):
+    import torch
+    _common.set_torch_threads(torch)
+    torch.manual_seed(0)
+    d = Xtr.shape[1]
+    net = torch.nn.Sequential(torch.nn.Linear(d, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, hidden),
+                              torch.nn.ReLU(), torch.nn.Linear(hidden, 10))
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    X, y = torch.from_numpy(Xtr), torch.from_numpy(ytr)
+    g = torch.Generator().manual_seed(0)
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        perm = torch.randperm(len(X), generator=g)
+        for i in range(0, len(X), bs):
+            idx = perm[i:i + bs]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(X[idx]), y[idx]).backward()
+            opt.step()
+    t = time.perf_counter() - t0
+    with torch.no_grad():
+        acc = float((net(torch.from_numpy(Xte)).argmax(1).numpy() == yte).mean())
+    return t / epochs, acc
+
+
+def run_sklearn(Xtr, ytr, Xte, yte, hidden, epochs, bs, lr):
+    import warnings
+    from sklearn.neural_network import MLPClassifier
+    clf = MLPClassifier(hidden_layer_sizes=(hidden, hidden), solver="adam", batch_size=bs, learning_rate_init=lr,
+                        max_iter=epochs, alpha=0.0, random_state=0, shuffle=True, tol=0.0, n_iter_no_change=10 ** 9)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(Xtr, ytr)
+    t = time.perf_counter() - t0
+    return t / epochs, float((clf.predict(Xte) == yte).mean())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="fashion", choices=["fashion", "mnist1d"])
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--batch-size", type=int, default=128)
+    args = ap.parse_args()
+    data = load(args.data, args.n)
+    print(f"MLP {data[0].shape[1]}-{args.hidden}-{args.hidden}-10, Adam lr 1e-3, batch {args.batch_size}, "
+          f"{args.epochs} epochs on {len(data[0])} {args.data} examples, float32, {_common.THREADS} threads")
+    print(f"BLAS: {_common.blas_info()}")
+    results = {}
+    for name, fn in (("glassnet", run_glassnet), ("pytorch", run_torch), ("sklearn", run_sklearn)):
+        try:
+            results[name] = fn(*data, args.hidden, args.epochs, args.batch_size, 1e-3)
+        except ImportError as err:
+            print(f"{name}: skipped ({err})")
+    for name, (t, acc) in results.items():
+        print(f"{name:<9} {t * 1000:8.1f} ms/epoch  test accuracy {acc * 100:5.1f}%")
+    g = results["glassnet"][0]
+    for other in ("pytorch", "sklearn"):
+        if other in results:
+            print(f"glassnet / {other} time ratio: {g / results[other][0]:.2f} (below 1 = glassnet faster)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

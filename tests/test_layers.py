@@ -94,11 +94,9 @@ def _case(name):
     return factory, shape, ref
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(n for n, case in CASES.items() if case[2] is not None))
 def test_forward_matches_naive_reference(name, rng):
-    factory, shape, ref = _case(name)
-    if ref is None:
-        pytest.skip("composite without a separate reference (covered by its parts)")
+    factory, shape, ref = _case(name)  # composites without a reference are covered by their parts
     m = factory().to(np.float64)
     x = _away_from_zero(rng, shape)
     out = m.forward(x)

@@ -64,57 +64,40 @@ def test_activations(rng, ours, theirs):
     close(dx, tx.grad)
 
 
+def _loss_matches_torch(ours, theirs, s, t, t_torch=None):
+    """Our loss value and d(loss)/d(scores) against torch's on the same float64 inputs."""
+    loss = ours(s, t)
+    ds = ours.backward()
+    ts = torch.tensor(s, requires_grad=True)
+    tl = theirs(ts, torch.tensor(t) if t_torch is None else t_torch)
+    tl.backward()
+    close(loss, tl)
+    close(ds, ts.grad)
+
+
 @pytest.mark.parametrize("labels", [True, False])
 def test_softmax_cross_entropy(rng, labels):
     s = rng.standard_normal((8, 5)) * 4
     t = rng.integers(0, 5, 8) if labels else gn.functional.softmax(rng.standard_normal((8, 5)))
-    ce = gn.nn.SoftmaxCrossEntropy()
-    loss = ce(s, t)
-    ds = ce.backward()
-    ts = torch.tensor(s, requires_grad=True)
-    tl = torch.nn.functional.cross_entropy(ts, torch.tensor(t))
-    tl.backward()
-    close(loss, tl)
-    close(ds, ts.grad)
+    _loss_matches_torch(gn.nn.SoftmaxCrossEntropy(), torch.nn.functional.cross_entropy, s, t)
 
 
 def test_binary_cross_entropy(rng):
-    s = rng.standard_normal((8, 3)) * 5
-    t = rng.random((8, 3))
-    bce = gn.nn.BinaryCrossEntropy()
-    loss = bce(s, t)
-    ds = bce.backward()
-    ts = torch.tensor(s, requires_grad=True)
-    tl = torch.nn.functional.binary_cross_entropy_with_logits(ts, torch.tensor(t))
-    tl.backward()
-    close(loss, tl)
-    close(ds, ts.grad)
+    _loss_matches_torch(gn.nn.BinaryCrossEntropy(), torch.nn.functional.binary_cross_entropy_with_logits,
+                        rng.standard_normal((8, 3)) * 5, rng.random((8, 3)))
 
 
 def test_mse(rng):
-    s, t = rng.standard_normal((8, 3)), rng.standard_normal((8, 3))
-    mse = gn.nn.MSE()
-    loss = mse(s, t)
-    ds = mse.backward()
-    ts = torch.tensor(s, requires_grad=True)
-    tl = torch.nn.functional.mse_loss(ts, torch.tensor(t))
-    tl.backward()
-    close(loss, tl)
-    close(ds, ts.grad)
+    _loss_matches_torch(gn.nn.MSE(), torch.nn.functional.mse_loss, rng.standard_normal((8, 3)),
+                        rng.standard_normal((8, 3)))
 
 
 def test_kl_divergence(rng):
-    s = rng.standard_normal((8, 4)) * 2
     t = gn.functional.softmax(rng.standard_normal((8, 4)))
     t[0] = [0.0, 0.5, 0.5, 0.0]  # zeros in the target
-    kl = gn.nn.KLDivergence()
-    loss = kl(s, t)
-    ds = kl.backward()
-    ts = torch.tensor(s, requires_grad=True)
-    tl = torch.nn.functional.kl_div(torch.log_softmax(ts, dim=1), torch.tensor(t), reduction="batchmean")
-    tl.backward()
-    close(loss, tl)
-    close(ds, ts.grad)
+    _loss_matches_torch(gn.nn.KLDivergence(),
+                        lambda s, tt: torch.nn.functional.kl_div(torch.log_softmax(s, dim=1), tt, reduction="batchmean"),
+                        rng.standard_normal((8, 4)) * 2, t)
 
 
 @pytest.mark.parametrize("shape", [(16, 5), (6, 5, 4)])
@@ -126,9 +109,7 @@ def test_batchnorm1d_train_then_eval(rng, shape):
     with torch.no_grad():
         theirs.weight.copy_(torch.tensor(ours.gamma.data))
         theirs.bias.copy_(torch.tensor(ours.beta.data))
-    for step in range(3):  # train: batch statistics and running-stat updates
-        x = rng.standard_normal(shape) * 2 + step
-        dout = rng.standard_normal(shape)
+    def compare(x, dout):
         ours.zero_grad()
         theirs.zero_grad()
         out = ours.forward(x)
@@ -142,21 +123,12 @@ def test_batchnorm1d_train_then_eval(rng, shape):
         close(ours.beta.grad, theirs.bias.grad)
         close(ours.running_mean, theirs.running_mean)
         close(ours.running_var, theirs.running_var)
+
+    for step in range(3):  # train: batch statistics and running-stat updates
+        compare(rng.standard_normal(shape) * 2 + step, rng.standard_normal(shape))
     ours.eval()
     theirs.eval()
-    ours.zero_grad()
-    theirs.zero_grad()
-    x = rng.standard_normal(shape)
-    dout = rng.standard_normal(shape)
-    out = ours.forward(x)
-    dx = ours.backward(dout)
-    tx = torch.tensor(x, requires_grad=True)
-    tout = theirs(tx)
-    tout.backward(torch.tensor(dout))
-    close(out, tout)
-    close(dx, tx.grad)
-    close(ours.gamma.grad, theirs.weight.grad)
-    close(ours.beta.grad, theirs.bias.grad)
+    compare(rng.standard_normal(shape), rng.standard_normal(shape))  # eval: running statistics
 
 
 def test_mlp_end_to_end(rng):

@@ -67,11 +67,11 @@ class Penalty:
         return {"type": type(self).__name__, **self._args(), "strengths": dict(self.strengths)}
 
 
-class L2(Penalty):
-    """``0.5 * lam * sum(W**2)``; gradient ``lam * W`` (weight decay)."""
+class _Lambda(Penalty):
+    """A penalty with one strength ``lam`` (overridable per layer)."""
 
     def __init__(self, lam, strengths=None):
-        self.lam = _strength(lam, "lam", "L2")
+        self.lam = _strength(lam, "lam", type(self).__name__)
         super().__init__(strengths)
 
     def _scale(self, name):
@@ -79,6 +79,10 @@ class L2(Penalty):
 
     def _args(self):
         return {"lam": self.lam}
+
+
+class L2(_Lambda):
+    """``0.5 * lam * sum(W**2)``; gradient ``lam * W`` (weight decay)."""
 
     @staticmethod
     def _value(W, lam):
@@ -90,18 +94,8 @@ class L2(Penalty):
         return lam * W
 
 
-class L1(Penalty):
+class L1(_Lambda):
     """``lam * sum(|W|)``; (sub)gradient ``lam * sign(W)`` (0 at W = 0). Drives weights to zero."""
-
-    def __init__(self, lam, strengths=None):
-        self.lam = _strength(lam, "lam", "L1")
-        super().__init__(strengths)
-
-    def _scale(self, name):
-        return self._lam_for(name, self.lam)
-
-    def _args(self):
-        return {"lam": self.lam}
 
     @staticmethod
     def _value(W, lam):

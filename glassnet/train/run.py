@@ -285,20 +285,14 @@ def prepare(cfg):
     if t.get("gradient_clipping"):
         callbacks.append(GradientClipping(t["gradient_clipping"]))
     has_val = val is not None
-    if t.get("reduce_lr_on_plateau"):
-        rl = dict(t["reduce_lr_on_plateau"])
-        rl.setdefault("monitor", "val_loss" if has_val else "loss")
-        try:
-            callbacks.append(ReduceLROnPlateau(**rl))
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"trainer.reduce_lr_on_plateau: {err}") from None
-    if t.get("early_stopping"):
-        es = dict(t["early_stopping"])
-        es.setdefault("monitor", "val_loss" if has_val else "loss")
-        try:
-            callbacks.append(EarlyStopping(**es))
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"trainer.early_stopping: {err}") from None
+    for key, cls in (("reduce_lr_on_plateau", ReduceLROnPlateau), ("early_stopping", EarlyStopping)):
+        if t.get(key):
+            kw = dict(t[key])
+            kw.setdefault("monitor", "val_loss" if has_val else "loss")
+            try:
+                callbacks.append(cls(**kw))
+            except (TypeError, ValueError) as err:
+                raise ConfigError(f"trainer.{key}: {err}") from None
     monitor = t.get("checkpoint_monitor", "val_accuracy" if has_val and loss.is_classifier else
                     ("val_loss" if has_val else "loss"))
     metrics = tuple(t.get("metrics", ["accuracy"] if loss.is_classifier else ["mse"]))

@@ -442,3 +442,20 @@ def test_data_checks_report_problems():
     assert "standardize the inputs" in text
     bad = gn.data.check_data(rng.standard_normal((5, 2)), np.array([0, 1, 5, -1, 0]), n_classes=3)
     assert {"data.negative_labels", "data.label_range"} <= {f.code for f in bad.findings}
+
+
+def test_digits_and_generated_sets():
+    pytest.importorskip("sklearn")
+    d = gn.data.load_digits()
+    assert d.X.shape == (1797, 64) and d.X.max() == 16 and d.n_classes == 10
+    s = gn.data.make_spiral(n_per_class=50, n_classes=4, seed=0)
+    assert s.X.shape == (200, 2) and np.bincount(s.y).tolist() == [50] * 4
+    np.testing.assert_array_equal(s.X, gn.data.make_spiral(n_per_class=50, n_classes=4, seed=0).X)
+    m, c = gn.data.make_moons(n=101), gn.data.make_circles(n=101, noise=0.0)
+    assert m.X.shape == (101, 2) and set(m.y) == {0, 1}
+    radii = np.linalg.norm(c.X, axis=1)
+    np.testing.assert_allclose(radii[c.y == 0], 1.0) and np.testing.assert_allclose(radii[c.y == 1], 0.5)
+    p = gn.data.make_polynomial(n=200, degree=1, noise=0.5, seed=0)
+    assert p.X.shape == (200, 1) and p.y.shape == (200, 1)
+    resid = p.y[:, 0] - p.X[:, 0]  # y = x + noise
+    assert abs(resid.mean()) < 0.15 and abs(resid.std() - 0.5) < 0.1

@@ -367,3 +367,31 @@ def test_solver_facade():
         gn.Solver(mlp(), data, num_epoch=3)
     with pytest.raises(ValueError, match='Invalid update_rule "sgd_nesterov"'):
         gn.Solver(mlp(), data, update_rule="sgd_nesterov")
+
+
+def test_progress_output_levels():
+    import io
+    X, y = spiral(20)
+    outputs = {}
+    for verbose in (0, 1, 2):
+        buf = io.StringIO()
+        net = mlp()
+        gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(net), verbose=0,
+                   callbacks=[gn.callbacks.ProgressBar(verbose, stream=buf)]).fit((X, y), epochs=2, batch_size=6)
+        outputs[verbose] = buf.getvalue()
+    assert outputs[0] == ""
+    assert outputs[1].count("epoch") == 2 and "batch" not in outputs[1]  # not a terminal: no bar
+    assert outputs[2].count("batch") == 20  # ten lines per epoch
+
+
+def test_ensemble_of_checkpoint_snapshots(tmp_path):
+    X, y = spiral(40)
+    mc = ModelCheckpoint(tmp_path, monitor="val_accuracy", save_best_only=False)
+    trainer_for(mlp(), callbacks=[mc]).fit((X, y), val=(X, y), epochs=4, batch_size=20, seed=0)
+    snapshots = sorted(str(p) for p in tmp_path.glob("epoch*.npz"))[-3:]
+    ens = gn.ensemble.Ensemble(snapshots, method="mean")
+    assert len(ens.models) == 3
+    r = ens.evaluate(X, y)
+    assert r["accuracy"] >= min(r["member_accuracy"])
+    with pytest.raises(gn.CheckpointError, match="no such file"):
+        gn.ensemble.Ensemble([str(tmp_path / "nope.npz")])

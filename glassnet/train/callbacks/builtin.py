@@ -228,8 +228,9 @@ class GradientClipping(Callback):
 
 
 class ProgressBar(Callback):
-    """Progress output. On a terminal: a tqdm bar per epoch (verbose >= 1). Elsewhere (logs,
-    CI): one summary line per epoch (verbose >= 1) and nothing per batch. verbose=0: silent."""
+    """Progress output. verbose=0: silent. verbose=1: on a terminal a tqdm bar per epoch and a
+    summary line per epoch; elsewhere (logs, CI) only the summary lines. verbose=2: also, when
+    not on a terminal, a line with the running loss every tenth of an epoch."""
 
     def __init__(self, verbose=1, stream=None):
         self.verbose = int(verbose)
@@ -259,6 +260,12 @@ class ProgressBar(Callback):
             self._bar.update(1)
             if logs["batch"] % 10 == 0:
                 self._bar.set_postfix(loss=f"{logs['loss']:.4f}")
+        elif self.verbose >= 2:
+            n = logs["batches_per_epoch"]
+            step = max(n // 10, 1)
+            if (logs["batch"] + 1) % step == 0 or logs["batch"] + 1 == n:
+                print(f"  epoch {logs['epoch']} batch {logs['batch'] + 1}/{n}  loss {logs['loss']:.4f}",
+                      file=self._out(), flush=True)
 
     def on_epoch_end(self, trainer, logs):
         if self._bar is not None:

@@ -53,3 +53,13 @@ def test_gpu_forward_backward_matches_cpu():
     d = net.backward(backend.to_device(np.ones_like(ref), "cuda"))
     np.testing.assert_allclose(backend.as_numpy(out), ref, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(backend.as_numpy(d), dref, rtol=1e-4, atol=1e-5)
+
+
+def test_layer_names_the_devices_when_input_and_parameters_differ(monkeypatch):
+    monkeypatch.setattr(backend, "_GPU_ARRAY_TYPES", (FakeDeviceArray,))
+    monkeypatch.setattr(backend, "cupy", np)
+    lin = gn.nn.Linear(3, 2, rng=0)
+    lin.W.data = lin.W.data.view(FakeDeviceArray)  # parameters "on the GPU"
+    with pytest.raises(backend.DeviceMismatchError,
+                       match=r"Linear\(3 -> 2\): the input is on cpu but the layer's parameters are on cuda"):
+        lin.forward(np.ones((2, 3), np.float32))

@@ -320,7 +320,14 @@ def load_cifar10(root=None, download=True, dtype=np.float32, url=_CIFAR_URL, sha
                                     f"batches (data_batch_1..5, test_batch) in a folder and pass root=FOLDER, or set "
                                     f"GLASSNET_DATA") from None
         with tarfile.open(archive) as t:
-            t.extractall(cache, filter="data")
+            try:
+                t.extractall(cache, filter="data")
+            except TypeError:  # Python < 3.10.12 has no extraction filters: refuse unsafe members
+                for member in t.getmembers():
+                    target = os.path.realpath(os.path.join(cache, member.name))
+                    if not target.startswith(os.path.realpath(cache) + os.sep) or not (member.isfile() or member.isdir()):
+                        raise ValueError(f"{archive}: refusing to extract {member.name!r}") from None
+                t.extractall(cache)
         folder = os.path.join(cache, "cifar-10-batches-py")
     parts = [read_cifar_batch(os.path.join(folder, f"data_batch_{i}")) for i in range(1, 6)]
     Xt, yt = read_cifar_batch(os.path.join(folder, "test_batch"))

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from ..backend import as_numpy, get_array_module
+from ..backend import as_numpy, device_of, get_array_module, to_device
 from ..errors import NonFiniteError
 from ..functional.activations import sigmoid, softmax
 from ..nn.module import Module
@@ -118,6 +118,10 @@ class Trainer:
                 raise TypeError(f"{who}: X must be numeric, got dtype {X.dtype}")
             X = X.astype(dtype)  # documented: inputs are converted once to the model's dtype
         y = np.asarray(y) if not hasattr(y, "__cuda_array_interface__") else y
+        first = next(self.model.parameters(), None)
+        if first is not None and device_of(first.data) != device_of(X):
+            device = device_of(first.data)  # documented: data follows the model's device
+            X, y = to_device(X, device), to_device(y, device)
         if len(X) != len(y):
             raise ValueError(f"{who}: X has {len(X)} examples but y has {len(y)}")
         if len(X) == 0:

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from ..._checks import check_dtype_match, check_finite, check_float_array, describe
-from ...backend import get_array_module
+from ...backend import DeviceMismatchError, device_of, get_array_module
 from ...errors import ShapeError
 
 
@@ -33,7 +33,21 @@ def check_features(layer, x, n_features: int, who: str):
         raise ShapeError(f"{who}: expected {n_features} input features per example, i.e. shape "
                          f"(N, {n_features}), got {describe(x)} ({got} features)")
     check_dtype_match(x, layer.dtype, who)
+    check_same_device(x, layer, who)
     check_finite(x, who)
+
+
+def check_same_device(x, layer, who: str):
+    """One clear error when a NumPy input meets CuPy parameters (or the reverse)."""
+    p = next(iter(layer._parameters.values()), None)
+    if p is not None:
+        try:
+            get_array_module(x, p.data)
+        except DeviceMismatchError:
+            raise DeviceMismatchError(
+                f"{who}: the input is on {device_of(x)} but the layer's parameters are on {device_of(p.data)}; "
+                f"move one of them: glassnet.backend.to_device(x, '{device_of(p.data)}') or "
+                f"model.to('{device_of(x)}')") from None
 
 
 def check_dout(dout, shape, who: str):

@@ -34,6 +34,7 @@ def test_kill_and_resume_in_a_new_process_matches_uninterrupted(tmp_path):
     assert resumed.history.iterations == straight.history.iterations
     strip = lambda rows: [{k: v for k, v in r.items() if k != "time"} for r in rows]  # noqa: E731
     assert strip(resumed.history.epochs) == strip(straight.history.epochs)
+    assert resumed.history.stop_reason == straight.history.stop_reason == "completed 6 epochs"
     pick = lambda tr: next(c for c in tr.callbacks if isinstance(c, gn.callbacks.PolyakAveraging))  # noqa: E731
     pa_s, pa_r = pick(straight), pick(resumed)
     for k in pa_s.average:

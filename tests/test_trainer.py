@@ -147,6 +147,16 @@ def test_same_seed_same_run_bit_for_bit():
     assert not np.array_equal(net.state_dict()["0.W"], runs[0][0]["0.W"])
 
 
+def test_seed_none_draws_and_records_a_seed():
+    X, y = spiral(10)
+    tr = trainer_for(mlp())
+    tr.fit((X, y), epochs=1, batch_size=10, seed=None)
+    assert isinstance(tr.seed, int)
+    again = trainer_for(mlp())
+    again.fit((X, y), epochs=1, batch_size=10, seed=tr.seed)
+    assert again.history.iterations == tr.history.iterations
+
+
 def test_history_separates_data_loss_and_penalty():
     X, y = spiral(20)
     net = mlp()

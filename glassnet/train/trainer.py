@@ -170,14 +170,17 @@ class Trainer:
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
         batch_size = min(batch_size, n)
-        self.seed = seed
+        if seed is None:  # fresh entropy, recorded so that the run can be resumed and repeated
+            seed = int(np.random.SeedSequence().entropy % (2 ** 63))
         if resume is not None:
-            self.load_checkpoint(resume)
+            seed = self.load_checkpoint(resume).get("seed", seed)
         else:
             self._seed_everything(seed)
             self.history = History()
             self.epoch = self.iteration = 0
             self.scheduler.step(0)
+        self.seed = seed
+        self.history.stop_reason = None
         sample_rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
         m = min(self.train_sample, n)
         sample_idx = np.sort(sample_rng.choice(n, m, replace=False)) if m < n else np.arange(n)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 import numpy as np
@@ -236,7 +237,6 @@ def _dry_run(model, loss, train):
     except (ShapeError, TypeError, ValueError) as err:
         msg = str(err)
         first = msg.splitlines()[0]
-        import re
         m = re.search(r"at Sequential\[(\d+)\]", msg)
         where = f"model.layers[{m.group(1)}]" if m else "model"
         raise ConfigError(f"{where}: {first} (the data has examples of shape {tuple(np.shape(X)[1:])})") from None

@@ -405,3 +405,13 @@ def test_ensemble_of_checkpoint_snapshots(tmp_path):
     assert r["accuracy"] >= min(r["member_accuracy"])
     with pytest.raises(gn.CheckpointError, match="no such file"):
         gn.ensemble.Ensemble([str(tmp_path / "nope.npz")])
+
+
+def test_epoch_line_shows_data_loss_and_penalty_separately():
+    import io
+    X, y = spiral(10)
+    buf = io.StringIO()
+    net = mlp()
+    gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(net), penalty=gn.optim.L2(0.1), verbose=0,
+               callbacks=[gn.callbacks.ProgressBar(1, stream=buf)]).fit((X, y), epochs=1, batch_size=30)
+    assert "(data " in buf.getvalue() and "+ penalty " in buf.getvalue()

@@ -43,6 +43,8 @@ class History:
     def epoch_line(self, total=None) -> str:
         e = self.epochs[-1]
         parts = [f"epoch {e['epoch']:>3}/{total or '?'}", f"loss {e['loss']:.4f}"]
+        if abs(e.get("data_loss", e["loss"]) - e["loss"]) > 1e-12:  # a penalty is on: show both parts
+            parts[-1] += f" (data {e['data_loss']:.4f} + penalty {e['loss'] - e['data_loss']:.4f})"
         for k, v in e.items():
             if k in ("epoch", "epochs", "loss", "data_loss", "lr", "time", "iteration") or not isinstance(v, float):
                 continue

@@ -74,13 +74,23 @@ def _cmd_train(args) -> int:
 
 
 def _load_model(path):
+    """(model, preprocessing or None, loss config or None) from a model file or checkpoint."""
     from .serialization import CheckpointError, load
 
     try:
-        return load(path, with_preprocessing=True)
+        model, prep, extra = load(path, with_preprocessing=True, return_extra=True)
     except CheckpointError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    return model, prep, extra.get("loss")
+
+
+def _scores(model, X):
+    import numpy as np
+
+    model.eval()
+    X = np.asarray(X).astype(model.dtype)
+    return np.concatenate([np.asarray(model.forward(X[i:i + 1024])) for i in range(0, len(X), 1024)])
 
 
 def _read_array(path, what):
@@ -99,10 +109,10 @@ def _read_array(path, what):
 def _cmd_evaluate(args) -> int:
     import numpy as np
 
-    from .nn import SoftmaxCrossEntropy
+    from .nn import SoftmaxCrossEntropy, build
     from .train.metrics import confusion_matrix, per_class_accuracy
 
-    model, prep = _load_model(args.model)
+    model, prep, loss_cfg = _load_model(args.model)
     data = _read_array(args.data, "data")
     if not isinstance(data, dict):
         print("error: --data must be an .npz with arrays X and y (or X_test and y_test)", file=sys.stderr)
@@ -114,13 +124,15 @@ def _cmd_evaluate(args) -> int:
         return 2
     if prep is not None:
         X = prep.transform(X)
-    model.eval()
-    scores = np.concatenate([np.asarray(model.forward(X[i:i + 1024].astype(model.dtype)))
-                             for i in range(0, len(X), 1024)])
-    loss = SoftmaxCrossEntropy()(scores, y)
-    cm = confusion_matrix(scores.argmax(1), y, scores.shape[1])
-    out = {"loss": loss, "accuracy": float((scores.argmax(1) == y).mean()),
-           "per_class_accuracy": per_class_accuracy(cm), "confusion_matrix": cm.tolist(), "n": int(len(X))}
+    loss = build(loss_cfg, "loss") if loss_cfg else SoftmaxCrossEntropy()  # saved by glassnet train
+    scores = _scores(model, X)
+    out = {"loss_function": type(loss).__name__, "loss": loss(scores, y), "n": int(len(X))}
+    if loss.is_classifier and np.asarray(y).ndim == 1:
+        cm = confusion_matrix(scores.argmax(1), y, scores.shape[1])
+        out.update(accuracy=float((scores.argmax(1) == y).mean()), per_class_accuracy=per_class_accuracy(cm),
+                   confusion_matrix=cm.tolist())
+    else:
+        out["mse"] = float(np.mean((scores - np.asarray(y).reshape(scores.shape)) ** 2))
     print(json.dumps(out, indent=2))
     return 0
 
@@ -130,27 +142,32 @@ def _cmd_predict(args) -> int:
 
     from .functional import softmax
 
-    model, prep = _load_model(args.model)
+    model, prep, loss_cfg = _load_model(args.model)
     X = _read_array(args.input, "input")
     if isinstance(X, dict):
         X = X.get("X", X.get("X_test"))
     if prep is not None:
         X = prep.transform(X)
-    model.eval()
-    scores = np.concatenate([np.asarray(model.forward(X[i:i + 1024].astype(model.dtype)))
-                             for i in range(0, len(X), 1024)])
-    probs = softmax(scores.astype(np.float64), axis=1)
-    pred = probs.argmax(1)
-    if args.out:
-        from .serialization import atomic_write_bytes
-        import io
-        buf = io.BytesIO()
-        np.savez(buf, predictions=pred, probabilities=probs)
-        atomic_write_bytes(args.out, buf.getvalue())
-        print(f"wrote {len(pred)} predictions to {args.out}")
+    scores = _scores(model, X).astype(np.float64)
+    kind = (loss_cfg or {}).get("type", "SoftmaxCrossEntropy")
+    if kind in ("MSE",):
+        result = {"predictions": scores}
+        lines = ["\t".join(f"{v:.6g}" for v in row) for row in scores]
     else:
-        for p, pr in zip(pred, probs):
-            print(f"{p}\t{pr[p]:.4f}")
+        probs = softmax(scores, axis=1)
+        pred = probs.argmax(1)
+        result = {"predictions": pred, "probabilities": probs}
+        lines = [f"{p}\t{pr[p]:.4f}" for p, pr in zip(pred, probs)]
+    if args.out:
+        import io
+
+        from .serialization import atomic_write_bytes
+        buf = io.BytesIO()
+        np.savez(buf, **result)
+        atomic_write_bytes(args.out, buf.getvalue())
+        print(f"wrote {len(scores)} predictions to {args.out}")
+    else:
+        print("\n".join(lines))
     return 0
 
 

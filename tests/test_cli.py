@@ -180,3 +180,33 @@ def test_evaluate_refuses_a_corrupt_model(tmp_path):
     np.savez(tmp_path / "d.npz", X=np.zeros((2, 2)), y=np.zeros(2, dtype=int))
     r = run("evaluate", str(p), "--data", str(tmp_path / "d.npz"))
     assert r.returncode == 2 and "truncated or corrupted" in r.stderr
+
+
+def test_evaluate_uses_the_runs_own_loss_for_regression(tmp_path):
+    text = """
+seed = 0
+[data]
+dataset = "npz"
+path = "DATA"
+val_fraction = 0.0
+[model]
+layers = [{type = "Linear", in_features = 1, out_features = 1}]
+[loss]
+type = "MSE"
+[optimizer]
+type = "SGD"
+lr = 0.1
+[trainer]
+epochs = 30
+batch_size = 50
+"""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((100, 1))
+    np.savez(tmp_path / "d.npz", X_train=x, y_train=3 * x + 1, X=x, y=3 * x + 1)
+    cfg = write(tmp_path, text.replace("DATA", str(tmp_path / "d.npz")))
+    r = run("train", cfg, "--out", str(tmp_path / "reg"))
+    assert r.returncode == 0, r.stderr
+    r = run("evaluate", str(tmp_path / "reg" / "model.npz"), "--data", str(tmp_path / "d.npz"))
+    assert r.returncode == 0, r.stderr
+    ev = json.loads(r.stdout)
+    assert ev["loss_function"] == "MSE" and ev["mse"] < 1e-3 and "accuracy" not in ev

@@ -344,7 +344,8 @@ def run(cfg, out_dir, resume=False, verbose=None):
         metrics["val"] = trainer.evaluate(parts["val"])
     if parts["test"] is not None:
         metrics["test"] = trainer.evaluate(parts["test"])
-    save(trainer.model, os.path.join(out_dir, "model.npz"), preprocessing=parts["preprocessing"])
+    save(trainer.model, os.path.join(out_dir, "model.npz"), preprocessing=parts["preprocessing"],
+         extra={"loss": parts["loss"].config()})
     _json_dump(os.path.join(out_dir, "metrics.json"), metrics)
     metrics["trainer"] = trainer
     return metrics

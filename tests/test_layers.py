@@ -81,14 +81,6 @@ CASES = {
 }
 
 
-def _get(m, i):
-    return m._modules[str(i)]
-
-
-# Parallel has no __getitem__; give tests a readable accessor
-gn.nn.Parallel.__getitem__ = _get
-
-
 def _case(name):
     factory, shape, ref = CASES[name]
     return factory, shape, ref

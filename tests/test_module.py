@@ -230,3 +230,11 @@ def test_entry_layer_skips_unused_input_gradient_only_during_fit(rng):
     tr.fit((x, np.array([0, 1, 0, 1])), epochs=1, batch_size=4)
     assert seen == [True] and lin.skip_input_grad is False
     assert full_dx.shape == x.shape
+
+
+def test_parallel_and_residual_index_their_branches():
+    a, b = gn.nn.Linear(2, 2), gn.nn.Linear(2, 2)
+    par = gn.nn.Parallel(a, b)
+    assert len(par) == 2 and par[0] is a and par[1] is b and par[-1] is b
+    res = gn.nn.Residual(a)
+    assert res[0] is a and isinstance(res[1], gn.nn.Identity)

@@ -140,6 +140,13 @@ class Parallel(Module):
             self._add_branch(str(i), b)
         self.merge = merge
 
+    def __len__(self):
+        return len(self._branch_names)
+
+    def __getitem__(self, idx):
+        """The branch at position ``idx`` (for Residual: 0 is the block, 1 the shortcut)."""
+        return self._modules[self._branch_names[idx]]
+
     def _add_branch(self, name, module):
         if not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__}: branch {name} must be a Module, got {type(module).__name__}")

@@ -65,7 +65,7 @@ def test_resume_with_step_schedule_and_every_optimizer_state(tmp_path):
 def test_a_run_killed_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
     path = tmp_path / "ckpt.npz"
     rng = np.random.default_rng(0)
-    for attempt in range(4):
+    for _attempt in range(4):
         proc = subprocess.Popen([sys.executable, os.path.join(HERE, "ckpt_script.py"), "write-forever", str(path)],
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"

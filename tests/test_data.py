@@ -229,7 +229,7 @@ def test_stratified_split_keeps_class_proportions_within_one_example():
     sizes = [len(p[1]) for p in parts]
     assert sum(sizes) == len(y)
     counts = np.bincount(y)
-    for (Xp, yp), r in zip(parts, (0.8, 0.1, 0.1)):
+    for (_Xp, yp), r in zip(parts, (0.8, 0.1, 0.1)):
         got = np.bincount(yp, minlength=4)
         assert np.all(np.abs(got - counts * r) <= 1), (got, counts * r)
     all_rows = np.concatenate([p[0] for p in parts])

@@ -167,3 +167,12 @@ def test_optimizer_state_created_eagerly_so_checkpoint_before_training_works(tmp
     tr.save_checkpoint(tmp_path / "zero.npz")
     arrays, meta = read_archive(tmp_path / "zero.npz")
     assert meta["epoch"] == 0 and "optim/0.0.m" in arrays
+
+
+def test_checkpoints_carry_the_loss_for_evaluation(tmp_path):
+    net = gn.nn.Linear(2, 1, rng=0)
+    tr = gn.Trainer(net, gn.nn.MSE(), gn.optim.SGD(net), verbose=0)
+    tr.rng = np.random.default_rng(0)
+    tr.save_checkpoint(tmp_path / "c.npz")
+    _, extra = gn.load(tmp_path / "c.npz", return_extra=True)
+    assert extra["loss"] == {"type": "MSE"}

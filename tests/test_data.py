@@ -459,3 +459,21 @@ def test_digits_and_generated_sets():
     assert p.X.shape == (200, 1) and p.y.shape == (200, 1)
     resid = p.y[:, 0] - p.X[:, 0]  # y = x + noise
     assert abs(resid.mean()) < 0.15 and abs(resid.std() - 0.5) < 0.1
+
+
+def test_cifar_download_verify_and_extract(http_folder, tmp_path, monkeypatch):
+    import tarfile
+    root, url = http_folder
+    write_cifar(tmp_path / "src" / "cifar-10-batches-py")
+    archive = root / "cifar.tar.gz"
+    with tarfile.open(archive, "w:gz") as t:
+        t.add(tmp_path / "src" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    monkeypatch.setenv("GLASSNET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("GLASSNET_DATA", raising=False)
+    with pytest.raises(ValueError, match="SHA-256 mismatch"):
+        gn.data.load_cifar10(url=url + "cifar.tar.gz", sha256="f" * 64)
+    train, test = gn.data.load_cifar10(url=url + "cifar.tar.gz", sha256=digest)
+    assert train.X.shape == (20, 3, 32, 32) and len(test) == 4
+    train2, _ = gn.data.load_cifar10(download=False)  # now found in the cache
+    np.testing.assert_array_equal(train.X, train2.X)

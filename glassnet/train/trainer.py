@@ -409,9 +409,16 @@ class Trainer:
                 "epoch": self.epoch, "iteration": self.iteration, "seed": self.seed,
                 "optimizer": osd, "scheduler": self.scheduler.state_dict(), "rng": self._rng_states(),
                 "history": self.history.to_dict(), "callbacks": cb_states, "preprocessing": prep_cfg,
+                "extra": {"loss": self._loss_config()},
                 "parameter_names": [n for n, _ in self.model.named_parameters()]}
         write_archive(path, arrays, meta)
         return os.fspath(path)
+
+    def _loss_config(self):
+        try:
+            return self.loss.config()
+        except (NotImplementedError, AttributeError):
+            return None
 
     def load_checkpoint(self, path):
         """Restore a checkpoint written by ``save_checkpoint`` into this trainer."""

@@ -2,6 +2,9 @@
 expected and what came."""
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from .backend import get_array_module
@@ -15,6 +18,22 @@ def describe(x) -> str:
     if shape is None:
         return f"{type(x).__name__} {x!r}"[:80]
     return f"{dtype} array of shape {tuple(shape)}"
+
+
+def check_number(value, name: str, who: str, lo=None, hi=None, lo_open=False, hi_open=False) -> float:
+    """A finite real number within [lo, hi] (ends open as asked); returns it as a float.
+
+    The message names the setting and the accepted range, e.g. ``SGD: lr must lie in
+    [0.0, inf), got -0.1``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{who}: {name} must be a finite number, got {value!r}")
+    if (lo is not None and (value < lo or (lo_open and value == lo))) or \
+       (hi is not None and (value > hi or (hi_open and value == hi))):
+        left = f"{'(' if lo_open else '['}{'-inf' if lo is None else lo}"
+        right = "inf)" if hi is None else f"{hi}{')' if hi_open else ']'}"
+        raise ValueError(f"{who}: {name} must lie in {left}, {right}, got {value!r}")
+    return float(value)
 
 
 def check_float_array(x, who: str, what: str = "input"):

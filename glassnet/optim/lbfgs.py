@@ -17,7 +17,8 @@ import math
 import numpy as np
 
 from ..backend import as_numpy, get_array_module
-from .optimizers import Optimizer, _real
+from .._checks import check_number
+from .optimizers import Optimizer
 
 
 class LBFGS(Optimizer):
@@ -39,7 +40,7 @@ class LBFGS(Optimizer):
         for key in ("max_iter", "history_size"):
             if not isinstance(group[key], int) or group[key] < 1:
                 raise ValueError(f"LBFGS: {key} must be a positive integer, got {group[key]!r}")
-        _real("tol", group["tol"], lo=0.0, lo_open=True, who="LBFGS")
+        check_number(group["tol"], "tol", "LBFGS", lo=0.0, lo_open=True)
 
     def _update(self, p, g, state, group, t):
         raise RuntimeError("LBFGS.step needs a closure: opt.step(closure)")

@@ -10,26 +10,13 @@ notes' update/weight ratio ``||lr*dw|| / ||w||`` is ``opt.update_ratios()``.
 from __future__ import annotations
 
 import math
-import numbers
 
+from .._checks import check_number
 from ..backend import as_numpy, get_array_module
 from ..errors import ShapeError
 from ..nn.module import Module, Parameter
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam"]
-
-
-def _real(name, value, lo=None, hi=None, lo_open=False, hi_open=True, who="optimizer"):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{who}: {name} must be a finite number, got {value!r}")
-    bad = (lo is not None and (value < lo or (lo_open and value == lo))) or \
-          (hi is not None and (value > hi or (hi_open and value == hi)))
-    if bad:
-        left = "(" if lo_open else "["
-        right = ")" if hi_open else "]"
-        raise ValueError(f"{who}: {name} must lie in {left}{lo if lo is not None else '-inf'}, "
-                         f"{hi if hi is not None else 'inf'}{right}, got {value!r}")
-    return float(value)
 
 
 class Optimizer:
@@ -115,7 +102,7 @@ class Optimizer:
 
     # -- hooks for subclasses ------------------------------------------------------------------
     def _check(self, group):
-        _real("lr", group["lr"], lo=0.0, hi=None, who=type(self).__name__)
+        check_number(group["lr"], "lr", type(self).__name__, lo=0.0)
 
     def _init_state(self, p) -> dict:
         return {}
@@ -225,7 +212,7 @@ class SGD(Optimizer):
 
     def _check(self, group):
         super()._check(group)
-        _real("momentum", group["momentum"], lo=0.0, hi=1.0, who="SGD")
+        check_number(group["momentum"], "momentum", "SGD", lo=0.0, hi=1.0, hi_open=True)
         if group["nesterov"] and group["momentum"] == 0:
             raise ValueError("SGD: nesterov=True needs a momentum in (0, 1), got momentum=0")
 
@@ -261,7 +248,7 @@ class Adagrad(Optimizer):
 
     def _check(self, group):
         super()._check(group)
-        _real("eps", group["eps"], lo=0.0, lo_open=True, who="Adagrad")
+        check_number(group["eps"], "eps", "Adagrad", lo=0.0, lo_open=True)
 
     def _init_state(self, p):
         return {"cache": get_array_module(p.data).zeros_like(p.data)}
@@ -286,8 +273,8 @@ class RMSprop(Optimizer):
 
     def _check(self, group):
         super()._check(group)
-        _real("decay_rate", group["decay_rate"], lo=0.0, hi=1.0, who="RMSprop")
-        _real("eps", group["eps"], lo=0.0, lo_open=True, who="RMSprop")
+        check_number(group["decay_rate"], "decay_rate", "RMSprop", lo=0.0, hi=1.0, hi_open=True)
+        check_number(group["eps"], "eps", "RMSprop", lo=0.0, lo_open=True)
 
     def _init_state(self, p):
         return {"cache": get_array_module(p.data).zeros_like(p.data)}
@@ -328,10 +315,10 @@ class Adam(Optimizer):
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
-        _real("betas[0]", betas[0], lo=0.0, hi=1.0, who="Adam")
-        _real("betas[1]", betas[1], lo=0.0, hi=1.0, who="Adam")
+        check_number(betas[0], "betas[0]", "Adam", lo=0.0, hi=1.0, hi_open=True)
+        check_number(betas[1], "betas[1]", "Adam", lo=0.0, hi=1.0, hi_open=True)
         group["betas"] = (float(betas[0]), float(betas[1]))
-        _real("eps", group["eps"], lo=0.0, lo_open=True, who="Adam")
+        check_number(group["eps"], "eps", "Adam", lo=0.0, lo_open=True)
 
     def _init_state(self, p):
         xp = get_array_module(p.data)

@@ -17,18 +17,10 @@ from __future__ import annotations
 import math
 import numbers
 
+from .._checks import check_number
+
 __all__ = ["Schedule", "Constant", "StepDecay", "ExponentialDecay", "InverseTime", "InverseSqrt",
            "Cosine", "LinearWarmup", "Plateau", "Scheduler", "build_schedule"]
-
-
-def _num(value, name, who, lo=None, hi=None, lo_open=False, hi_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{who}: {name} must be a finite number, got {value!r}")
-    if (lo is not None and (value < lo or (lo_open and value == lo))) or \
-       (hi is not None and (value > hi or (hi_open and value == hi))):
-        raise ValueError(f"{who}: {name} must lie in {'(' if lo_open else '['}{lo}, {hi}"
-                         f"{')' if hi_open else ']'}, got {value!r}")
-    return value
 
 
 def _count(value, name, who, minimum=1):
@@ -67,7 +59,7 @@ class StepDecay(Schedule):
 
     def __init__(self, every, factor=0.1, start=None):
         self.every = _count(every, "every", "StepDecay")
-        self.factor = float(_num(factor, "factor", "StepDecay", lo=0.0, hi=1.0, lo_open=True))
+        self.factor = check_number(factor, "factor", "StepDecay", lo=0.0, hi=1.0, lo_open=True)
         self.start = self.every if start is None else _count(start, "start", "StepDecay", minimum=0)
 
     def __call__(self, t):
@@ -82,9 +74,9 @@ class ExponentialDecay(Schedule):
     def __init__(self, k=None, gamma=None):
         if (k is None) == (gamma is None):
             raise ValueError("ExponentialDecay: give exactly one of k (exp(-k t)) or gamma (gamma**t)")
-        self.k = None if k is None else float(_num(k, "k", "ExponentialDecay", lo=0.0))
-        self.gamma = None if gamma is None else float(_num(gamma, "gamma", "ExponentialDecay", lo=0.0, hi=1.0,
-                                                           lo_open=True))
+        self.k = None if k is None else check_number(k, "k", "ExponentialDecay", lo=0.0)
+        self.gamma = None if gamma is None else check_number(gamma, "gamma", "ExponentialDecay", lo=0.0, hi=1.0,
+                                                         lo_open=True)
 
     def __call__(self, t):
         return math.exp(-self.k * t) if self.k is not None else self.gamma ** t
@@ -94,7 +86,7 @@ class InverseTime(Schedule):
     """``1 / (1 + k t)`` (the notes' 1/t decay; with t in epochs, ``decay_rate * epoch_num``)."""
 
     def __init__(self, k):
-        self.k = float(_num(k, "k", "InverseTime", lo=0.0))
+        self.k = check_number(k, "k", "InverseTime", lo=0.0)
 
     def __call__(self, t):
         return 1.0 / (1.0 + self.k * t)
@@ -104,7 +96,7 @@ class InverseSqrt(Schedule):
     """``k / sqrt(t)`` for t >= 1 (the notes count epochs from 1; t = 0 is treated as 1)."""
 
     def __init__(self, k=1.0):
-        self.k = float(_num(k, "k", "InverseSqrt", lo=0.0, lo_open=True))
+        self.k = check_number(k, "k", "InverseSqrt", lo=0.0, lo_open=True)
 
     def __call__(self, t):
         return self.k / math.sqrt(max(t, 1))
@@ -115,7 +107,7 @@ class Cosine(Schedule):
 
     def __init__(self, period, min_factor=0.0):
         self.period = _count(period, "period", "Cosine")
-        self.min_factor = float(_num(min_factor, "min_factor", "Cosine", lo=0.0, hi=1.0))
+        self.min_factor = check_number(min_factor, "min_factor", "Cosine", lo=0.0, hi=1.0)
 
     def __call__(self, t):
         c = 0.5 * (1 + math.cos(math.pi * min(t, self.period) / self.period))
@@ -133,7 +125,7 @@ class LinearWarmup(Schedule):
         if not callable(self.schedule):
             raise TypeError(f"LinearWarmup: schedule must be a Schedule, got {type(schedule).__name__}")
         self.warmup = _count(warmup, "warmup", "LinearWarmup")
-        self.start_factor = float(_num(start_factor, "start_factor", "LinearWarmup", lo=0.0, hi=1.0))
+        self.start_factor = check_number(start_factor, "start_factor", "LinearWarmup", lo=0.0, hi=1.0)
 
     def __call__(self, t):
         if t < self.warmup:
@@ -147,14 +139,14 @@ class Plateau:
     wait ``cooldown`` observations after each reduction; never go below ``min_scale``."""
 
     def __init__(self, factor=0.1, patience=10, mode="min", min_delta=1e-4, cooldown=0, min_scale=0.0):
-        self.factor = float(_num(factor, "factor", "Plateau", lo=0.0, hi=1.0, lo_open=True, hi_open=True))
+        self.factor = check_number(factor, "factor", "Plateau", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
         self.patience = _count(patience, "patience", "Plateau", minimum=0)
         if mode not in ("min", "max"):
             raise ValueError(f"Plateau: mode must be 'min' or 'max', got {mode!r}")
         self.mode = mode
-        self.min_delta = float(_num(min_delta, "min_delta", "Plateau", lo=0.0))
+        self.min_delta = check_number(min_delta, "min_delta", "Plateau", lo=0.0)
         self.cooldown = _count(cooldown, "cooldown", "Plateau", minimum=0)
-        self.min_scale = float(_num(min_scale, "min_scale", "Plateau", lo=0.0, hi=1.0))
+        self.min_scale = check_number(min_scale, "min_scale", "Plateau", lo=0.0, hi=1.0)
         self.scale, self.best, self.bad, self.cooldown_left = 1.0, None, 0, 0
 
     def _improved(self, value):

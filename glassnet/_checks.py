@@ -63,15 +63,26 @@ def check_dtype_match(x, dtype, who: str, what: str = "input"):
             f"or the model (model.to(np.{x.dtype}))")
 
 
-def check_finite(x, who: str, what: str = "input"):
-    """Raise NonFiniteError if ``x`` holds NaN or inf (cheap: one reduction in the common case)."""
+def all_finite(x) -> bool:
+    """True when ``x`` (an array, or None) holds no NaN or inf.
+
+    Cheap in the common case: one float64 sum, no temporary array; only when the sum is not
+    finite (NaN/inf present, or finite values whose sum overflows) is every element checked.
+    """
+    if x is None or x.dtype.kind != "f":
+        return True
     xp = get_array_module(x)
-    total = x.sum(dtype=np.float64) if x.dtype.kind == "f" else 0.0
-    if bool(xp.isfinite(total)):
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum is expected here
+        total = x.sum(dtype=np.float64)
+    return bool(xp.isfinite(total)) or bool(xp.isfinite(x).all())
+
+
+def check_finite(x, who: str, what: str = "input"):
+    """Raise NonFiniteError if ``x`` holds NaN or inf, saying how many and where the first is."""
+    if all_finite(x):
         return
+    xp = get_array_module(x)
     finite = xp.isfinite(x)
-    if bool(finite.all()):  # the sum overflowed, the values are fine
-        return
     n_nan = int(xp.isnan(x).sum())
     n_inf = int(x.size - int(finite.sum()) - n_nan)
     first = tuple(int(i) for i in np.unravel_index(int(xp.argmin(finite.ravel())), x.shape))

@@ -415,3 +415,12 @@ def test_epoch_line_shows_data_loss_and_penalty_separately():
     gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(net), penalty=gn.optim.L2(0.1), verbose=0,
                callbacks=[gn.callbacks.ProgressBar(1, stream=buf)]).fit((X, y), epochs=1, batch_size=30)
     assert "(data " in buf.getvalue() and "+ penalty " in buf.getvalue()
+
+
+def test_huge_but_finite_gradients_are_not_called_non_finite():
+    from glassnet._checks import all_finite
+    g = np.full(1000, 3e38, np.float32)  # each finite; their sum overflows float32 and float64 does not
+    big = np.full(10, 1e308)            # here even the float64 sum overflows
+    assert all_finite(g) and all_finite(big) and all_finite(None)
+    big[3] = np.nan
+    assert not all_finite(big)

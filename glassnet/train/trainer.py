@@ -18,7 +18,8 @@ import time
 
 import numpy as np
 
-from ..backend import as_numpy, device_of, get_array_module, to_device
+from .._checks import all_finite
+from ..backend import as_numpy, device_of, to_device
 from ..errors import NonFiniteError
 from ..functional.activations import sigmoid, softmax
 from ..nn.module import Module
@@ -43,10 +44,6 @@ def _as_xy(data, who):
     if isinstance(data, (tuple, list)) and len(data) == 2:
         return data[0], data[1]
     raise TypeError(f"{who}: expected (X, y) or a Dataset with .X and .y, got {type(data).__name__}")
-
-
-def _finite(a) -> bool:
-    return a is None or bool(get_array_module(a).isfinite(a.sum()))
 
 
 def _entry_layer(model):
@@ -332,7 +329,7 @@ class Trainer:
         not finite (a plain-language sentence)."""
         if xb is None:
             return "no batch to diagnose"
-        if not _finite(xb):
+        if not all_finite(xb):
             return "the input batch itself contains NaN/inf"
         leaves = [(name, m) for name, m in self.model.named_modules() if not m._modules]
         was_training = self.model.training
@@ -344,17 +341,17 @@ class Trainer:
                 label = f"module '{name or type(m).__name__}' ({type(m).__name__})"
                 if method == "forward":
                     for pn, p in m._parameters.items():
-                        if not _finite(p.data):
+                        if not all_finite(p.data):
                             raise _Found(f"first non-finite value: parameter {pn} of {label} holds NaN/inf "
                                          f"(a previous update blew it up)")
                 out = orig(arg)
-                if method == "forward" and not _finite(out):
+                if method == "forward" and not all_finite(out):
                     raise _Found(f"first non-finite value: the output of {label}")
                 if method == "backward":
-                    if not _finite(out):
+                    if not all_finite(out):
                         raise _Found(f"first non-finite value: the input gradient of {label} (backward pass)")
                     for pn, p in m._parameters.items():
-                        if not _finite(p.grad):
+                        if not all_finite(p.grad):
                             raise _Found(f"first non-finite value: the gradient of parameter {pn} of {label}")
                 return out
             return checked

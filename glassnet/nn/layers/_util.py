@@ -32,6 +32,11 @@ def check_features(layer, x, n_features: int, who: str):
     if got != n_features:
         raise ShapeError(f"{who}: expected {n_features} input features per example, i.e. shape "
                          f"(N, {n_features}), got {describe(x)} ({got} features)")
+    check_values(x, layer, who)
+
+
+def check_values(x, layer, who: str):
+    """The input's dtype matches the layer's parameters, it is on their device, and finite."""
     check_dtype_match(x, layer.dtype, who)
     check_same_device(x, layer, who)
     check_finite(x, who)
@@ -62,4 +67,4 @@ def fill(param, values):
     param.data[...] = xp.asarray(values)
 
 
-__all__ = ["as_rng", "positive_int", "check_features", "check_dout", "fill"]
+__all__ = ["as_rng", "positive_int", "check_features", "check_values", "check_dout", "fill"]

@@ -6,10 +6,10 @@ import numbers
 import numpy as np
 
 from ... import functional as F
-from ..._checks import check_dtype_match, check_finite, check_float_array, describe
+from ..._checks import check_float_array, describe
 from ...errors import ShapeError
 from ..module import Module, Parameter
-from ._util import check_dout, check_same_device, positive_int
+from ._util import check_dout, check_values, positive_int
 
 
 class BatchNorm1d(Module):
@@ -51,9 +51,7 @@ class BatchNorm1d(Module):
         if self.training and x.size // x.shape[1] < 2:
             raise ValueError(f"{who}: training mode needs more than one value per feature to compute "
                              f"batch statistics, got {describe(x)}; use a batch of 2 or more, or eval()")
-        check_dtype_match(x, self.gamma.dtype, who)
-        check_same_device(x, self, who)
-        check_finite(x, who)
+        check_values(x, self, who)
         out, cache = F.batchnorm_forward(x, self.gamma.data, self.beta.data, self.running_mean,
                                          self.running_var, train=self.training,
                                          momentum=self.momentum, eps=self.eps)

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from ...backend import get_array_module
+from ..._checks import all_finite
 from ...optim.clipping import clip_grad_norm
 from ...optim.schedules import Plateau
 from .base import Callback, MonitorCallback, StopTraining
@@ -150,8 +150,7 @@ class TerminateOnNaN(Callback):
             self._stop(trainer, logs, f"the loss became {loss}")
         if self.check_gradients:
             for name, p in trainer.model.named_parameters():
-                g = p.grad
-                if not bool(get_array_module(g).isfinite(g.sum())):
+                if not all_finite(p.grad):
                     self._stop(trainer, logs, f"the gradient of {name} became non-finite")
 
     def on_batch_end(self, trainer, logs):

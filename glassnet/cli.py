@@ -85,13 +85,6 @@ def _load_model(path):
     return model, prep, extra.get("loss")
 
 
-def _scores(model, X):
-    import numpy as np
-
-    model.eval()
-    X = np.asarray(X).astype(model.dtype)
-    return np.concatenate([np.asarray(model.forward(X[i:i + 1024])) for i in range(0, len(X), 1024)])
-
 
 def _read_array(path, what):
     import numpy as np
@@ -107,10 +100,8 @@ def _read_array(path, what):
 
 
 def _cmd_evaluate(args) -> int:
-    import numpy as np
-
-    from .nn import SoftmaxCrossEntropy, build
-    from .train.metrics import confusion_matrix, per_class_accuracy
+    from .nn import SoftmaxCrossEntropy, build, eval_scores
+    from .train.metrics import accuracy, evaluate_scores, mse
 
     model, prep, loss_cfg = _load_model(args.model)
     data = _read_array(args.data, "data")
@@ -125,14 +116,9 @@ def _cmd_evaluate(args) -> int:
     if prep is not None:
         X = prep.transform(X)
     loss = build(loss_cfg, "loss") if loss_cfg else SoftmaxCrossEntropy()  # saved by glassnet train
-    scores = _scores(model, X)
-    out = {"loss_function": type(loss).__name__, "loss": loss(scores, y), "n": int(len(X))}
-    if loss.is_classifier and np.asarray(y).ndim == 1:
-        cm = confusion_matrix(scores.argmax(1), y, scores.shape[1])
-        out.update(accuracy=float((scores.argmax(1) == y).mean()), per_class_accuracy=per_class_accuracy(cm),
-                   confusion_matrix=cm.tolist())
-    else:
-        out["mse"] = float(np.mean((scores - np.asarray(y).reshape(scores.shape)) ** 2))
+    metrics = {"accuracy": accuracy} if loss.is_classifier else {"mse": mse}
+    out = {"loss_function": type(loss).__name__, "n": int(len(X)),
+           **evaluate_scores(eval_scores(model, X), y, loss, metrics)}
     print(json.dumps(out, indent=2))
     return 0
 
@@ -141,6 +127,7 @@ def _cmd_predict(args) -> int:
     import numpy as np
 
     from .functional import softmax
+    from .nn import eval_scores
 
     model, prep, loss_cfg = _load_model(args.model)
     X = _read_array(args.input, "input")
@@ -148,7 +135,7 @@ def _cmd_predict(args) -> int:
         X = X.get("X", X.get("X_test"))
     if prep is not None:
         X = prep.transform(X)
-    scores = _scores(model, X).astype(np.float64)
+    scores = eval_scores(model, X).astype(np.float64)
     kind = (loss_cfg or {}).get("type", "SoftmaxCrossEntropy")
     if kind in ("MSE",):
         result = {"predictions": scores}
@@ -159,12 +146,8 @@ def _cmd_predict(args) -> int:
         result = {"predictions": pred, "probabilities": probs}
         lines = [f"{p}\t{pr[p]:.4f}" for p, pr in zip(pred, probs)]
     if args.out:
-        import io
-
-        from .serialization import atomic_write_bytes
-        buf = io.BytesIO()
-        np.savez(buf, **result)
-        atomic_write_bytes(args.out, buf.getvalue())
+        from .serialization import atomic_savez
+        atomic_savez(args.out, **result)
         print(f"wrote {len(scores)} predictions to {args.out}")
     else:
         print("\n".join(lines))

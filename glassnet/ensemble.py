@@ -12,9 +12,8 @@ import os
 
 import numpy as np
 
-from .backend import as_numpy
 from .functional.activations import softmax
-from .nn.module import Module
+from .nn.module import Module, eval_scores
 
 __all__ = ["Ensemble"]
 
@@ -57,17 +56,7 @@ class Ensemble:
 
     def member_probabilities(self, X):
         """(n_models, N, C) softmax probabilities, each model in eval mode."""
-        out = []
-        for m in self.models:
-            was = m.training
-            m.eval()
-            Xm = np.asarray(X, dtype=m.dtype or np.float32)
-            try:
-                scores = [as_numpy(m.forward(Xm[i:i + self.batch_size])) for i in range(0, len(Xm), self.batch_size)]
-            finally:
-                m.clear_cache()
-                m.train(was)
-            out.append(softmax(np.concatenate(scores).astype(np.float64), axis=1))
+        out = [softmax(eval_scores(m, X, self.batch_size).astype(np.float64), axis=1) for m in self.models]
         shapes = {p.shape for p in out}
         if len(shapes) != 1:
             raise ValueError(f"Ensemble: members disagree on the output shape: {sorted(shapes)}")

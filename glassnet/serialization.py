@@ -22,7 +22,7 @@ import numpy as np
 from .backend import as_numpy
 
 __all__ = ["CheckpointError", "save", "load", "write_archive", "read_archive", "atomic_write_bytes",
-           "atomic_write_text"]
+           "atomic_write_text", "atomic_savez"]
 
 _META = "__meta__.json"
 FORMAT_VERSION = 1
@@ -70,6 +70,13 @@ def atomic_write_text(path, text: str):
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def atomic_savez(path, **arrays):
+    """``np.savez`` to ``path``, atomically (no pickle is ever needed to read it back)."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def _digest(arrays: dict, meta_wo_checksum: str) -> str:
     h = hashlib.sha256()
     for key in sorted(arrays):
@@ -107,9 +114,7 @@ def write_archive(path, arrays: dict, meta: dict):
     meta = dict(meta, format_version=FORMAT_VERSION)
     body = _to_json(meta)
     meta = dict(meta, checksum=_digest(arrays, body))
-    buf = io.BytesIO()
-    np.savez(buf, **arrays, **{_META: np.frombuffer(_to_json(meta).encode("utf-8"), dtype=np.uint8)})
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_savez(path, **arrays, **{_META: np.frombuffer(_to_json(meta).encode("utf-8"), dtype=np.uint8)})
 
 
 def read_archive(path):

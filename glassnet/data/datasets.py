@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..serialization import atomic_write_bytes
+from ..serialization import atomic_savez, atomic_write_bytes
 
 __all__ = ["Dataset", "DataNotFoundError", "cache_dir", "load_mnist1d", "load_digits", "load_mnist",
            "load_fashion_mnist", "load_cifar10", "read_idx", "read_cifar_batch", "download",
@@ -96,11 +96,8 @@ def load_mnist1d(cache=True, dtype=np.float32):
         d = make_dataset(get_dataset_args())
         arrays = {"x": d["x"], "y": d["y"], "x_test": d["x_test"], "y_test": d["y_test"]}
         if cache:
-            import io
-            buf = io.BytesIO()
-            np.savez(buf, **arrays)
             try:
-                atomic_write_bytes(path, buf.getvalue())
+                atomic_savez(path, **arrays)
             except OSError:
                 pass  # a read-only home is no reason to fail
     names = [str(i) for i in range(10)]

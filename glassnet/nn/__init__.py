@@ -5,9 +5,9 @@ from .containers import Add, Concat, Parallel, Residual, Sequential
 from .layers import (BatchNorm1d, Dropout, Flatten, Identity, LeakyReLU, Linear, Maxout, ReLU,
                      Sigmoid, Softmax, Tanh)
 from .losses import MSE, BinaryCrossEntropy, KLDivergence, Loss, MulticlassHinge, SoftmaxCrossEntropy
-from .module import Module, Parameter
+from .module import Module, Parameter, eval_scores
 
-__all__ = ["Module", "Parameter", "init", "build", "register",
+__all__ = ["Module", "Parameter", "eval_scores", "init", "build", "register",
            "Sequential", "Parallel", "Residual", "Add", "Concat",
            "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Maxout", "Dropout",
            "BatchNorm1d", "Flatten", "Identity",

@@ -14,7 +14,7 @@ import numpy as np
 from ..backend import as_numpy, get_array_module, to_device
 from ..errors import BackwardError, ShapeError
 
-__all__ = ["Module", "Parameter"]
+__all__ = ["Module", "Parameter", "eval_scores"]
 
 
 class Parameter:
@@ -311,3 +311,24 @@ class Module:
     def config(self) -> dict:
         """JSON-able description from which ``glassnet.nn.build`` rebuilds this module."""
         raise NotImplementedError(f"{type(self).__name__} cannot describe itself as a config")
+
+
+def eval_scores(model, X, batch_size=1024):
+    """``model``'s outputs for ``X`` in eval mode, in batches, as one NumPy array.
+
+    ``X`` is converted to the model's dtype (as the Trainer does); the model's mode is restored
+    and its caches are cleared afterwards.
+    """
+    xp = get_array_module(X) if hasattr(X, "dtype") else np
+    X = xp.asarray(X)
+    dtype = model.dtype
+    if dtype is not None and X.dtype != dtype:
+        X = X.astype(dtype)
+    was_training = model.training
+    model.eval()
+    try:
+        outs = [as_numpy(model.forward(X[i:i + batch_size])) for i in range(0, len(X), batch_size)]
+    finally:
+        model.clear_cache()
+        model.train(was_training)
+    return np.concatenate(outs, axis=0)

@@ -48,3 +48,19 @@ def confusion_matrix(pred, target, n_classes) -> np.ndarray:
 def per_class_accuracy(cm) -> list:
     totals = cm.sum(axis=1)
     return [float(cm[i, i] / totals[i]) if totals[i] else float("nan") for i in range(cm.shape[0])]
+
+
+def evaluate_scores(scores, target, loss, metrics, details=True) -> dict:
+    """Loss and ``metrics`` (name -> fn(scores, target, loss)) of ``scores`` against ``target``;
+    with ``details`` and a classification loss, also per-class accuracy and the confusion
+    matrix (rows: true class, columns: predicted)."""
+    target = np.asarray(target)
+    out = {"loss": float(loss.forward(scores, target))}
+    loss.clear_cache()
+    for name, fn in metrics.items():
+        out[name] = fn(scores, target, loss)
+    if details and getattr(loss, "is_classifier", False):
+        cm = confusion_matrix(scores.argmax(axis=1), target, scores.shape[1])
+        out["per_class_accuracy"] = per_class_accuracy(cm)
+        out["confusion_matrix"] = cm.tolist()
+    return out

@@ -22,7 +22,7 @@ from .._checks import all_finite
 from ..backend import as_numpy, device_of, to_device
 from ..errors import NonFiniteError
 from ..functional.activations import sigmoid, softmax
-from ..nn.module import Module
+from ..nn.module import Module, eval_scores
 from ..optim.schedules import Schedule, Scheduler
 from ..serialization import CheckpointError, preprocessing_arrays_meta, read_archive, write_archive
 from . import metrics as metric_fns
@@ -270,29 +270,10 @@ class Trainer:
         cbs.call("on_batch_end", self, logs)
 
     # -- evaluation ---------------------------------------------------------------------------------------
-    def _scores(self, X, batch_size=1024):
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            outs = [as_numpy(self.model.forward(X[i:i + batch_size])) for i in range(0, len(X), batch_size)]
-        finally:
-            self.model.clear_cache()
-            self.model.train(was_training)
-        return np.concatenate(outs, axis=0)
-
     def _evaluate_arrays(self, X, y, with_details=True, batch_size=1024):
-        scores = self._scores(X, batch_size)
-        loss = self.loss.forward(scores, as_numpy(y))
-        self.loss.clear_cache()
-        out = {"loss": float(loss)}
-        for name, fn in zip(self.metric_names, self.metric_fns):
-            out[name] = fn(scores, as_numpy(y), self.loss)
-        if with_details and getattr(self.loss, "is_classifier", False):
-            c = scores.shape[1]
-            cm = metric_fns.confusion_matrix(scores.argmax(axis=1), as_numpy(y), c)
-            out["per_class_accuracy"] = metric_fns.per_class_accuracy(cm)
-            out["confusion_matrix"] = cm.tolist()
-        return out
+        scores = eval_scores(self.model, X, batch_size)
+        return metric_fns.evaluate_scores(scores, as_numpy(y), self.loss,
+                                          dict(zip(self.metric_names, self.metric_fns)), with_details)
 
     def evaluate(self, data, batch_size=1024) -> dict:
         """Loss and metrics in eval mode; for classification also per-class accuracy and the
@@ -302,10 +283,7 @@ class Trainer:
 
     def predict_scores(self, X, batch_size=1024):
         """Raw model outputs (scores/logits), in eval mode, in batches."""
-        X = np.asarray(X)
-        if self.model.dtype is not None and X.dtype != self.model.dtype:
-            X = X.astype(self.model.dtype)
-        return self._scores(X, batch_size)
+        return eval_scores(self.model, X, batch_size)
 
     def predict_proba(self, X, batch_size=1024):
         """Class probabilities: softmax of the scores (sigmoid for BinaryCrossEntropy)."""

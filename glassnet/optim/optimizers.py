@@ -234,6 +234,17 @@ class SGD(Optimizer):
         return v.copy()
 
 
+def _adaptive_step(g, cache, lr, eps, buf=None):
+    """``-lr * g / (sqrt(cache) + eps)``, the step of Adagrad and RMSprop, with one temporary
+    (``buf``, if given, is reused for it)."""
+    xp = get_array_module(g)
+    denom = xp.sqrt(cache, out=buf)
+    denom += eps
+    delta = g / denom
+    delta *= -lr
+    return delta
+
+
 class Adagrad(Optimizer):
     """``cache += dw**2; w -= lr * dw / (sqrt(cache) + eps)``.
 
@@ -254,10 +265,9 @@ class Adagrad(Optimizer):
         return {"cache": get_array_module(p.data).zeros_like(p.data)}
 
     def _update(self, p, g, state, group, t):
-        xp = get_array_module(g)
-        cache = state["cache"]
-        cache += g * g
-        return -group["lr"] * g / (xp.sqrt(cache) + group["eps"])
+        sq = g * g
+        state["cache"] += sq
+        return _adaptive_step(g, state["cache"], group["lr"], group["eps"], buf=sq)
 
 
 class RMSprop(Optimizer):
@@ -280,18 +290,13 @@ class RMSprop(Optimizer):
         return {"cache": get_array_module(p.data).zeros_like(p.data)}
 
     def _update(self, p, g, state, group, t):
-        xp = get_array_module(g)
         cache = state["cache"]
         d = group["decay_rate"]
         cache *= d
-        tmp = g * g
-        tmp *= 1 - d
-        cache += tmp
-        denom = xp.sqrt(cache, out=tmp)  # reuse the buffer
-        denom += group["eps"]
-        delta = g / denom
-        delta *= -group["lr"]
-        return delta
+        sq = g * g
+        sq *= 1 - d
+        cache += sq
+        return _adaptive_step(g, cache, group["lr"], group["eps"], buf=sq)
 
 
 class Adam(Optimizer):

@@ -477,3 +477,10 @@ def test_cifar_download_verify_and_extract(http_folder, tmp_path, monkeypatch):
     assert train.X.shape == (20, 3, 32, 32) and len(test) == 4
     train2, _ = gn.data.load_cifar10(download=False)  # now found in the cache
     np.testing.assert_array_equal(train.X, train2.X)
+
+
+def test_transformers_refuse_nan_with_counts_and_position():
+    X = np.ones((4, 3))
+    X[2, 1] = np.nan
+    with pytest.raises(gn.NonFiniteError, match=r"Standardize.fit: input contains 1 NaN and 0 inf.*index \(2, 1\)"):
+        gn.data.Standardize().fit(X)

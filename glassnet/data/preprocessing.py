@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import describe
-from ..errors import NonFiniteError, ShapeError
+from .._checks import check_finite, describe
+from ..errors import ShapeError
 
 __all__ = ["Transformer", "MeanCenter", "Standardize", "MinMaxScale", "PCA", "Whiten", "RunningStandardize",
            "Pipeline", "build_transformer"]
+
+
+def _nonzero_scale(scale):
+    """A per-feature scale with (near) zeros replaced by 1: constant features are only shifted."""
+    return np.where(scale > 1e-12, scale, 1.0)
 
 
 class Transformer:
@@ -42,8 +47,7 @@ class Transformer:
         if X.ndim < 2:
             raise ShapeError(f"{who}: expected (N, features...) with N examples, got {describe(X)}")
         X2 = X.reshape(len(X), -1).astype(np.float64)
-        if not np.isfinite(X2).all():
-            raise NonFiniteError(f"{who}: input contains {int((~np.isfinite(X2)).sum())} NaN/inf values")
+        check_finite(X2, who)
         return X2
 
     def fit(self, X):
@@ -133,7 +137,7 @@ class Standardize(Transformer):
     def _fit(self, X):
         self.mean_ = X.mean(axis=0)
         std = X.std(axis=0)
-        self.std_ = np.where(std > 1e-12, std, 1.0)
+        self.std_ = _nonzero_scale(std)
 
     def _transform(self, X):
         return (X - self.mean_) / self.std_
@@ -158,7 +162,7 @@ class MinMaxScale(Transformer):
     def _fit(self, X):
         self.min_ = X.min(axis=0)
         rng = X.max(axis=0) - self.min_
-        self.scale_ = np.where(rng > 1e-12, rng, 1.0)
+        self.scale_ = _nonzero_scale(rng)
 
     def _transform(self, X):
         return self.lo + (X - self.min_) / self.scale_ * (self.hi - self.lo)
@@ -280,7 +284,7 @@ class RunningStandardize(Standardize):
             self.var_ = self.var_ + self.k * (v - self.var_)
         self.count_ = int(self.count_) + n
         std = np.sqrt(self.var_)
-        self.std_ = np.where(std > 1e-12, std, 1.0)
+        self.std_ = _nonzero_scale(std)
 
 
 class Pipeline(Transformer):

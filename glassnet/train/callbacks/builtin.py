@@ -145,15 +145,14 @@ class TerminateOnNaN(Callback):
 
     def after_backward(self, trainer, logs):
         """Runs before the optimizer step, so non-finite gradients never reach the weights."""
-        loss = logs.get("loss")
-        if loss is not None and not math.isfinite(loss):
-            self._stop(trainer, logs, f"the loss became {loss}")
+        self.on_batch_end(trainer, logs)
         if self.check_gradients:
             for name, p in trainer.model.named_parameters():
                 if not all_finite(p.grad):
                     self._stop(trainer, logs, f"the gradient of {name} became non-finite")
 
     def on_batch_end(self, trainer, logs):
+        """Also reached when a layer refused a NaN input (no backward ran then)."""
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(loss):
             self._stop(trainer, logs, f"the loss became {loss}")

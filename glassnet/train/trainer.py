@@ -181,6 +181,7 @@ class Trainer:
         sample_rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
         m = min(self.train_sample, n)
         sample_idx = np.sort(sample_rng.choice(n, m, replace=False)) if m < n else np.arange(n)
+        sample = (X[sample_idx], y[sample_idx])  # the fixed training sample for epoch metrics
         self.history.train_metrics_on = (f"the whole training set ({n} examples), eval mode" if m == n else
                                          f"a fixed random sample of {m} of {n} training examples, eval mode")
         n_batches = n // batch_size if drop_last else math.ceil(n / batch_size)
@@ -209,7 +210,7 @@ class Trainer:
                        "lr": self.optimizer.lr}
                 cbs.call("on_validation_begin", self, logs)
                 self.model.eval()
-                train_eval = self._evaluate_arrays(X[sample_idx], y[sample_idx], with_details=False)
+                train_eval = self._evaluate_arrays(*sample, with_details=False)
                 row.update({k: v for k, v in train_eval.items() if k != "loss"})
                 if val_xy is not None:
                     ve = self._evaluate_arrays(*val_xy, with_details=False)

@@ -484,3 +484,11 @@ def test_transformers_refuse_nan_with_counts_and_position():
     X[2, 1] = np.nan
     with pytest.raises(gn.NonFiniteError, match=r"Standardize.fit: input contains 1 NaN and 0 inf.*index \(2, 1\)"):
         gn.data.Standardize().fit(X)
+
+
+def test_cifar_found_under_glassnet_data_like_the_idx_sets(tmp_path, monkeypatch):
+    write_cifar(tmp_path / "data" / "cifar-10" / "cifar-10-batches-py")
+    monkeypatch.setenv("GLASSNET_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("GLASSNET_CACHE", str(tmp_path / "cache"))
+    train, test = gn.data.load_cifar10(download=False)
+    assert train.X.shape == (20, 3, 32, 32)

@@ -195,12 +195,23 @@ def download(url, dest, sha256, timeout=30):
     return dest
 
 
-def _find(filename, folders):
+# the loaders' own name for download(): their ``download=`` argument shadows it
+_fetch = download
+
+
+def _search_folders(root, name, system=None):
+    """Where a data set may be, in order: ``root``, ``$GLASSNET_DATA/<name>``,
+    ``$GLASSNET_DATA``, a system folder (Debian's), the cache."""
+    env = os.environ.get("GLASSNET_DATA")
+    folders = [root, os.path.join(env, name) if env else None, env, system, os.path.join(cache_dir(), name)]
+    return [f for f in folders if f]
+
+
+def _find(filename, folders, suffixes=(".gz", "")):
+    """The first existing ``folder/filename+suffix``, or None."""
     for folder in folders:
-        if not folder:
-            continue
-        for name in (filename + ".gz", filename):
-            p = os.path.join(folder, name)
+        for suffix in suffixes:
+            p = os.path.join(folder, filename + suffix)
             if os.path.exists(p):
                 return p
     return None
@@ -208,8 +219,7 @@ def _find(filename, folders):
 
 def _load_idx_set(spec, name, root, download_ok, dtype, base_urls=None):
     cache = os.path.join(cache_dir(), name)
-    folders = [root, os.path.join(os.environ["GLASSNET_DATA"], name) if os.environ.get("GLASSNET_DATA") else None,
-               os.environ.get("GLASSNET_DATA"), spec["debian"], cache]
+    folders = _search_folders(root, name, spec["debian"])
     paths = {}
     for key, fname in _MNIST_FILES.items():
         p = _find(fname, folders)
@@ -217,7 +227,7 @@ def _load_idx_set(spec, name, root, download_ok, dtype, base_urls=None):
             errors = []
             for base in (base_urls or spec["urls"]):
                 try:
-                    p = download(base + fname + ".gz", os.path.join(cache, fname + ".gz"),
+                    p = _fetch(base + fname + ".gz", os.path.join(cache, fname + ".gz"),
                                  spec["sha256"][fname + ".gz"])
                     break
                 except (DataNotFoundError, ValueError) as err:
@@ -227,7 +237,7 @@ def _load_idx_set(spec, name, root, download_ok, dtype, base_urls=None):
                     f"{name}: {fname}(.gz) is not on disk and could not be downloaded ({'; '.join(errors)}). Put the "
                     f"four IDX files in a folder and pass root=FOLDER, or set GLASSNET_DATA, or copy them to {cache}")
         if p is None:
-            raise DataNotFoundError(f"{name}: {fname}(.gz) not found in {[f for f in folders if f]}; pass root=FOLDER "
+            raise DataNotFoundError(f"{name}: {fname}(.gz) not found in {folders}; pass root=FOLDER "
                                     f"or set GLASSNET_DATA (downloading is off)")
         paths[key] = p
     out = []
@@ -294,24 +304,17 @@ def read_cifar_batch(path):
 def load_cifar10(root=None, download=True, dtype=np.float32, url=_CIFAR_URL, sha256=_CIFAR_SHA256):
     """CIFAR-10 (train, test) as (N, 3, 32, 32) arrays with values 0-255."""
     cache = os.path.join(cache_dir(), "cifar-10")
-    candidates = [root, os.environ.get("GLASSNET_DATA"), cache]
-    folder = None
-    for c in candidates:
-        if not c:
-            continue
-        for sub in ("", "cifar-10-batches-py"):
-            if os.path.exists(os.path.join(c, sub, "data_batch_1")):
-                folder = os.path.join(c, sub)
-                break
-        if folder:
-            break
+    candidates = _search_folders(root, "cifar-10")
+    first = _find("data_batch_1", [f for c in candidates for f in (c, os.path.join(c, "cifar-10-batches-py"))],
+                  suffixes=("",))
+    folder = None if first is None else os.path.dirname(first)
     if folder is None:
         if not download:
-            raise DataNotFoundError(f"CIFAR-10 batches not found in {[c for c in candidates if c]}; pass root=FOLDER "
+            raise DataNotFoundError(f"CIFAR-10 batches not found in {candidates}; pass root=FOLDER "
                                     f"holding data_batch_1..5 and test_batch")
         archive = os.path.join(cache, "cifar-10-python.tar.gz")
         try:
-            globals()["download"](url, archive, sha256, timeout=60)
+            _fetch(url, archive, sha256, timeout=60)
         except DataNotFoundError as err:
             raise DataNotFoundError(f"CIFAR-10 is not on disk and could not be downloaded ({err}); put the python "
                                     f"batches (data_batch_1..5, test_batch) in a folder and pass root=FOLDER, or set "

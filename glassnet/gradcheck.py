@@ -237,14 +237,15 @@ def _generators(module):
 
 
 def check_module(module, x, *, dout=None, seed=0, h=1e-5, max_coords=150, check_params=True,
-                 copy_module=True):
+                 copy_module=True, check_input=True):
     """Gradient-check ``module`` at input ``x``: the input gradient and every parameter's.
 
     Works on a float64 copy of the module (unless ``copy_module=False``). The objective is
     ``sum(module(x) * dout)`` with ``dout`` standard normal (seeded). Random layers
     (Dropout) are checked under a fixed mask: their Generators are rewound before every
-    forward. Returns a GradcheckReport; ``report.passed`` uses 1e-7 for smooth modules and
-    1e-5 for modules with kinks.
+    forward. ``check_input=False`` skips the input (for integer ids, as in Embedding). Returns
+    a GradcheckReport; ``report.passed`` uses 1e-7 for smooth modules and 1e-5 for modules
+    with kinks.
     """
     m = copy.deepcopy(module) if copy_module else module
     m.to(np.float64)
@@ -273,8 +274,7 @@ def check_module(module, x, *, dout=None, seed=0, h=1e-5, max_coords=150, check_
     rewind()
     m.forward(x)
     dx = m.backward(dout)
-    tensors = {"input": x}
-    analytic = {"input": dx}
+    tensors, analytic = ({"input": x}, {"input": dx}) if check_input else ({}, {})
     if check_params:
         for name, p in m.named_parameters():
             if not p.frozen:
@@ -333,6 +333,21 @@ def builtin_cases(seed=0):
         ("BatchNorm1d (eval)", bn_eval, (8, 5)),
         ("Flatten", nn.Flatten, (4, 2, 3)),
         ("Identity", nn.Identity, (4, 3)),
+        ("Conv2d", lambda: nn.Conv2d(2, 3, 3, stride=2, padding=1, rng=seed), (2, 2, 7, 6)),
+        ("Conv1d", lambda: nn.Conv1d(2, 3, 3, dilation=2, rng=seed), (2, 2, 9)),
+        ("MaxPool2d", lambda: nn.MaxPool2d(3, 2), (2, 2, 7, 5)),
+        ("AvgPool2d", lambda: nn.AvgPool2d(2), (2, 2, 4, 6)),
+        ("MaxPool1d", lambda: nn.MaxPool1d(2), (2, 2, 6)),
+        ("AvgPool1d", lambda: nn.AvgPool1d(3, 1), (2, 2, 6)),
+        ("GlobalAvgPool", nn.GlobalAvgPool, (2, 3, 4, 4)),
+        ("BatchNorm2d (train)", lambda: nn.BatchNorm2d(3), (4, 3, 3, 3)),
+        ("Reshape", lambda: nn.Reshape(3, 2), (4, 6)),
+        ("RNN", lambda: nn.RNN(3, 4, rng=seed), (2, 5, 3)),
+        ("LSTM", lambda: nn.LSTM(3, 4, rng=seed), (2, 5, 3)),
+        ("GRU", lambda: nn.GRU(3, 4, return_sequences=False, rng=seed), (2, 5, 3)),
+        ("Bidirectional (GRU)", lambda: nn.Bidirectional(nn.GRU(3, 2, rng=seed), rng=seed + 1), (2, 4, 3)),
+        ("TimeDistributed", lambda: nn.TimeDistributed(nn.Linear(3, 2, rng=seed)), (2, 4, 3)),
+        ("BasicBlock", lambda: nn.BasicBlock(2, 3, stride=2, rng=seed), (2, 2, 5, 5)),
         ("Sequential MLP", lambda: nn.Sequential(nn.Linear(6, 8, rng=seed), nn.BatchNorm1d(8), nn.ReLU(),
                                                  nn.Dropout(0.2, rng=seed), nn.Linear(8, 3, rng=seed + 1)), (6, 6)),
         ("Residual", lambda: nn.Residual(nn.Sequential(nn.Linear(6, 6, rng=seed), nn.Tanh())), (5, 6)),
@@ -340,6 +355,8 @@ def builtin_cases(seed=0):
         ("Parallel (Add)", lambda: nn.Parallel(nn.Linear(6, 4, rng=seed), nn.Linear(6, 4, rng=seed + 1)), (5, 6)),
     ]
     cases = [(name, (lambda f=f, s=s: check_module(f(), away(s), seed=seed))) for name, f, s in layers]
+    cases.append(("Embedding (weights)", lambda: check_module(nn.Embedding(6, 3, rng=seed), rng.integers(0, 6, (4, 5)),
+                                                                seed=seed, check_input=False)))
     n, c = 7, 5
     losses = [
         ("SoftmaxCrossEntropy (labels)", nn.SoftmaxCrossEntropy, lambda: rng.integers(0, c, n)),

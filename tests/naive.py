@@ -76,3 +76,99 @@ def batchnorm_eval(x, gamma, beta, mean, var, eps):
     for c in range(x.shape[1]):
         out[:, c] = gamma[c] * (x[:, c] - mean[c]) / math.sqrt(var[c] + eps) + beta[c]
     return out
+
+
+def conv2d(x, w, b, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """Direct loops over samples, filters, output pixels and the kernel."""
+    N, C, H, W = x.shape
+    F, _, kh, kw = w.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    xp = np.zeros((N, C, H + 2 * ph, W + 2 * pw))
+    xp[:, :, ph:ph + H, pw:pw + W] = x
+    Ho = (H + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    Wo = (W + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((N, F, Ho, Wo))
+    for n in range(N):
+        for f in range(F):
+            for i in range(Ho):
+                for j in range(Wo):
+                    s = 0.0 if b is None else float(b[f])
+                    for c in range(C):
+                        for u in range(kh):
+                            for v in range(kw):
+                                s += xp[n, c, i * sh + u * dh, j * sw + v * dw] * w[f, c, u, v]
+                    out[n, f, i, j] = s
+    return out
+
+
+def pool2d(x, kernel, stride, reduce):
+    N, C, H, W = x.shape
+    (kh, kw), (sh, sw) = kernel, stride
+    Ho, Wo = (H - kh) // sh + 1, (W - kw) // sw + 1
+    out = np.zeros((N, C, Ho, Wo))
+    for n in range(N):
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    out[n, c, i, j] = reduce(x[n, c, i * sh:i * sh + kh, j * sw:j * sw + kw])
+    return out
+
+
+def _sig(v):
+    return 1.0 / (1.0 + math.exp(-v))
+
+
+def rnn(x, h0, Wx, Wh, b):
+    """Per sample, per step, per unit."""
+    N, T, D = x.shape
+    H = Wh.shape[0]
+    out = np.zeros((N, T, H))
+    for n in range(N):
+        h = h0[n].copy()
+        for t in range(T):
+            new = np.zeros(H)
+            for k in range(H):
+                a = b[k] + sum(x[n, t, d] * Wx[d, k] for d in range(D)) + sum(h[j] * Wh[j, k] for j in range(H))
+                new[k] = math.tanh(a)
+            h = new
+            out[n, t] = h
+    return out
+
+
+def lstm(x, h0, c0, Wx, Wh, b):
+    N, T, D = x.shape
+    H = Wh.shape[0]
+    out = np.zeros((N, T, H))
+    for n in range(N):
+        h, c = h0[n].copy(), c0[n].copy()
+        for t in range(T):
+            a = [b[k] + sum(x[n, t, d] * Wx[d, k] for d in range(D)) + sum(h[j] * Wh[j, k] for j in range(H))
+                 for k in range(4 * H)]
+            hn, cn = np.zeros(H), np.zeros(H)
+            for k in range(H):
+                i, f, g, o = _sig(a[k]), _sig(a[H + k]), math.tanh(a[2 * H + k]), _sig(a[3 * H + k])
+                cn[k] = f * c[k] + i * g
+                hn[k] = o * math.tanh(cn[k])
+            h, c = hn, cn
+            out[n, t] = h
+    return out
+
+
+def gru(x, h0, Wx, Wh, bx, bh):
+    N, T, D = x.shape
+    H = Wh.shape[0]
+    out = np.zeros((N, T, H))
+    for n in range(N):
+        h = h0[n].copy()
+        for t in range(T):
+            ax = [bx[k] + sum(x[n, t, d] * Wx[d, k] for d in range(D)) for k in range(3 * H)]
+            ah = [bh[k] + sum(h[j] * Wh[j, k] for j in range(H)) for k in range(3 * H)]
+            new = np.zeros(H)
+            for k in range(H):
+                r = _sig(ax[k] + ah[k])
+                z = _sig(ax[H + k] + ah[H + k])
+                nn_ = math.tanh(ax[2 * H + k] + r * ah[2 * H + k])
+                new[k] = (1 - z) * nn_ + z * h[k]
+            h = new
+            out[n, t] = h
+    return out

@@ -76,6 +76,29 @@ CASES = {
                      (5, 6), lambda m, x: naive.linear(x, m[0].W.data, m[0].b.data) + naive.linear(x, m[1].W.data, m[1].b.data)),
     "Parallel-concat": (lambda: gn.nn.Parallel(gn.nn.Linear(6, 2, rng=0), gn.nn.Sigmoid(), merge=gn.nn.Concat()),
                         (5, 6), lambda m, x: np.concatenate([naive.linear(x, m[0].W.data, m[0].b.data), naive.sigmoid(x)], 1)),
+    "Conv2d": (lambda: gn.nn.Conv2d(2, 3, 3, stride=2, padding=1, rng=0), (2, 2, 7, 6),
+               lambda m, x: naive.conv2d(x, m.W.data, m.b.data, (2, 2), (1, 1))),
+    "Conv1d": (lambda: gn.nn.Conv1d(2, 3, 3, dilation=2, rng=0), (2, 2, 9),
+               lambda m, x: naive.conv2d(x[:, :, None], m.W.data[:, :, None], m.b.data, dilation=(1, 2))[:, :, 0]),
+    "MaxPool2d": (lambda: gn.nn.MaxPool2d(2), (2, 3, 4, 6), lambda m, x: naive.pool2d(x, (2, 2), (2, 2), np.max)),
+    "AvgPool2d": (lambda: gn.nn.AvgPool2d(3, 2), (2, 3, 7, 5), lambda m, x: naive.pool2d(x, (3, 3), (2, 2), np.mean)),
+    "MaxPool1d": (lambda: gn.nn.MaxPool1d(3, 1), (2, 3, 6),
+                  lambda m, x: naive.pool2d(x[:, :, None], (1, 3), (1, 1), np.max)[:, :, 0]),
+    "AvgPool1d": (lambda: gn.nn.AvgPool1d(2), (2, 3, 6),
+                  lambda m, x: naive.pool2d(x[:, :, None], (1, 2), (1, 2), np.mean)[:, :, 0]),
+    "GlobalAvgPool": (gn.nn.GlobalAvgPool, (3, 4, 2, 5), lambda m, x: x.mean(axis=(2, 3))),
+    "BatchNorm2d-train": (lambda: gn.nn.BatchNorm2d(3), (4, 3, 2, 3), None),
+    "Reshape": (lambda: gn.nn.Reshape(2, -1), (3, 6), lambda m, x: x.reshape(3, 2, 3)),
+    "RNN": (lambda: gn.nn.RNN(3, 4, rng=0), (2, 5, 3),
+            lambda m, x: naive.rnn(x, np.zeros((2, 4)), m.Wx.data, m.Wh.data, m.b.data)),
+    "LSTM": (lambda: gn.nn.LSTM(3, 2, rng=0), (2, 4, 3),
+             lambda m, x: naive.lstm(x, np.zeros((2, 2)), np.zeros((2, 2)), m.Wx.data, m.Wh.data, m.b.data)),
+    "GRU": (lambda: gn.nn.GRU(3, 2, return_sequences=False, rng=0), (2, 4, 3),
+            lambda m, x: naive.gru(x, np.zeros((2, 2)), m.Wx.data, m.Wh.data, m.bx.data, m.bh.data)[:, -1]),
+    "Bidirectional": (lambda: gn.nn.Bidirectional(gn.nn.LSTM(3, 2, rng=0), rng=1), (2, 4, 3), None),
+    "TimeDistributed": (lambda: gn.nn.TimeDistributed(gn.nn.Linear(3, 2, rng=0)), (2, 4, 3),
+                        lambda m, x: x @ m.module.W.data + m.module.b.data),
+    "BasicBlock": (lambda: gn.nn.BasicBlock(2, 3, stride=2, rng=0), (2, 2, 5, 5), None),
     "MLP-relu-bn-dropout": (lambda: gn.nn.Sequential(gn.nn.Linear(6, 8, rng=0), gn.nn.BatchNorm1d(8), gn.nn.ReLU(),
                                                      gn.nn.Dropout(0.3, rng=3), gn.nn.Linear(8, 3, rng=1)), (6, 6), None),
 }
@@ -148,7 +171,11 @@ def test_state_dict_round_trip(name, rng):
         np.testing.assert_array_equal(va, vb)
 
 
+#: layers whose input is not a float array, tested on their own (tests/test_recurrent.py)
+OWN_TESTS = {"Embedding"}
+
+
 def test_every_builtin_layer_has_a_case():
-    covered = {type(f()).__name__ for f, _, _ in CASES.values()}
+    covered = {type(f()).__name__ for f, _, _ in CASES.values()} | OWN_TESTS
     for name in gn.nn.layers.__all__:
         assert name in covered, f"{name} has no case in the layer template"

@@ -151,3 +151,160 @@ def test_mlp_end_to_end(rng):
     close(net[0].W.grad, tnet[0].weight.grad.T)
     close(net[1].gamma.grad, tnet[1].weight.grad)
     close(net[3].b.grad, tnet[3].bias.grad)
+
+
+# ---------------------------------------------------------------- convolutional and recurrent layers
+def _torch_grads(module_out, dout, tensors):
+    module_out.backward(torch.tensor(dout))
+    return [t.grad for t in tensors]
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (1, 2, 2), ((2, 1), (0, 1), (1, 2))])
+def test_conv2d(rng, stride, padding, dilation):
+    conv = gn.nn.Conv2d(3, 4, (3, 2), stride=stride, padding=padding, dilation=dilation, rng=0).to(np.float64)
+    conv.b.data[...] = rng.standard_normal(4)
+    x = rng.standard_normal((2, 3, 9, 8))
+    out = conv.forward(x)
+    dout = rng.standard_normal(out.shape)
+    dx = conv.backward(dout)
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(conv.W.data, requires_grad=True)
+    tb = torch.tensor(conv.b.data, requires_grad=True)
+    tout = torch.nn.functional.conv2d(tx, tw, tb, stride=stride, padding=padding, dilation=dilation)
+    gx, gw, gb = _torch_grads(tout, dout, [tx, tw, tb])
+    close(out, tout)
+    close(dx, gx)
+    close(conv.W.grad, gw)
+    close(conv.b.grad, gb)
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (1, 3, 2)])
+def test_conv1d(rng, stride, padding, dilation):
+    conv = gn.nn.Conv1d(2, 5, 3, stride=stride, padding=padding, dilation=dilation, rng=0).to(np.float64)
+    x = rng.standard_normal((3, 2, 11))
+    out = conv.forward(x)
+    dout = rng.standard_normal(out.shape)
+    dx = conv.backward(dout)
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(conv.W.data, requires_grad=True)
+    tb = torch.tensor(conv.b.data, requires_grad=True)
+    tout = torch.nn.functional.conv1d(tx, tw, tb, stride=stride, padding=padding, dilation=dilation)
+    gx, gw, gb = _torch_grads(tout, dout, [tx, tw, tb])
+    close(out, tout)
+    close(dx, gx)
+    close(conv.W.grad, gw)
+    close(conv.b.grad, gb)
+
+
+@pytest.mark.parametrize("kernel,stride", [(2, 2), (3, 2), (3, 1), ((2, 3), (1, 2))])
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pool2d(rng, kind, kernel, stride):
+    pool = (gn.nn.MaxPool2d if kind == "max" else gn.nn.AvgPool2d)(kernel, stride)
+    x = rng.standard_normal((2, 3, 7, 8))
+    out = pool.forward(x)
+    dout = rng.standard_normal(out.shape)
+    dx = pool.backward(dout)
+    tx = torch.tensor(x, requires_grad=True)
+    fn = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
+    tout = fn(tx, kernel, stride)
+    (gx,) = _torch_grads(tout, dout, [tx])
+    close(out, tout)
+    close(dx, gx)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_batchnorm2d(rng, train):
+    bn = gn.nn.BatchNorm2d(3).to(np.float64)
+    bn.gamma.data[...] = rng.standard_normal(3)
+    bn.beta.data[...] = rng.standard_normal(3)
+    bn.running_mean[...] = rng.standard_normal(3)
+    bn.running_var[...] = rng.random(3) + 0.5
+    tb = torch.nn.BatchNorm2d(3, momentum=0.1)
+    with torch.no_grad():
+        tb.weight.copy_(torch.tensor(bn.gamma.data))
+        tb.bias.copy_(torch.tensor(bn.beta.data))
+        tb.running_mean.copy_(torch.tensor(bn.running_mean))
+        tb.running_var.copy_(torch.tensor(bn.running_var))
+    bn.train(train)
+    tb.train(train)
+    x = rng.standard_normal((4, 3, 5, 6)) * 2 + 1
+    out = bn.forward(x)
+    dout = rng.standard_normal(out.shape)
+    dx = bn.backward(dout)
+    tx = torch.tensor(x, requires_grad=True)
+    tout = tb(tx)
+    tout.backward(torch.tensor(dout))
+    close(out, tout)
+    close(dx, tx.grad)
+    close(bn.gamma.grad, tb.weight.grad)
+    close(bn.beta.grad, tb.bias.grad)
+    close(bn.running_mean, tb.running_mean)
+    close(bn.running_var, tb.running_var)
+
+
+def _map_rnn(ours, theirs, lstm_or_rnn):
+    with torch.no_grad():
+        theirs.weight_ih_l0.copy_(torch.tensor(ours.Wx.data.T))
+        theirs.weight_hh_l0.copy_(torch.tensor(ours.Wh.data.T))
+        if lstm_or_rnn:  # our single bias = bias_ih + bias_hh
+            theirs.bias_ih_l0.copy_(torch.tensor(ours.b.data))
+            theirs.bias_hh_l0.zero_()
+        else:
+            theirs.bias_ih_l0.copy_(torch.tensor(ours.bx.data))
+            theirs.bias_hh_l0.copy_(torch.tensor(ours.bh.data))
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_recurrent(rng, kind):
+    N, T, D, H = 3, 6, 4, 5
+    ours = getattr(gn.nn, kind)(D, H, rng=0).to(np.float64)
+    for p in ours.parameters():
+        p.data[...] = 0.5 * rng.standard_normal(p.shape)
+    theirs = getattr(torch.nn, kind)(D, H, batch_first=True)
+    _map_rnn(ours, theirs, kind != "GRU")
+    x = rng.standard_normal((N, T, D))
+    h0 = rng.standard_normal((N, H))
+    c0 = rng.standard_normal((N, H))
+    state = (h0, c0) if kind == "LSTM" else h0
+    out = ours.forward(x, state)
+    dout = rng.standard_normal(out.shape)
+    dx = ours.backward(dout)
+    tx = torch.tensor(x, requires_grad=True)
+    th0 = torch.tensor(h0[None], requires_grad=True)
+    tc0 = torch.tensor(c0[None], requires_grad=True)
+    tout, _ = theirs(tx, (th0, tc0) if kind == "LSTM" else th0)
+    tout.backward(torch.tensor(dout))
+    close(out, tout)
+    close(dx, tx.grad)
+    close(ours.Wx.grad, theirs.weight_ih_l0.grad.T)
+    close(ours.Wh.grad, theirs.weight_hh_l0.grad.T)
+    if kind == "GRU":
+        close(ours.bx.grad, theirs.bias_ih_l0.grad)
+        close(ours.bh.grad, theirs.bias_hh_l0.grad)
+    else:
+        close(ours.b.grad, theirs.bias_ih_l0.grad)
+    dh0 = ours.state_grad[0] if kind == "LSTM" else ours.state_grad
+    close(dh0, th0.grad[0])
+    if kind == "LSTM":
+        close(ours.state_grad[1], tc0.grad[0])
+
+
+def test_bidirectional_gru(rng):
+    ours = gn.nn.Bidirectional(gn.nn.GRU(2, 3, rng=0), rng=1).to(np.float64)
+    theirs = torch.nn.GRU(2, 3, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for sfx, m in (("", ours.fwd), ("_reverse", ours.bwd)):
+            getattr(theirs, "weight_ih_l0" + sfx).copy_(torch.tensor(m.Wx.data.T))
+            getattr(theirs, "weight_hh_l0" + sfx).copy_(torch.tensor(m.Wh.data.T))
+            getattr(theirs, "bias_ih_l0" + sfx).copy_(torch.tensor(m.bx.data))
+            getattr(theirs, "bias_hh_l0" + sfx).copy_(torch.tensor(m.bh.data))
+    x = rng.standard_normal((2, 5, 2))
+    out = ours.forward(x)
+    dout = rng.standard_normal(out.shape)
+    dx = ours.backward(dout)
+    tx = torch.tensor(x, requires_grad=True)
+    tout, _ = theirs(tx)
+    tout.backward(torch.tensor(dout))
+    close(out, tout)
+    close(dx, tx.grad)
+    close(ours.bwd.Wh.grad, theirs.weight_hh_l0_reverse.grad.T)

@@ -8,14 +8,23 @@ from .activations import (leaky_relu_backward, leaky_relu_forward, log_softmax, 
                           sigmoid_forward, softmax, softmax_backward, softmax_forward, tanh_backward,
                           tanh_forward)
 from .batchnorm import BatchNormCache, batchnorm_backward, batchnorm_forward
+from .conv import col2im, conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward, im2col
 from .dropout import dropout_backward, dropout_forward, dropout_mask
 from .linear import flatten_backward, flatten_forward, linear_backward, linear_forward
+from .pool import (avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward,
+                   global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward)
+from .recurrent import (gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward,
+                        rnn_forward)
 from .losses import (binary_cross_entropy_backward, binary_cross_entropy_forward, cross_entropy,
                      entropy, kl_divergence, kl_divergence_backward, kl_divergence_forward,
                      mse_backward, mse_forward, multiclass_hinge_backward, multiclass_hinge_forward,
                      softmax_cross_entropy_backward, softmax_cross_entropy_forward)
 
 __all__ = [
+    "avg_pool2d_backward", "avg_pool2d_forward", "col2im", "conv1d_backward", "conv1d_forward",
+    "conv2d_backward", "conv2d_forward", "global_avg_pool_backward", "global_avg_pool_forward",
+    "gru_backward", "gru_forward", "im2col", "lstm_backward", "lstm_forward", "max_pool2d_backward",
+    "max_pool2d_forward", "rnn_backward", "rnn_forward",
     "BatchNormCache",
     "batchnorm_backward",
     "batchnorm_forward",

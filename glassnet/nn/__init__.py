@@ -1,14 +1,18 @@
 """The module level: stateful layers, containers and losses built on glassnet.functional."""
 from . import init
 from .build import build, register
-from .containers import Add, Concat, Parallel, Residual, Sequential
-from .layers import (BatchNorm1d, Dropout, Flatten, Identity, LeakyReLU, Linear, Maxout, ReLU,
-                     Sigmoid, Softmax, Tanh)
+from .blocks import BasicBlock
+from .containers import Add, Concat, Parallel, Residual, Sequential, TimeDistributed
+from .layers import (GRU, LSTM, RNN, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Bidirectional,
+                     Conv1d, Conv2d, Dropout, Embedding, Flatten, GlobalAvgPool, Identity, LeakyReLU,
+                     Linear, Maxout, MaxPool1d, MaxPool2d, ReLU, Reshape, Sigmoid, Softmax, Tanh)
 from .losses import MSE, BinaryCrossEntropy, KLDivergence, Loss, MulticlassHinge, SoftmaxCrossEntropy
 from .module import Module, Parameter, eval_scores
 
 __all__ = ["Module", "Parameter", "eval_scores", "init", "build", "register",
-           "Sequential", "Parallel", "Residual", "Add", "Concat",
+           "Sequential", "Parallel", "Residual", "Add", "Concat", "TimeDistributed", "BasicBlock",
            "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Maxout", "Dropout",
-           "BatchNorm1d", "Flatten", "Identity",
+           "BatchNorm1d", "BatchNorm2d", "Flatten", "Identity", "Reshape",
+           "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "GlobalAvgPool",
+           "RNN", "LSTM", "GRU", "Bidirectional", "Embedding",
            "Loss", "SoftmaxCrossEntropy", "MulticlassHinge", "BinaryCrossEntropy", "MSE", "KLDivergence"]

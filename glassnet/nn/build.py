@@ -1,11 +1,12 @@
 """Rebuild a module from its JSON-able ``config()`` (used by glassnet.load and configs)."""
 from __future__ import annotations
 
-from . import containers, layers, losses
+from . import blocks, containers, layers, losses
 
 _TYPES = {name: getattr(layers, name) for name in layers.__all__}
 _TYPES.update({name: getattr(losses, name) for name in losses.__all__ if name != "Loss"})
-_TYPES.update({"Sequential": containers.Sequential, "Add": containers.Add, "Concat": containers.Concat})
+_TYPES.update({"Sequential": containers.Sequential, "Add": containers.Add, "Concat": containers.Concat,
+               "BasicBlock": blocks.BasicBlock})
 
 
 def register(cls, name=None):
@@ -45,6 +46,14 @@ def build(config, path="model"):
         _no_extra(kwargs, path, "Parallel")
         return containers.Parallel(*[build(c, f"{path}.branches[{i}]") for i, c in enumerate(branches)],
                                    merge=merge)
+    if kind == "Bidirectional":
+        layer = build(kwargs.pop("layer", None), f"{path}.layer")
+        _no_extra(kwargs, path, "Bidirectional")
+        return layers.Bidirectional(layer)
+    if kind == "TimeDistributed":
+        module = build(kwargs.pop("module", None), f"{path}.module")
+        _no_extra(kwargs, path, "TimeDistributed")
+        return containers.TimeDistributed(module)
     if kind not in _TYPES:
         raise ValueError(f"{path}.type: unknown layer type {kind!r}; expected one of {sorted(_TYPES)}")
     try:

@@ -196,4 +196,37 @@ class Residual(Parallel):
         return {"type": "Residual", "block": self.block.config(), "shortcut": self.shortcut.config()}
 
 
-__all__ = ["Sequential", "Parallel", "Residual", "Add", "Concat"]
+
+
+class TimeDistributed(Module):
+    """Applies ``module`` to every time step: (N, T, ...) -> (N*T, ...) -> module -> (N, T, ...).
+
+    ``TimeDistributed(Linear(H, C))`` maps every hidden state of an RNN to class scores.
+    """
+
+    def __init__(self, module):
+        super().__init__()
+        if not isinstance(module, Module):
+            raise TypeError(f"TimeDistributed: expected a Module, got {type(module).__name__}")
+        self.module = module
+
+    def forward(self, x):
+        if getattr(x, "ndim", 0) < 3:
+            raise ShapeError(f"TimeDistributed({type(self.module).__name__}): expected input of shape "
+                             f"(N, T, ...), got shape {tuple(getattr(x, 'shape', ()))}")
+        N, T = x.shape[:2]
+        out = _call("TimeDistributed", "module", self.module, "forward", x.reshape((N * T,) + x.shape[2:]))
+        self._save((N, T))
+        return out.reshape((N, T) + out.shape[1:])
+
+    def backward(self, dout):
+        N, T = self._pop()
+        self.module.skip_input_grad = self.skip_input_grad
+        dx = _call("TimeDistributed", "module", self.module, "backward", dout.reshape((N * T,) + dout.shape[2:]))
+        return None if dx is None else dx.reshape((N, T) + dx.shape[1:])
+
+    def config(self):
+        return {"type": "TimeDistributed", "module": self.module.config()}
+
+
+__all__ = ["Sequential", "Parallel", "Residual", "Add", "Concat", "TimeDistributed"]

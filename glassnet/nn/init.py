@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import SymmetryWarning
 
 __all__ = ["zeros", "constant", "small_normal", "normal", "xavier", "glorot", "he",
-           "truncated_normal", "sparse", "fans", "get", "INITIALIZERS"]
+           "truncated_normal", "sparse", "orthogonal", "fans", "get", "INITIALIZERS"]
 
 
 def _rng(rng) -> np.random.Generator:
@@ -123,10 +123,24 @@ def sparse(shape, rng=None, dtype=np.float32, k=15, std=None):
     return np.ascontiguousarray(w).astype(dtype)
 
 
+def orthogonal(shape, rng=None, dtype=np.float32, gain=1.0):
+    """A (semi-)orthogonal matrix (rows or columns orthonormal) times ``gain``; for (out, in, ...)
+    shapes the trailing dims are flattened. Keeps the norm of a vector through repeated products,
+    the usual choice for recurrent weights (Saxe et al.)."""
+    rng = _rng(rng)
+    rows = shape[0]
+    cols = math.prod(shape[1:]) if len(shape) > 1 else 1
+    a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))  # a uniform (Haar) draw, not biased by the QR sign convention
+    q = q if rows >= cols else q.T
+    return (gain * q).reshape(shape).astype(dtype)
+
+
 INITIALIZERS = {
     "zeros": zeros, "constant": constant, "normal": normal, "small": small_normal,
     "small_normal": small_normal, "xavier": xavier, "glorot": glorot, "he": he,
-    "truncated_normal": truncated_normal, "sparse": sparse,
+    "truncated_normal": truncated_normal, "sparse": sparse, "orthogonal": orthogonal,
 }
 
 

@@ -22,14 +22,18 @@ class BatchNorm1d(Module):
     ``momentum`` is our ``1 - momentum`` (ours 0.9 == PyTorch's 0.1).
     """
 
+    _ndims = (2, 3)
+    _layout = "(N, {C}) or (N, {C}, L)"
+
     def __init__(self, num_features, momentum=0.9, eps=1e-5, dtype=np.float32):
         super().__init__()
-        self.num_features = positive_int(num_features, "BatchNorm1d", "num_features")
+        me = type(self).__name__
+        self.num_features = positive_int(num_features, me, "num_features")
         if not isinstance(momentum, numbers.Real) or not 0.0 <= momentum < 1.0:
-            raise ValueError(f"BatchNorm1d: momentum must lie in [0, 1), got {momentum!r} "
+            raise ValueError(f"{me}: momentum must lie in [0, 1), got {momentum!r} "
                              f"(running = momentum * running + (1 - momentum) * batch)")
         if not isinstance(eps, numbers.Real) or eps <= 0:
-            raise ValueError(f"BatchNorm1d: eps must be positive, got {eps!r}")
+            raise ValueError(f"{me}: eps must be positive, got {eps!r}")
         self.momentum, self.eps = float(momentum), float(eps)
         self.gamma = Parameter(np.ones(self.num_features, dtype=dtype), decay=False)
         self.beta = Parameter(np.zeros(self.num_features, dtype=dtype), decay=False)
@@ -43,11 +47,11 @@ class BatchNorm1d(Module):
         self.running_var[...] = 1
 
     def forward(self, x):
-        who = f"BatchNorm1d({self.num_features})"
+        who = f"{type(self).__name__}({self.num_features})"
         check_float_array(x, who)
-        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
-            raise ShapeError(f"{who}: expected input of shape (N, {self.num_features}) or "
-                             f"(N, {self.num_features}, L), got {describe(x)}")
+        if x.ndim not in self._ndims or x.shape[1] != self.num_features:
+            raise ShapeError(f"{who}: expected input of shape {self._layout.format(C=self.num_features)}, "
+                             f"got {describe(x)}")
         if self.training and x.size // x.shape[1] < 2:
             raise ValueError(f"{who}: training mode needs more than one value per feature to compute "
                              f"batch statistics, got {describe(x)}; use a batch of 2 or more, or eval()")
@@ -63,7 +67,7 @@ class BatchNorm1d(Module):
 
     def backward(self, dout):
         cache = self._pop()
-        check_dout(dout, cache.xhat.shape, "BatchNorm1d")
+        check_dout(dout, cache.xhat.shape, type(self).__name__)
         dx, dgamma, dbeta = F.batchnorm_backward(dout, cache)
         if not self.gamma.frozen:
             self.gamma.grad += dgamma
@@ -75,6 +79,14 @@ class BatchNorm1d(Module):
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"
 
     def config(self):
-        return {"type": "BatchNorm1d", "num_features": self.num_features, "momentum": self.momentum,
+        return {"type": type(self).__name__, "num_features": self.num_features, "momentum": self.momentum,
                 "eps": self.eps}
 
+
+
+class BatchNorm2d(BatchNorm1d):
+    """Spatial batch normalization of (N, C, H, W) inputs: one mean and variance per channel,
+    over N, H and W (the notes' spatial batchnorm); otherwise as BatchNorm1d."""
+
+    _ndims = (4,)
+    _layout = "(N, {C}, H, W)"

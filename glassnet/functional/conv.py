@@ -1,0 +1,175 @@
+"""Convolution by im2col, as the notes describe: every receptive field becomes a column,
+and the convolution is one (batched) matrix product.
+
+Shapes: x (N, C, H, W), w (F, C, kh, kw), b (F,), out (N, F, Ho, Wo) with
+``Ho = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1`` (the notes' ``(W - F + 2P)/S + 1`` with
+dilation). 1-D convolution is the 2-D one with H = 1. The columns are gathered through a
+strided view (no Python loop over pixels or samples); backward scatters the column gradients
+back with one strided add per kernel offset (col2im). Works on NumPy and CuPy arrays.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..backend import get_array_module
+from ..errors import ShapeError
+
+
+def pair(v, name="value"):
+    """(a, b) from an int or a pair of ints."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def out_size(size, kernel, stride, padding, dilation, who="conv", axis="W") -> int:
+    """Output length along one axis; raises a ShapeError that shows the arithmetic."""
+    span = dilation * (kernel - 1) + 1
+    room = size + 2 * padding - span
+    if room < 0:
+        raise ShapeError(
+            f"{who}: the kernel does not fit along {axis}: input {size} + 2*padding {padding} = "
+            f"{size + 2 * padding} is smaller than the (dilated) kernel span "
+            f"{dilation}*({kernel}-1)+1 = {span}")
+    return room // stride + 1  # floored as in PyTorch: trailing rows that no window reaches are unused
+
+
+def check_geometry(size, kernel, stride, padding, dilation, who, axis, exact=False) -> int:
+    """Like out_size; with ``exact`` also requires (W - F + 2P) % S == 0, as the notes ask."""
+    n = out_size(size, kernel, stride, padding, dilation, who, axis)
+    span = dilation * (kernel - 1) + 1
+    if exact and (size + 2 * padding - span) % stride:
+        raise ShapeError(
+            f"{who}: along {axis}, (W - F + 2P)/S + 1 = ({size} - {span} + 2*{padding})/{stride} + 1 = "
+            f"{(size - span + 2 * padding) / stride + 1:g} is not an integer; the neurons do not tile "
+            f"the input: change the padding or the stride")
+    return n
+
+
+def _windows(xp, xpad, kh, kw, Ho, Wo, stride, dilation):
+    """Strided view (N, C, kh, kw, Ho, Wo) of the receptive fields of a padded input."""
+    sN, sC, sH, sW = xpad.strides
+    sh, sw = stride
+    dh, dw = dilation
+    N, C = xpad.shape[:2]
+    return xp.lib.stride_tricks.as_strided(
+        xpad, shape=(N, C, kh, kw, Ho, Wo), strides=(sN, sC, sH * dh, sW * dw, sH * sh, sW * sw))
+
+
+def pad2d(x, padding, value=0.0):
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    out = xp.full((N, C, H + 2 * ph, W + 2 * pw), value, dtype=x.dtype)
+    out[:, :, ph:ph + H, pw:pw + W] = x
+    return out
+
+
+def im2col(x, kernel, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """Columns (N, C*kh*kw, Ho*Wo) of x (N, C, H, W); returns (cols, (Ho, Wo))."""
+    xp = get_array_module(x)
+    kh, kw = kernel
+    N, C, H, W = x.shape
+    Ho = out_size(H, kh, stride[0], padding[0], dilation[0], "im2col", "H")
+    Wo = out_size(W, kw, stride[1], padding[1], dilation[1], "im2col", "W")
+    xpad = xp.ascontiguousarray(pad2d(x, padding))
+    win = _windows(xp, xpad, kh, kw, Ho, Wo, stride, dilation)
+    cols = xp.ascontiguousarray(win).reshape(N, C * kh * kw, Ho * Wo)
+    return cols, (Ho, Wo)
+
+
+def col2im(cols, x_shape, kernel, out_hw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+    """Adjoint of im2col: scatter-add columns (N, C*kh*kw, Ho*Wo) back to (N, C, H, W)."""
+    xp = get_array_module(cols)
+    N, C, H, W = x_shape
+    kh, kw = kernel
+    Ho, Wo = out_hw
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    c6 = cols.reshape(N, C, kh, kw, Ho, Wo)
+    dpad = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):  # one strided add per kernel offset; no loop over pixels or samples
+        r0 = i * dh
+        for j in range(kw):
+            c0 = j * dw
+            dpad[:, :, r0:r0 + sh * (Ho - 1) + 1:sh, c0:c0 + sw * (Wo - 1) + 1:sw] += c6[:, :, i, j]
+    if ph or pw:
+        return dpad[:, :, ph:ph + H, pw:pw + W]
+    return dpad
+
+
+class ConvCache(NamedTuple):
+    cols: object  # (N, C*kh*kw, Ho*Wo)
+    w: object
+    x_shape: tuple
+    out_hw: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    """out (N, F, Ho, Wo) = w (F, C, kh, kw) convolved with x (N, C, H, W) (cross-correlation,
+    as in every framework) plus b (F,). Returns (out, cache)."""
+    xp = get_array_module(x, w, b)
+    stride, padding, dilation = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
+    F_, C, kh, kw = w.shape
+    if x.ndim != 4 or x.shape[1] != C:
+        raise ShapeError(f"conv2d: expected x of shape (N, {C}, H, W) for weights {tuple(w.shape)}, "
+                         f"got {tuple(x.shape)}")
+    N = x.shape[0]
+    if kh == 1 and kw == 1 and stride == (1, 1) and padding == (0, 0):
+        cols, (Ho, Wo) = x.reshape(N, C, -1), x.shape[2:]  # 1x1 convolution: no gathering
+    else:
+        cols, (Ho, Wo) = im2col(x, (kh, kw), stride, padding, dilation)
+    w2 = w.reshape(F_, -1)
+    out = xp.matmul(w2, cols)  # (F, CK) @ (N, CK, P) -> (N, F, P): one batched product
+    if b is not None:
+        out += b.reshape(1, F_, 1)
+    out = out.reshape(N, F_, Ho, Wo)
+    return out, ConvCache(cols, w, tuple(x.shape), (Ho, Wo), stride, padding, dilation)
+
+
+def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
+    """Returns (dx, dw, db); dx is None when ``need_dx`` is False, dw/db when ``need_dw`` is."""
+    xp = get_array_module(dout)
+    cols, w = cache.cols, cache.w
+    N, F_ = dout.shape[:2]
+    d2 = dout.reshape(N, F_, -1)
+    dw = db = dx = None
+    if need_dw:
+        # dw = sum_n dout_n @ cols_n^T, as one product over (F, N*P) x (N*P, CK)
+        dw = xp.matmul(d2, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+        db = d2.sum(axis=(0, 2))
+    if need_dx:
+        dcols = xp.matmul(w.reshape(F_, -1).T, d2)  # (CK, F) @ (N, F, P) -> (N, CK, P)
+        kh, kw = w.shape[2:]
+        if kh == 1 and kw == 1 and cache.stride == (1, 1) and cache.padding == (0, 0):
+            dx = dcols.reshape(cache.x_shape)
+        else:
+            dx = col2im(dcols, cache.x_shape, (kh, kw), cache.out_hw, cache.stride, cache.padding,
+                        cache.dilation)
+    return dx, dw, db
+
+
+def conv1d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+    """x (N, C, L), w (F, C, k) -> out (N, F, Lo). Returns (out, cache)."""
+    if x.ndim != 3 or w.ndim != 3:
+        raise ShapeError(f"conv1d: expected x (N, C, L) and w (F, C, k), got {tuple(x.shape)} and "
+                         f"{tuple(w.shape)}")
+    out, cache = conv2d_forward(x[:, :, None, :], w[:, :, None, :], b, (1, int(stride)), (0, int(padding)),
+                                (1, int(dilation)))
+    return out[:, :, 0, :], cache
+
+
+def conv1d_backward(dout, cache, need_dx=True, need_dw=True):
+    """Returns (dx (N, C, L), dw (F, C, k), db (F,))."""
+    dx, dw, db = conv2d_backward(dout[:, :, None, :], cache, need_dx, need_dw)
+    return (None if dx is None else dx[:, :, 0, :]), (None if dw is None else dw[:, :, 0, :]), db
+
+
+__all__ = ["conv2d_forward", "conv2d_backward", "conv1d_forward", "conv1d_backward", "im2col", "col2im",
+           "out_size", "check_geometry", "pair", "pad2d", "ConvCache"]

@@ -1,0 +1,115 @@
+"""Pooling layers: MaxPool2d/AvgPool2d on (N, C, H, W), MaxPool1d/AvgPool1d on (N, C, L),
+and GlobalAvgPool over all spatial positions."""
+from __future__ import annotations
+
+from ... import functional as F
+from ..._checks import check_finite, check_float_array, describe
+from ...errors import ShapeError
+from .conv import _nonneg_pair
+from ..module import Module
+from ._util import check_dout
+
+
+class _Pool(Module):
+    _dims = 2
+    _max = True
+    has_kinks = True
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__()
+        me = type(self).__name__
+        if self._dims == 1:
+            for name, v in (("kernel_size", kernel_size), ("stride", stride)):
+                if isinstance(v, (tuple, list)):
+                    raise ValueError(f"{me}: {name} must be an int, got {v!r}")
+            self._k = (1, _nonneg_pair(kernel_size, me, "kernel_size", 1)[0])
+            self._s = self._k if stride is None else (1, _nonneg_pair(stride, me, "stride", 1)[0])
+        else:
+            self._k = _nonneg_pair(kernel_size, me, "kernel_size", 1)
+            self._s = self._k if stride is None else _nonneg_pair(stride, me, "stride", 1)
+
+    @property
+    def kernel_size(self):
+        return self._k if self._dims == 2 else self._k[1]
+
+    @property
+    def stride(self):
+        return self._s if self._dims == 2 else self._s[1]
+
+    def forward(self, x):
+        who = f"{type(self).__name__}({self.kernel_size}, stride={self.stride})"
+        check_float_array(x, who)
+        if x.ndim != self._dims + 2:
+            layout = "(N, C, H, W)" if self._dims == 2 else "(N, C, L)"
+            raise ShapeError(f"{who}: expected input of shape {layout}, got {describe(x)}")
+        check_finite(x, who)
+        x4 = x if self._dims == 2 else x[:, :, None, :]
+        fwd = F.max_pool2d_forward if self._max else F.avg_pool2d_forward
+        try:
+            out, cache = fwd(x4, self._k, self._s)
+        except ShapeError as err:
+            raise ShapeError(str(err).replace("max_pool2d", who).replace("avg_pool2d", who)) from None
+        self._save(cache)
+        return out if self._dims == 2 else out[:, :, 0, :]
+
+    def backward(self, dout):
+        cache = self._pop()
+        shape = cache.x_shape[:2] + (cache.out_hw if self._dims == 2 else cache.out_hw[1:])
+        check_dout(dout, shape, type(self).__name__)
+        d4 = dout if self._dims == 2 else dout[:, :, None, :]
+        dx = (F.max_pool2d_backward if self._max else F.avg_pool2d_backward)(d4, cache)
+        return dx if self._dims == 2 else dx[:, :, 0, :]
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+    def config(self):
+        conv = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
+        return {"type": type(self).__name__, "kernel_size": conv(self.kernel_size), "stride": conv(self.stride)}
+
+
+class MaxPool2d(_Pool):
+    """Maximum over kh x kw windows every (sh, sw) (stride defaults to the kernel):
+    (N, C, H, W) -> (N, C, Ho, Wo), Ho = (H - kh) // sh + 1. The gradient flows to each
+    window's (first) maximum."""
+
+
+class AvgPool2d(_Pool):
+    """Mean over kh x kw windows every (sh, sw): (N, C, H, W) -> (N, C, Ho, Wo)."""
+
+    _max = False
+    has_kinks = False
+
+
+class MaxPool1d(_Pool):
+    """Maximum over windows of k every s: (N, C, L) -> (N, C, (L - k) // s + 1)."""
+
+    _dims = 1
+
+
+class AvgPool1d(_Pool):
+    """Mean over windows of k every s: (N, C, L) -> (N, C, (L - k) // s + 1)."""
+
+    _dims = 1
+    _max = False
+    has_kinks = False
+
+
+class GlobalAvgPool(Module):
+    """Mean over all spatial positions: (N, C, H, W) or (N, C, L) -> (N, C)."""
+
+    def forward(self, x):
+        check_float_array(x, "GlobalAvgPool")
+        if x.ndim < 3:
+            raise ShapeError(f"GlobalAvgPool: expected input of shape (N, C, H, W) or (N, C, L), got {describe(x)}")
+        out, shape = F.global_avg_pool_forward(x)
+        self._save(shape)
+        return out
+
+    def backward(self, dout):
+        shape = self._pop()
+        check_dout(dout, shape[:2], "GlobalAvgPool")
+        return F.global_avg_pool_backward(dout, shape)
+
+    def config(self):
+        return {"type": "GlobalAvgPool"}

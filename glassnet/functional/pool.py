@@ -1,10 +1,10 @@
 """Max and average pooling over (N, C, H, W) (1-D pooling is the 2-D one with H = 1).
 
 Windows of ``kernel`` taken every ``stride`` (default: the kernel, i.e. non-overlapping).
-Non-overlapping windows that tile the input exactly take a fast path by reshape; other
-geometries gather windows through a strided view and scatter gradients back with one strided
-add per kernel offset. Max pooling sends the gradient to the first maximum of each window
-(as PyTorch does).
+Both directions run one vectorized pass per kernel offset over a strided view of the input
+(kh*kw passes, no copy of the windows, no loop over pixels or samples); backward writes
+directly when windows are disjoint and adds when they overlap. Max pooling sends the
+gradient to the first maximum of each window (as PyTorch does).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from ..backend import get_array_module
 from ..errors import ShapeError
-from .conv import _windows, out_size
+from .conv import out_size
 
 
 class PoolCache(NamedTuple):
@@ -20,8 +20,8 @@ class PoolCache(NamedTuple):
     kernel: tuple
     stride: tuple
     out_hw: tuple
-    arg: object  # max pooling: index of the maximum within each window (N, C, Ho, Wo); None for avg
-    tiled: bool
+    arg: object  # max pooling: offset (0..kh*kw-1) of each window's maximum, (N, C, Ho, Wo); None for avg
+    overlap: bool  # windows overlap, so their gradients must be summed
 
 
 def _geometry(x, kernel, stride, who):
@@ -31,83 +31,73 @@ def _geometry(x, kernel, stride, who):
     sh, sw = stride
     Ho = out_size(x.shape[2], kh, sh, 0, 1, who, "H")
     Wo = out_size(x.shape[3], kw, sw, 0, 1, who, "W")
-    tiled = (kh, kw) == (sh, sw) and Ho * kh == x.shape[2] and Wo * kw == x.shape[3]
-    return Ho, Wo, tiled
+    return Ho, Wo, (kh > sh or kw > sw)
 
 
-def _gather(x, kernel, stride, Ho, Wo, tiled):
-    """Windows as (N, C, Ho, Wo, kh*kw) (a copy)."""
-    xp = get_array_module(x)
-    N, C = x.shape[:2]
-    kh, kw = kernel
-    if tiled:
-        w = x.reshape(N, C, Ho, kh, Wo, kw).transpose(0, 1, 2, 4, 3, 5)
-    else:
-        w = _windows(xp, xp.ascontiguousarray(x), kh, kw, Ho, Wo, stride, (1, 1)).transpose(0, 1, 4, 5, 2, 3)
-    return w.reshape(N, C, Ho, Wo, kh * kw)
-
-
-def _scatter(dwin, x_shape, kernel, stride, out_hw, tiled):
-    """Adjoint of _gather: (N, C, Ho, Wo, kh*kw) -> (N, C, H, W), summing overlaps."""
-    xp = get_array_module(dwin)
-    N, C, H, W = x_shape
-    kh, kw = kernel
-    Ho, Wo = out_hw
-    d6 = dwin.reshape(N, C, Ho, Wo, kh, kw)
-    if tiled:
-        return xp.ascontiguousarray(d6.transpose(0, 1, 2, 4, 3, 5)).reshape(x_shape)
-    dx = xp.zeros(x_shape, dtype=dwin.dtype)
-    sh, sw = stride
+def _offsets(kernel, stride, out_hw):
+    """For each kernel offset (i, j): the strided slice of the input it reads for every window."""
+    (kh, kw), (sh, sw), (Ho, Wo) = kernel, stride, out_hw
     for i in range(kh):
         for j in range(kw):
-            dx[:, :, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw] += d6[:, :, :, :, i, j]
-    return dx
+            yield (slice(None), slice(None), slice(i, i + sh * (Ho - 1) + 1, sh), slice(j, j + sw * (Wo - 1) + 1, sw))
 
 
 def max_pool2d_forward(x, kernel, stride=None):
-    """out (N, C, Ho, Wo): the maximum of each window. Returns (out, cache)."""
+    """out (N, C, Ho, Wo): the maximum of each window. Returns (out, cache).
+
+    One pass per kernel offset over a strided view (no copy of the windows): a running
+    maximum and the offset where it was first reached."""
     xp = get_array_module(x)
     stride = kernel if stride is None else stride
-    Ho, Wo, tiled = _geometry(x, kernel, stride, "max_pool2d")
-    win = _gather(x, kernel, stride, Ho, Wo, tiled)
-    arg = win.argmax(axis=-1)
-    out = xp.take_along_axis(win, arg[..., None], axis=-1)[..., 0]
-    return out, PoolCache(tuple(x.shape), tuple(kernel), tuple(stride), (Ho, Wo), arg, tiled)
+    Ho, Wo, overlap = _geometry(x, kernel, stride, "max_pool2d")
+    views = _offsets(kernel, stride, (Ho, Wo))
+    out = x[next(views)].copy()
+    arg = xp.zeros(out.shape, dtype=xp.uint8 if kernel[0] * kernel[1] < 256 else xp.int32)
+    for k, sl in enumerate(views, start=1):
+        v = x[sl]
+        better = v > out  # strict: ties keep the first maximum, as PyTorch does
+        xp.putmask(arg, better, k) if xp.__name__ == "numpy" else arg.__setitem__(better, k)
+        xp.maximum(out, v, out=out)
+    return out, PoolCache(tuple(x.shape), tuple(kernel), tuple(stride), (Ho, Wo), arg, overlap)
 
 
 def max_pool2d_backward(dout, cache):
     """dx (N, C, H, W): each window's gradient goes to its (first) maximum."""
     xp = get_array_module(dout)
-    K = cache.kernel[0] * cache.kernel[1]
-    onehot = cache.arg[..., None] == xp.arange(K, dtype=cache.arg.dtype)
-    dwin = onehot * dout[..., None]
-    return _scatter(dwin, cache.x_shape, cache.kernel, cache.stride, cache.out_hw, cache.tiled)
+    dx = xp.zeros(cache.x_shape, dtype=dout.dtype)
+    for k, sl in enumerate(_offsets(cache.kernel, cache.stride, cache.out_hw)):
+        hit = cache.arg == k
+        if cache.overlap:
+            dx[sl] += dout * hit
+        else:  # disjoint windows: every input position is written at most once
+            xp.multiply(dout, hit, out=dx[sl])
+    return dx
 
 
 def avg_pool2d_forward(x, kernel, stride=None):
     """out (N, C, Ho, Wo): the mean of each window. Returns (out, cache)."""
     stride = kernel if stride is None else stride
-    Ho, Wo, tiled = _geometry(x, kernel, stride, "avg_pool2d")
-    N, C = x.shape[:2]
-    kh, kw = kernel
-    if tiled:
-        out = x.reshape(N, C, Ho, kh, Wo, kw).mean(axis=(3, 5))
-    else:
-        out = _gather(x, kernel, stride, Ho, Wo, tiled).mean(axis=-1)
-    return out, PoolCache(tuple(x.shape), tuple(kernel), tuple(stride), (Ho, Wo), None, tiled)
+    Ho, Wo, overlap = _geometry(x, kernel, stride, "avg_pool2d")
+    views = _offsets(kernel, stride, (Ho, Wo))
+    out = x[next(views)].copy()
+    for sl in views:
+        out += x[sl]
+    out *= 1.0 / (kernel[0] * kernel[1])
+    return out, PoolCache(tuple(x.shape), tuple(kernel), tuple(stride), (Ho, Wo), None, overlap)
 
 
 def avg_pool2d_backward(dout, cache):
     """dx (N, C, H, W): each window's gradient spread evenly over it."""
     xp = get_array_module(dout)
     kh, kw = cache.kernel
-    share = dout / (kh * kw)
-    if cache.tiled:
-        N, C, Ho, Wo = dout.shape
-        dx = xp.broadcast_to(share.reshape(N, C, Ho, 1, Wo, 1), (N, C, Ho, kh, Wo, kw))
-        return xp.ascontiguousarray(dx).reshape(cache.x_shape)
-    dwin = xp.broadcast_to(share[..., None], share.shape + (kh * kw,))
-    return _scatter(dwin, cache.x_shape, cache.kernel, cache.stride, cache.out_hw, False)
+    share = dout * (1.0 / (kh * kw))
+    dx = xp.zeros(cache.x_shape, dtype=dout.dtype)
+    for sl in _offsets(cache.kernel, cache.stride, cache.out_hw):
+        if cache.overlap:
+            dx[sl] += share
+        else:
+            dx[sl] = share
+    return dx
 
 
 def global_avg_pool_forward(x):

@@ -91,6 +91,16 @@ def rnn_backward(dhs, cache, dh_last=None, need_dx=True):
 
 
 # ---------------------------------------------------------------------------------------- LSTM
+def _lstm_scales(xp, H, dtype):
+    """Per-column (scale, shift) turning tanh into the gate activations: sigmoid(a) =
+    0.5 * tanh(0.5 * a) + 0.5 (stable for any a) for i, f, o, and tanh(a) for the cell g."""
+    half = xp.full(4 * H, 0.5, dtype=dtype)
+    half[2 * H:3 * H] = 1
+    shift = xp.full(4 * H, 0.5, dtype=dtype)
+    shift[2 * H:3 * H] = 0
+    return half, shift
+
+
 def lstm_forward(x, h0, c0, Wx, Wh, b):
     """LSTM with gates (input, forget, cell, output). Returns (hs (N, T, H), cache);
     the last cell state is ``cache[3][-1]``."""
@@ -98,22 +108,24 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     xt, a = _project(x, Wx, b)
     T, N, G = a.shape
     H = G // 4
+    half, shift = _lstm_scales(xp, H, a.dtype)
+    a *= half  # all gates through one tanh per step (see _lstm_scales)
     hs = xp.empty((T + 1, N, H), dtype=a.dtype)
     cs = xp.empty((T + 1, N, H), dtype=a.dtype)
     tc = xp.empty((T, N, H), dtype=a.dtype)  # tanh(c_t)
     hs[0], cs[0] = h0, c0
+    Wh_half = Wh * half
     for t in range(T):
         g = a[t]  # pre-activations, overwritten by the gate values
-        g += hs[t] @ Wh
-        g[:, :2 * H] = sigmoid(g[:, :2 * H])
-        g[:, 3 * H:] = sigmoid(g[:, 3 * H:])
-        xp.tanh(g[:, 2 * H:3 * H], out=g[:, 2 * H:3 * H])
-        i, f, gg, o = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
+        g += hs[t] @ Wh_half
+        xp.tanh(g, out=g)
+        g *= half
+        g += shift
         c = cs[t + 1]
-        xp.multiply(f, cs[t], out=c)
-        c += i * gg
+        xp.multiply(g[:, H:2 * H], cs[t], out=c)
+        c += g[:, :H] * g[:, 2 * H:3 * H]
         xp.tanh(c, out=tc[t])
-        xp.multiply(o, tc[t], out=hs[t + 1])
+        xp.multiply(g[:, 3 * H:], tc[t], out=hs[t + 1])
     return _batch_first(hs), (xt, a, hs, cs, tc, Wx, Wh)
 
 
@@ -123,23 +135,28 @@ def lstm_backward(dhs, cache, dh_last=None, dc_last=None, need_dx=True):
     xt, gates, hs, cs, tc, Wx, Wh = cache
     T, N, G = gates.shape
     H = G // 4
+    i, f, g, o = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
+    # Everything that does not depend on the flowing gradients, for all steps at once:
+    # d(pre-activation) = P * [dc, dc, dc, dh] per gate, and dc_t += dh_t * o * (1 - tanh(c)^2).
+    P = xp.empty_like(gates)
+    xp.multiply(g, i * (1 - i), out=P[..., :H])
+    xp.multiply(cs[:-1], f * (1 - f), out=P[..., H:2 * H])
+    xp.multiply(i, 1 - g * g, out=P[..., 2 * H:3 * H])
+    xp.multiply(tc, o * (1 - o), out=P[..., 3 * H:])
+    dtanh_c = o * (1 - tc * tc)
     dhs_t = _time_major(dhs)
     dA = xp.empty_like(gates)
     dh = xp.zeros_like(hs[0]) if dh_last is None else dh_last.copy()
     dc = xp.zeros_like(cs[0]) if dc_last is None else dc_last.copy()
+    WhT = Wh.T
     for t in range(T - 1, -1, -1):
         dh += dhs_t[t]
-        g = gates[t]
-        i, f, gg, o = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
-        tct = tc[t]
-        dc += dh * o * (1 - tct * tct)
+        dc += dh * dtanh_c[t]
         da = dA[t]
-        xp.multiply(dc * gg, i * (1 - i), out=da[:, :H])                 # input gate
-        xp.multiply(dc * cs[t], f * (1 - f), out=da[:, H:2 * H])          # forget gate
-        xp.multiply(dc * i, 1 - gg * gg, out=da[:, 2 * H:3 * H])          # cell candidate
-        xp.multiply(dh * tct, o * (1 - o), out=da[:, 3 * H:])             # output gate
-        dc = dc * f
-        dh = da @ Wh.T
+        xp.multiply(P[t].reshape(N, 4, H)[:, :3], dc[:, None, :], out=da.reshape(N, 4, H)[:, :3])
+        xp.multiply(P[t, :, 3 * H:], dh, out=da[:, 3 * H:])
+        dc *= f[t]
+        dh = da @ WhT
     dWh = hs[:-1].reshape(-1, H).T @ dA.reshape(-1, G)
     db = dA.sum(axis=(0, 1))
     dx, dWx = _input_grads(xt, dA, Wx, need_dx)

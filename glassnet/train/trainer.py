@@ -181,6 +181,9 @@ class Trainer:
         sample_rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
         m = min(self.train_sample, n)
         sample_idx = np.sort(sample_rng.choice(n, m, replace=False)) if m < n else np.arange(n)
+        on_gpu = device_of(X) == "cuda"
+        if on_gpu:
+            sample_idx = to_device(sample_idx, "cuda")
         sample = (X[sample_idx], y[sample_idx])  # the fixed training sample for epoch metrics
         self.history.train_metrics_on = (f"the whole training set ({n} examples), eval mode" if m == n else
                                          f"a fixed random sample of {m} of {n} training examples, eval mode")
@@ -199,6 +202,8 @@ class Trainer:
                 logs.update(epoch=self.epoch + 1)
                 cbs.call("on_epoch_begin", self, logs)
                 order = self.rng.permutation(n) if shuffle else np.arange(n)
+                if on_gpu:
+                    order = to_device(order, "cuda")  # index device arrays with device indices
                 sums = {"loss": 0.0, "data_loss": 0.0, "count": 0}
                 for b in range(n_batches):
                     idx = order[b * batch_size:(b + 1) * batch_size]

@@ -1,0 +1,99 @@
+"""Forward + backward of convolution, pooling and recurrent layers against PyTorch
+(CPU, float32, same thread count, in the same run). Prints medians and the ratio
+glassnet time / PyTorch time (below 1: glassnet is faster).
+
+    python benchmarks/bench_conv.py            # all cases
+    python benchmarks/bench_conv.py --profile  # also where the conv time goes
+"""
+import statistics
+import sys
+import time
+
+import _common
+import numpy as np
+
+
+def median_ms(fn, warmup=2, repeat=7):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(ts)
+
+
+def cases(gn, torch):
+    F = torch.nn.functional
+    return [
+        ("Conv2d 3x3 32->64, N=64, 32x32, pad 1", (64, 32, 32, 32),
+         lambda: gn.nn.Conv2d(32, 64, 3, padding=1, rng=0), lambda: torch.nn.Conv2d(32, 64, 3, padding=1)),
+        ("MaxPool2d 2x2, N=64, 64ch, 32x32", (64, 64, 32, 32), lambda: gn.nn.MaxPool2d(2), lambda: torch.nn.MaxPool2d(2)),
+        ("AvgPool2d 2x2, N=64, 64ch, 32x32", (64, 64, 32, 32), lambda: gn.nn.AvgPool2d(2), lambda: torch.nn.AvgPool2d(2)),
+        ("MaxPool2d 3x3 stride 2, N=64, 64ch, 32x32", (64, 64, 32, 32), lambda: gn.nn.MaxPool2d(3, 2),
+         lambda: torch.nn.MaxPool2d(3, 2)),
+        ("BatchNorm2d(64), N=64, 32x32", (64, 64, 32, 32), lambda: gn.nn.BatchNorm2d(64), lambda: torch.nn.BatchNorm2d(64)),
+        ("Conv1d k5 25->25, N=100, L=40, pad 2", (100, 25, 40),
+         lambda: gn.nn.Conv1d(25, 25, 5, padding=2, rng=0), lambda: torch.nn.Conv1d(25, 25, 5, padding=2)),
+        ("LSTM D=64 H=128, N=32, T=50", (32, 50, 64), lambda: gn.nn.LSTM(64, 128, rng=0),
+         lambda: torch.nn.LSTM(64, 128, batch_first=True)),
+        ("GRU D=64 H=128, N=32, T=50", (32, 50, 64), lambda: gn.nn.GRU(64, 128, rng=0),
+         lambda: torch.nn.GRU(64, 128, batch_first=True)),
+    ], F
+
+
+def main():
+    import torch
+
+    import glassnet as gn
+    _common.set_torch_threads(torch)
+    rng = np.random.default_rng(0)
+    print(f"forward+backward, float32, {_common.THREADS} threads, median of 7 after warm-up; "
+          f"torch {torch.__version__}; BLAS: {_common.blas_info()}")
+    print(f"{'case':<44} {'glassnet ms':>12} {'pytorch ms':>11} {'ratio':>7}")
+    table, _ = cases(gn, torch)
+    for name, shape, ours_f, theirs_f in table:
+        x = rng.standard_normal(shape).astype(np.float32)
+        ours, theirs = ours_f(), theirs_f()
+        out = ours.forward(x)
+        ours.clear_cache()
+        dout = rng.standard_normal(out.shape).astype(np.float32)
+
+        def g():
+            ours.forward(x)
+            ours.backward(dout)
+
+        tx = torch.from_numpy(x).requires_grad_(True)
+        tdout = torch.from_numpy(dout)
+
+        def t():
+            o = theirs(tx)
+            o = o[0] if isinstance(o, tuple) else o
+            o.backward(tdout)
+
+        tg, tt = median_ms(g), median_ms(t)
+        print(f"{name:<44} {tg:>12.2f} {tt:>11.2f} {tg / tt:>6.2f}x", flush=True)
+    if "--profile" in sys.argv:
+        profile(gn, rng)
+
+
+def profile(gn, rng):
+    from glassnet import functional as F
+    x = rng.standard_normal((64, 32, 32, 32)).astype(np.float32)
+    w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
+    out, cache = F.conv2d_forward(x, w, None, 1, 1)
+    dout = np.ones_like(out)
+    parts = {
+        "im2col": lambda: F.im2col(x, (3, 3), (1, 1), (1, 1)),
+        "forward GEMM": lambda: np.matmul(w.reshape(64, -1), cache.cols),
+        "dW GEMM": lambda: np.matmul(dout.reshape(64, 64, -1), cache.cols.transpose(0, 2, 1)).sum(0),
+        "dcols GEMM": lambda: np.matmul(w.reshape(64, -1).T, dout.reshape(64, 64, -1)),
+        "col2im": lambda: F.col2im(cache.cols, x.shape, (3, 3), cache.out_hw, (1, 1), (1, 1)),
+    }
+    for k, fn in parts.items():
+        print(f"  {k:<14} {median_ms(fn):8.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

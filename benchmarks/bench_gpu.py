@@ -4,9 +4,10 @@ Cases: MLP 784-512-256-10 at batch 256 and a small CNN (Fashion-MNIST shaped, ba
 both float32 with Adam and softmax cross-entropy. Prints samples/s and the ratio
 glassnet / PyTorch (above 1: glassnet is faster).
 
-    python benchmarks/bench_gpu.py
+    python benchmarks/bench_gpu.py [--profile]
 """
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -93,6 +94,26 @@ def main():
         a = throughput(ours, cupy.cuda.Device().synchronize, batch)
         b = throughput(theirs, torch.cuda.synchronize, batch)
         print(f"{name:<34} {a:>19,.0f} {b:>18,.0f} {a / b:>6.2f}x", flush=True)
+        if "--profile" in sys.argv:
+            sync = cupy.cuda.Device().synchronize
+            parts = {"forward+loss": 0.0, "backward": 0.0, "optimizer": 0.0}
+            for _ in range(50):
+                model.zero_grad()
+                sync()
+                t0 = time.perf_counter()
+                loss.forward(model.forward(Xg), yg)
+                sync()
+                t1 = time.perf_counter()
+                model.backward(loss.backward())
+                sync()
+                t2 = time.perf_counter()
+                opt.step()
+                sync()
+                t3 = time.perf_counter()
+                parts["forward+loss"] += t1 - t0
+                parts["backward"] += t2 - t1
+                parts["optimizer"] += t3 - t2
+            print("    glassnet ms/step: " + ", ".join(f"{k} {1e3 * v / 50:.2f}" for k, v in parts.items()))
 
 
 if __name__ == "__main__":

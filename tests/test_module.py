@@ -170,9 +170,21 @@ def test_nan_input_is_refused_with_location():
     with pytest.raises(NonFiniteError, match=r"Linear\(4 -> 2\): input contains 1 NaN and 0 inf.*index \(1, 2\)"):
         gn.nn.Linear(4, 2).forward(x)
     net = gn.nn.Sequential(gn.nn.ReLU(), gn.nn.Linear(4, 2))
-    with pytest.raises(NonFiniteError) as info:
-        net.forward(x)
-    assert "Sequential[1] (Linear)" in info.value.where
+    with pytest.raises(NonFiniteError, match=r"Sequential: input contains 1 NaN .*index \(1, 2\)") as info:
+        net.forward(x)  # a container scans its input once, where the data enters
+    assert info.value.where == "Sequential input"
+
+
+def test_layers_inside_a_container_trust_their_inputs_and_the_loss_still_catches_nan():
+    net = gn.nn.Sequential(gn.nn.Linear(4, 3, rng=0), gn.nn.ReLU(), gn.nn.Linear(3, 2, rng=1))
+    net[0].W.data[0, 0] = np.inf  # the first layer's output becomes non-finite inside the net
+    with np.errstate(invalid="ignore"):
+        out = net.forward(np.ones((2, 4), np.float32))  # no per-layer scan inside the container
+    assert not np.isfinite(out).all()
+    with pytest.raises(NonFiniteError, match="scores contains"):
+        gn.nn.SoftmaxCrossEntropy().forward(out, np.array([0, 1]))
+    with pytest.raises(NonFiniteError, match=r"Linear\(3 -> 2\): input contains"):
+        net[2].forward(np.full((2, 3), np.nan, np.float32))  # a layer called directly still scans
 
 
 @pytest.mark.parametrize("ctor,pattern", [

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import trusted_inputs
 from .containers import Residual, Sequential
 from .layers import BatchNorm2d, Conv2d, ReLU
 from .layers._util import as_rng, positive_int
@@ -38,7 +39,9 @@ class BasicBlock(Module):
 
     def forward(self, x):
         try:
-            return self.relu.forward(self.residual.forward(x))
+            out = self.residual.forward(x)
+            with trusted_inputs():
+                return self.relu.forward(out)
         except Exception as err:
             from .module import _annotate
             _annotate(err, "BasicBlock.residual", getattr(x, "shape", None))

@@ -3,9 +3,16 @@ Concat merges, and Residual. An exception inside a container names the failing c
 (index, class) and the input shape it received."""
 from __future__ import annotations
 
+from .._checks import check_finite, trusted_inputs
 from ..backend import get_array_module
 from ..errors import ShapeError
 from .module import Module, _annotate
+
+
+def _check_entry(x, who):
+    """Scan a container's float input for NaN/inf once (skipped inside an outer container)."""
+    if getattr(x, "dtype", None) is not None and x.dtype.kind == "f":
+        check_finite(x, who)
 
 
 def _call(parent: str, name, child: Module, method: str, arg):
@@ -59,8 +66,10 @@ class Sequential(Module):
         setattr(self, name, module)
 
     def forward(self, x):
-        for name, child in self._modules.items():
-            x = _call("Sequential", name, child, "forward", x)
+        _check_entry(x, "Sequential")
+        with trusted_inputs():  # every child's input is checked data or a layer's output
+            for name, child in self._modules.items():
+                x = _call("Sequential", name, child, "forward", x)
         return x
 
     def backward(self, dout):
@@ -155,7 +164,9 @@ class Parallel(Module):
 
     def forward(self, x):
         me = type(self).__name__
-        outs = [_call(me, n, self._modules[n], "forward", x) for n in self._branch_names]
+        _check_entry(x, me)
+        with trusted_inputs():
+            outs = [_call(me, n, self._modules[n], "forward", x) for n in self._branch_names]
         try:
             return self.merge.forward(outs)
         except ShapeError as err:
@@ -215,7 +226,9 @@ class TimeDistributed(Module):
             raise ShapeError(f"TimeDistributed({type(self.module).__name__}): expected input of shape "
                              f"(N, T, ...), got shape {tuple(getattr(x, 'shape', ()))}")
         N, T = x.shape[:2]
-        out = _call("TimeDistributed", "module", self.module, "forward", x.reshape((N * T,) + x.shape[2:]))
+        _check_entry(x, "TimeDistributed")
+        with trusted_inputs():
+            out = _call("TimeDistributed", "module", self.module, "forward", x.reshape((N * T,) + x.shape[2:]))
         self._save((N, T))
         return out.reshape((N, T) + out.shape[1:])
 

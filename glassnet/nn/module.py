@@ -11,7 +11,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..backend import as_numpy, get_array_module, to_device
+from ..backend import as_numpy, device_of, get_array_module, to_device
 from ..errors import BackwardError, ShapeError
 
 __all__ = ["Module", "Parameter", "eval_scores"]
@@ -316,11 +316,14 @@ class Module:
 def eval_scores(model, X, batch_size=1024):
     """``model``'s outputs for ``X`` in eval mode, in batches, as one NumPy array.
 
-    ``X`` is converted to the model's dtype (as the Trainer does); the model's mode is restored
+    ``X`` is converted to the model's dtype and moved to its device (as the Trainer does); the model's mode is restored
     and its caches are cleared afterwards.
     """
     xp = get_array_module(X) if hasattr(X, "dtype") else np
     X = xp.asarray(X)
+    first = next(model.parameters(), None)
+    if first is not None and device_of(first.data) != device_of(X):
+        X = to_device(X, device_of(first.data))  # the data follows the model, as in the Trainer
     dtype = model.dtype
     if dtype is not None and X.dtype != dtype:
         X = X.astype(dtype)

@@ -78,10 +78,11 @@ class LBFGS(Optimizer):
                                         "gtol": group["tol"]})
         unpack(self.result.x)
         self.step_count += 1
-        self.last_update_norms = {}
+        norms = {}
         for (n, p), s in zip(params, start):
             d = as_numpy(p.data - s).ravel()
-            self.last_update_norms[n] = math.sqrt(float(d @ d))
+            norms[n] = math.sqrt(float(d @ d))
+        self.last_update_norms = norms
         for c in self.constraints:
             c.apply(self)
         return float(self.result.fun)

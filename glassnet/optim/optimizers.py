@@ -54,7 +54,7 @@ class Optimizer:
         self.state = {id(p): self._init_state(p) for g in self.param_groups for p in g["params"]}
         self.step_count = 0
         self.constraints = list(constraints)
-        self.last_update_norms: dict[str, float] = {}
+        self._update_sq_norms: dict = {}
 
     # -- parameters ---------------------------------------------------------------------------
     @staticmethod
@@ -123,10 +123,19 @@ class Optimizer:
                 delta = self._update(p, p.grad, self.state[id(p)], group, t)
                 p.data += delta
                 flat = delta.ravel()
-                norms[name] = float(math.sqrt(max(float(flat @ flat), 0.0)))
+                norms[name] = flat @ flat  # a 0-d array: read (and synchronized) only when asked for
         for c in self.constraints:
             c.apply(self)
-        self.last_update_norms = norms
+        self._update_sq_norms = norms
+
+    @property
+    def last_update_norms(self) -> dict[str, float]:
+        """``||lr * update||`` per parameter name for the last step."""
+        return {n: math.sqrt(max(float(v), 0.0)) for n, v in self._update_sq_norms.items()}
+
+    @last_update_norms.setter
+    def last_update_norms(self, value):
+        self._update_sq_norms = {n: float(v) ** 2 for n, v in dict(value).items()}
 
     def zero_grad(self):
         for g in self.param_groups:
@@ -136,11 +145,12 @@ class Optimizer:
     def update_ratios(self) -> dict[str, float]:
         """``||update|| / ||w||`` per parameter for the last step (the notes aim for ~1e-3)."""
         out = {}
+        norms = self.last_update_norms
         for name, p in self.named_parameters():
-            if name in self.last_update_norms:
+            if name in norms:
                 flat = p.data.ravel()
                 w = math.sqrt(float(flat @ flat))
-                out[name] = self.last_update_norms[name] / w if w > 0 else float("inf")
+                out[name] = norms[name] / w if w > 0 else float("inf")
         return out
 
     # -- state ---------------------------------------------------------------------------------
@@ -333,6 +343,13 @@ class Adam(Optimizer):
         xp = get_array_module(g)
         b1, b2 = group["betas"]
         m, v = state["m"], state["v"]
+        if group["bias_correction"]:
+            step_size, root_bc2 = group["lr"] / (1 - b1 ** t), (1 - b2 ** t) ** 0.5
+        else:
+            step_size, root_bc2 = group["lr"], 1.0
+        if xp.__name__ != "numpy":  # CuPy: one fused kernel instead of a dozen small ones
+            from ._fused import adam_delta
+            return adam_delta(g, m, v, b1, b2, step_size, root_bc2, group["eps"])
         m *= b1
         tmp = g * (1 - b1)
         m += tmp
@@ -340,10 +357,6 @@ class Adam(Optimizer):
         xp.multiply(g, g, out=tmp)
         tmp *= 1 - b2
         v += tmp
-        if group["bias_correction"]:
-            step_size, root_bc2 = group["lr"] / (1 - b1 ** t), (1 - b2 ** t) ** 0.5
-        else:
-            step_size, root_bc2 = group["lr"], 1.0
         denom = xp.sqrt(v, out=tmp)  # reuse the buffer
         if root_bc2 != 1.0:
             denom /= root_bc2

@@ -258,7 +258,13 @@ class Trainer:
             self.model.clear_cache()
             logs.update(loss=float("nan"), data_loss=float("nan"), penalty=0.0, nonfinite=str(err))
             cbs.call("on_batch_end", self, logs)
-            raise  # no callback stopped training: surface the error (it names the layer)
+            if getattr(err, "_located", False):
+                raise
+            # no callback stopped training: surface the error with the first module that went non-finite
+            where = self.locate_nonfinite(xb, yb)
+            located = NonFiniteError(f"{err}\n  {where}", where=err.where)
+            located._located = True
+            raise located from None
         self.model.backward(self.loss.backward())
         pen = self.penalty.add_to_grads(self.model) if self.penalty is not None else 0.0
         total = data_loss + pen

@@ -15,7 +15,7 @@ import copy
 import numpy as np
 
 from ... import functional as F
-from ..._checks import check_float_array, describe
+from ..._checks import check_finite, check_float_array, describe, trusted_inputs
 from ...backend import get_array_module
 from ...errors import ShapeError
 from .. import init as initializers
@@ -229,8 +229,10 @@ class Bidirectional(Module):
         if getattr(x, "ndim", 0) != 3:
             raise ShapeError(f"Bidirectional({type(self.fwd).__name__}): expected input of shape (N, T, "
                              f"{self.fwd.input_size}), got {describe(x)}")
-        a = self._child("fwd", "forward", x)
-        b = self._child("bwd", "forward", x[:, ::-1])
+        check_finite(x, f"Bidirectional({type(self.fwd).__name__})")
+        with trusted_inputs():
+            a = self._child("fwd", "forward", x)
+            b = self._child("bwd", "forward", x[:, ::-1])
         if self.return_sequences:
             b = b[:, ::-1]
         self._save(a.shape[-1])

@@ -8,6 +8,7 @@ into Linear(480, 10). Every number is the mean (and spread) over 3 seeds.
 
     python benchmarks/bench_mnist1d_models.py            # all four models, 3 seeds each
     python benchmarks/bench_mnist1d_models.py cnn gru    # a subset
+    python benchmarks/bench_mnist1d_models.py torch-cnn  # the paper's CNN and loop in PyTorch, same data
 """
 import sys
 import time
@@ -79,6 +80,29 @@ def train_once(name, seed, train, test):
     return acc, seconds, model.num_parameters()
 
 
+def torch_paper_cnn(seed, train, test):
+    """The paper's CNN and training loop in PyTorch on the same data: is a gap glassnet's or the setting's?"""
+    import torch
+    _common.set_torch_threads(torch)
+    torch.manual_seed(seed)
+    T = torch.nn
+    model = T.Sequential(T.Unflatten(1, (1, 40)), T.Conv1d(1, 25, 5, 2, 1), T.ReLU(), T.Conv1d(25, 25, 3, 2, 1),
+                         T.ReLU(), T.Conv1d(25, 25, 3, 2, 1), T.ReLU(), T.Flatten(), T.Linear(125, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    X, y = torch.from_numpy(train.X), torch.from_numpy(train.y)
+    g = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    for step in range(STEPS):
+        idx = torch.randint(0, len(X), (BATCH,), generator=g)  # the paper samples batches with replacement
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(X[idx]), y[idx]).backward()
+        opt.step()
+    seconds = time.perf_counter() - t0
+    with torch.no_grad():
+        acc = float((model(torch.from_numpy(test.X)).argmax(1).numpy() == test.y).mean())
+    return acc, seconds, sum(p.numel() for p in model.parameters())
+
+
 def main(names):
     train, test = gn.data.load_mnist1d()
     print(f"MNIST-1D: {len(train.X)} train / {len(test.X)} test; {STEPS} steps of batch {BATCH}, Adam lr 1e-2; "
@@ -87,7 +111,8 @@ def main(names):
     for name in names:
         accs, secs = [], []
         for seed in (0, 1, 2):
-            acc, s, n_params = train_once(name, seed, train, test)
+            run = torch_paper_cnn if name == "torch-cnn" else train_once
+            acc, s, n_params = run(name, seed, train, test) if run is train_once else run(seed, train, test)
             accs.append(acc)
             secs.append(s)
         runs = " ".join(f"{a:.3f}" for a in accs)

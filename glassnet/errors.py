@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from .backend import DeviceMismatchError
 
-__all__ = ["ShapeError", "NonFiniteError", "DeviceMismatchError", "BackwardError", "SymmetryWarning"]
+__all__ = ["ShapeError", "NonFiniteError", "DeviceMismatchError", "BackwardError", "SymmetryWarning",
+           "NotFittedError", "ConvergenceWarning"]
 
 
 class ShapeError(ValueError):
@@ -31,3 +32,11 @@ class BackwardError(RuntimeError):
 
 class SymmetryWarning(UserWarning):
     """Weights were initialized so that all units compute the same function."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A model or estimator was used before ``fit`` (also an AttributeError, as in scikit-learn)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative fit stopped at its iteration limit before it converged."""

@@ -1,4 +1,5 @@
-"""Classic baselines from the notes."""
-from .knn import KNearestNeighbors
+"""Classic baselines from the notes: k-nearest neighbours and linear classifiers."""
+from .knn import KNN, KNearestNeighbors, choose_k
+from .linear import LinearSoftmax, LinearSVM
 
-__all__ = ["KNearestNeighbors"]
+__all__ = ["KNN", "KNearestNeighbors", "choose_k", "LinearSVM", "LinearSoftmax"]

@@ -1,52 +1,155 @@
-"""k-nearest-neighbour classifier with L1 or L2 distance (the notes' first classifier)."""
+"""k-nearest neighbours with L1 or L2 distance (the notes' first classifier), in bounded memory."""
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
-from ..backend import get_array_module
+from ._validation import check_X, check_Xy, check_fitted
 
-__all__ = ["KNearestNeighbors"]
+__all__ = ["KNN", "KNearestNeighbors", "choose_k"]
 
 
-class KNearestNeighbors:
-    """``fit`` memorizes the training data; ``predict`` votes among the ``k`` nearest
-    training examples (ties go to the smallest label). Distances are computed in chunks
-    without Python loops over examples: L2 via ``|a|^2 + |b|^2 - 2 a.b``, L1 by broadcasting."""
+class KNN:
+    """``fit`` memorizes the training data; ``predict`` votes among the ``k`` nearest.
 
-    def __init__(self, k=1, distance="l2", chunk=256):
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"KNearestNeighbors: k must be a positive integer, got {k!r}")
+    Distances are fully vectorized: for L2 the expansion ``|a|^2 - 2 a.b + |b|^2`` as one
+    matrix product per block of queries (clamped at 0 against rounding), for L1 by
+    broadcasting over blocks of queries x blocks of training rows. Blocks are sized so that no
+    temporary array exceeds ``memory_mb`` (default 64 MB): 10,000 queries against 60,000
+    training images never need the 10,000 x 60,000 matrix at once. Neighbours are ordered by
+    distance, then by training index (deterministic). A tie in the vote goes, with
+    ``tie_break="nearest"`` (default), to the tied class whose nearest member is closest (so k=2
+    with a split vote equals k=1); with ``"smallest"`` to the smallest label, as scikit-learn's
+    KNeighborsClassifier does.
+    """
+
+    def __init__(self, k=1, distance="l2", memory_mb=64, tie_break="nearest"):
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"KNN: k must be a positive integer, got {k!r}")
         if distance not in ("l1", "l2"):
-            raise ValueError(f"KNearestNeighbors: distance must be 'l1' or 'l2', got {distance!r}")
-        self.k, self.distance, self.chunk = k, distance, chunk
+            raise ValueError(f"KNN: distance must be 'l1' or 'l2', got {distance!r}")
+        if not isinstance(memory_mb, numbers.Real) or memory_mb <= 0:
+            raise ValueError(f"KNN: memory_mb must be a positive number, got {memory_mb!r}")
+        if tie_break not in ("nearest", "smallest"):
+            raise ValueError(f"KNN: tie_break must be 'nearest' or 'smallest', got {tie_break!r}")
+        self.k, self.distance, self.memory_mb, self.tie_break = int(k), distance, memory_mb, tie_break
 
     def fit(self, X, y):
-        self.X_ = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-        self.y_ = np.asarray(y).astype(np.int64)
-        if self.k > len(self.X_):
-            raise ValueError(f"KNearestNeighbors: k={self.k} exceeds the {len(self.X_)} training examples")
-        self.n_classes_ = int(self.y_.max()) + 1
+        X, y = check_Xy(X, y, "KNN.fit")
+        if self.k > len(X):
+            raise ValueError(f"KNN: k={self.k} exceeds the {len(X)} training examples")
+        self.classes_, self.y_ = np.unique(y, return_inverse=True)
+        self.X_ = X.astype(np.float64)
+        self.sq_norms_ = np.einsum("ij,ij->i", self.X_, self.X_)
+        self.n_features_in_ = X.shape[1]
         return self
 
-    def distances(self, X):
-        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-        xp = get_array_module(X)
+    # -- distances ------------------------------------------------------------------------------
+    def _budget(self):
+        return int(self.memory_mb * 2 ** 20 // 8)  # float64 values per temporary
+
+    def _block_distances(self, Q):
+        """Distances (q, n_train) from a block of queries; temporaries stay within the budget."""
+        T = self.X_
         if self.distance == "l2":
-            d = (X * X).sum(1)[:, None] + (self.X_ * self.X_).sum(1)[None, :] - 2 * X @ self.X_.T
-            return xp.sqrt(xp.maximum(d, 0))
-        return xp.abs(X[:, None, :] - self.X_[None, :, :]).sum(axis=2)
+            d = Q @ T.T
+            d *= -2
+            d += np.einsum("ij,ij->i", Q, Q)[:, None]
+            d += self.sq_norms_[None, :]
+            np.maximum(d, 0, out=d)
+            return np.sqrt(d, out=d)
+        out = np.empty((len(Q), len(T)))
+        step = max(1, self._budget() // max(1, len(Q) * T.shape[1]))
+        for j in range(0, len(T), step):  # blocks of training rows: (q, t, D) stays bounded
+            out[:, j:j + step] = np.abs(Q[:, None, :] - T[None, j:j + step, :]).sum(axis=2)
+        return out
+
+    def _query_block(self):
+        n, D = self.X_.shape
+        per_query = n if self.distance == "l2" else n + D  # the (q, n) matrix, and at least one L1 row
+        return max(1, self._budget() // per_query)
+
+    def kneighbors(self, X, k=None):
+        """(distances, indices) of the ``k`` nearest training examples, each (n_queries, k),
+        sorted by distance, ties by training index."""
+        check_fitted(self, "X_")
+        k = self.k if k is None else int(k)
+        if not 1 <= k <= len(self.X_):
+            raise ValueError(f"KNN.kneighbors: k must lie in [1, {len(self.X_)}], got {k}")
+        X = check_X(X, "KNN", self.n_features_in_).astype(np.float64)
+        dist = np.empty((len(X), k))
+        idx = np.empty((len(X), k), dtype=np.int64)
+        step = self._query_block()
+        for i in range(0, len(X), step):
+            d = self._block_distances(X[i:i + step])
+            if k < d.shape[1]:
+                part = np.argpartition(d, k - 1, axis=1)[:, :k]
+            else:
+                part = np.broadcast_to(np.arange(d.shape[1]), d.shape)
+            pd = np.take_along_axis(d, part, axis=1)
+            order = np.lexsort((part, pd), axis=1)  # by distance, then by training index
+            idx[i:i + step] = np.take_along_axis(part, order, axis=1)
+            dist[i:i + step] = np.take_along_axis(pd, order, axis=1)
+            # rows where more training examples tie with the k-th distance than fit: argpartition
+            # chose among them arbitrarily; keep the lowest indices instead
+            kth = dist[i:i + step, -1:]
+            for r in np.flatnonzero((d <= kth).sum(axis=1) > k):
+                c = np.flatnonzero(d[r] <= kth[r, 0])
+                o = np.lexsort((c, d[r, c]))[:k]
+                idx[i + r], dist[i + r] = c[o], d[r, c[o]]
+        return dist, idx
+
+    # -- prediction ------------------------------------------------------------------------------
+    def _vote(self, nbr_labels):
+        n, k = nbr_labels.shape
+        C = len(self.classes_)
+        rows = np.arange(n)
+        votes = np.zeros((n, C), dtype=np.int64)
+        np.add.at(votes, (rows[:, None], nbr_labels), 1)
+        if self.tie_break == "smallest":
+            return votes.argmax(axis=1)
+        first = np.full((n, C), k)
+        for j in range(k - 1, -1, -1):  # after the loop: the rank of each class's nearest member
+            first[rows, nbr_labels[:, j]] = j
+        best = votes == votes.max(axis=1, keepdims=True)
+        return np.where(best, first, k + 1).argmin(axis=1)
 
     def predict(self, X):
-        X = np.asarray(X)
-        out = []
-        for i in range(0, len(X), self.chunk):
-            d = self.distances(X[i:i + self.chunk])
-            nearest = np.argpartition(d, self.k - 1, axis=1)[:, :self.k] if self.k < d.shape[1] else \
-                np.argsort(d, axis=1)[:, :self.k]
-            votes = np.zeros((len(d), self.n_classes_))
-            np.add.at(votes, (np.arange(len(d))[:, None], self.y_[nearest]), 1)
-            out.append(votes.argmax(axis=1))
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+        """Class labels (n_queries,)."""
+        _, idx = self.kneighbors(X)
+        return self.classes_[self._vote(self.y_[idx])]
 
     def score(self, X, y):
+        """Accuracy on (X, y)."""
         return float((self.predict(X) == np.asarray(y)).mean())
+
+
+#: The name used before ``KNN``; kept so existing code keeps working.
+KNearestNeighbors = KNN
+
+
+def choose_k(X, y, ks=(1, 3, 5, 8, 10, 12, 15, 20, 50, 100), folds=5, distance="l2", seed=0, tie_break="nearest"):
+    """Pick k by ``folds``-fold stratified cross-validation (the notes' example).
+
+    Neighbours are computed once per fold for the largest k and reused for every k.
+    Returns ``(best_k, {k: mean validation accuracy})``; ties go to the smaller k.
+    """
+    from ..data.splits import StratifiedKFold
+
+    X, y = check_Xy(X, y, "choose_k")
+    ks = sorted({int(k) for k in ks})
+    if not ks or ks[0] < 1:
+        raise ValueError(f"choose_k: ks must be positive integers, got {ks!r}")
+    scores = {k: [] for k in ks}
+    for tr, va in StratifiedKFold(folds, seed=seed).split(X, y):
+        kmax = min(ks[-1], len(tr))
+        knn = KNN(kmax, distance, tie_break=tie_break).fit(X[tr], y[tr])
+        _, idx = knn.kneighbors(X[va], kmax)
+        labels = knn.y_[idx]
+        for k in ks:
+            pred = knn.classes_[knn._vote(labels[:, :min(k, kmax)])]
+            scores[k].append(float((pred == y[va]).mean()))
+    means = {k: float(np.mean(v)) for k, v in scores.items()}
+    best = max(ks, key=lambda k: (means[k], -k))
+    return best, means

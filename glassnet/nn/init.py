@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import SymmetryWarning
 
 __all__ = ["zeros", "constant", "small_normal", "normal", "xavier", "glorot", "he",
-           "truncated_normal", "sparse", "orthogonal", "fans", "get", "INITIALIZERS"]
+           "truncated_normal", "sparse", "orthogonal", "uniform_fan_in", "fans", "get", "INITIALIZERS"]
 
 
 def _rng(rng) -> np.random.Generator:
@@ -123,6 +123,13 @@ def sparse(shape, rng=None, dtype=np.float32, k=15, std=None):
     return np.ascontiguousarray(w).astype(dtype)
 
 
+def uniform_fan_in(shape, rng=None, dtype=np.float32):
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default for Linear and Conv weights
+    (kaiming_uniform with a=sqrt(5)); useful to reproduce results obtained with PyTorch."""
+    bound = 1.0 / math.sqrt(fans(shape)[0])
+    return _rng(rng).uniform(-bound, bound, size=shape).astype(dtype)
+
+
 def orthogonal(shape, rng=None, dtype=np.float32, gain=1.0):
     """A (semi-)orthogonal matrix (rows or columns orthonormal) times ``gain``; for (out, in, ...)
     shapes the trailing dims are flattened. Keeps the norm of a vector through repeated products,
@@ -141,6 +148,7 @@ INITIALIZERS = {
     "zeros": zeros, "constant": constant, "normal": normal, "small": small_normal,
     "small_normal": small_normal, "xavier": xavier, "glorot": glorot, "he": he,
     "truncated_normal": truncated_normal, "sparse": sparse, "orthogonal": orthogonal,
+    "uniform_fan_in": uniform_fan_in,
 }
 
 

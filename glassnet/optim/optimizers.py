@@ -364,3 +364,26 @@ class Adam(Optimizer):
         delta = m / denom
         delta *= -step_size
         return delta
+
+
+#: Solver names used by the estimators and the classic models: name -> (class, extra arguments).
+SOLVERS = {
+    "sgd": (SGD, {}),
+    "momentum": (SGD, {"momentum": 0.9}),
+    "nesterov": (SGD, {"momentum": 0.9, "nesterov": True}),
+    "adagrad": (Adagrad, {}),
+    "rmsprop": (RMSprop, {}),
+    "adam": (Adam, {}),
+}
+
+
+def make_optimizer(solver, params, lr, momentum=None, who="optimizer"):
+    """An optimizer from a solver name (see ``SOLVERS``); ``momentum`` overrides 0.9 for
+    "momentum"/"nesterov"."""
+    if solver not in SOLVERS:
+        raise ValueError(f"{who}: solver must be one of {sorted(SOLVERS)}, got {solver!r}")
+    cls, extra = SOLVERS[solver]
+    extra = dict(extra)
+    if momentum is not None and "momentum" in extra:
+        extra["momentum"] = momentum
+    return cls(params, lr=lr, **extra)

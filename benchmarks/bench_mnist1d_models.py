@@ -92,7 +92,7 @@ def torch_paper_cnn(seed, train, test):
     X, y = torch.from_numpy(train.X), torch.from_numpy(train.y)
     g = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
-    for step in range(STEPS):
+    for _ in range(STEPS):
         idx = torch.randint(0, len(X), (BATCH,), generator=g)  # the paper samples batches with replacement
         opt.zero_grad()
         torch.nn.functional.cross_entropy(model(X[idx]), y[idx]).backward()

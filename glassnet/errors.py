@@ -8,7 +8,7 @@ from __future__ import annotations
 from .backend import DeviceMismatchError
 
 __all__ = ["ShapeError", "NonFiniteError", "DeviceMismatchError", "BackwardError", "SymmetryWarning",
-           "NotFittedError", "ConvergenceWarning"]
+           "NotFittedError", "ConvergenceWarning", "DataConversionWarning"]
 
 
 class ShapeError(ValueError):
@@ -38,5 +38,32 @@ class NotFittedError(ValueError, AttributeError):
     """A model or estimator was used before ``fit`` (also an AttributeError, as in scikit-learn)."""
 
 
+class DataConversionWarning(UserWarning):
+    """Input data was converted to the expected form (e.g. a column-vector y raveled)."""
+
+
 class ConvergenceWarning(UserWarning):
     """An iterative fit stopped at its iteration limit before it converged."""
+
+
+def sklearn_compatible(cls, name=None):
+    """``cls``, or where scikit-learn is in use (imported) a subclass of both ``cls`` and
+    scikit-learn's class of the same name, so code written against either catches it."""
+    import sys
+
+    sk = sys.modules.get("sklearn.exceptions")
+    theirs = getattr(sk, name or cls.__name__, None) if sk is not None else None
+    if theirs is None:
+        return cls
+    key = (cls, theirs)
+    if key not in _SK_CLASSES:
+        _SK_CLASSES[key] = type(cls.__name__, (cls, theirs), {"__module__": __name__, "__doc__": cls.__doc__})
+    return _SK_CLASSES[key]
+
+
+def not_fitted(message: str) -> NotFittedError:
+    """A NotFittedError (also scikit-learn's, where it is in use)."""
+    return sklearn_compatible(NotFittedError)(message)
+
+
+_SK_CLASSES: dict = {}

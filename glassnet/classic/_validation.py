@@ -3,14 +3,17 @@ and errors that say what was expected and what came (in scikit-learn's wording w
 estimator checks look for it)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .._checks import check_finite
-from ..errors import NotFittedError
+from ..errors import DataConversionWarning, not_fitted, sklearn_compatible
 
 
 def check_X(X, who, n_features=None, dtype=np.float64):
-    """X as a finite 2-D float array of shape (n_samples, n_features)."""
+    """X as a finite 2-D float array of shape (n_samples, n_features); ``dtype=None`` keeps
+    float32 and float64 inputs as they are (anything else becomes float64)."""
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
         raise TypeError(f"{who}: sparse input is not supported (a dense array is required); "
                         f"convert it with X.toarray()")
@@ -24,8 +27,9 @@ def check_X(X, who, n_features=None, dtype=np.float64):
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"{who}: X must hold numbers; each value should be a number, not a string or "
-                             f"an argument that must be a string or a number ({err})") from None
+            # keep the built-in type: TypeError for objects that are no numbers, ValueError for bad strings
+            raise type(err)(f"{who}: X must hold numbers, got an object array with a value that is not one: "
+                            f"{err}") from None
     if arr.ndim != 2:
         hint = " Reshape your data with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a " \
                "single sample." if arr.ndim == 1 else ""
@@ -35,6 +39,8 @@ def check_X(X, who, n_features=None, dtype=np.float64):
         raise ValueError(f"{who}: Found array with 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required.")
     if arr.shape[1] < 1:
         raise ValueError(f"{who}: Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required.")
+    if dtype is None:
+        dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     arr = np.ascontiguousarray(arr, dtype=dtype)
     check_finite(arr, who, "X")
     if n_features is not None and arr.shape[1] != n_features:
@@ -49,6 +55,9 @@ def check_y(y, who, n_samples):
         raise ValueError(f"{who.split('.')[0]} requires y to be passed, but the target y is None.")
     arr = np.asarray(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
+        warnings.warn(f"A column-vector y was passed when a 1d array was expected: {who} uses y of shape "
+                      f"{arr.shape} as ({arr.shape[0]},); pass y.ravel() to silence this", sklearn_compatible(DataConversionWarning),
+                      stacklevel=3)
         arr = arr.ravel()
     if arr.ndim != 1:
         raise ValueError(f"{who}: y must be 1-D (n_samples,), got shape {arr.shape}")
@@ -66,5 +75,5 @@ def check_Xy(X, y, who, dtype=np.float64):
 
 def check_fitted(est, attr):
     if not hasattr(est, attr):
-        raise NotFittedError(f"This {type(est).__name__} instance is not fitted yet: call fit(X, y) before "
+        raise not_fitted(f"This {type(est).__name__} instance is not fitted yet: call fit(X, y) before "
                              f"using it.")

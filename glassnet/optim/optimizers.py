@@ -137,6 +137,19 @@ class Optimizer:
     def last_update_norms(self, value):
         self._update_sq_norms = {n: float(v) ** 2 for n, v in dict(value).items()}
 
+    # -- copying and pickling: the per-parameter state is keyed by id(p), which a copy changes ------------
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        params = [p for g in self.param_groups for p in g["params"]]
+        d["state"] = [self.state[id(p)] for p in params]
+        return d
+
+    def __setstate__(self, d):
+        states = d["state"]
+        self.__dict__.update(d)
+        params = [p for g in self.param_groups for p in g["params"]]
+        self.state = {id(p): st for p, st in zip(params, states)}
+
     def zero_grad(self):
         for g in self.param_groups:
             for p in g["params"]:

@@ -62,7 +62,8 @@ class Trainer:
     every iteration with ``schedule_unit="step"``) or a ready Scheduler; ``metrics`` are
     names ("accuracy", "mse", "mae") or callables. Training metrics per epoch are measured
     in eval mode on a fixed sample of ``train_sample`` training examples (the whole set if it
-    is smaller), as the notes' Solver does; ``history.train_metrics_on`` says which.
+    is smaller), as the notes' Solver does; ``history.train_metrics_on`` says which
+    (``train_sample=0`` skips them).
     ``augment`` (see glassnet.data.augment) transforms each training batch on the fly with
     the trainer's Generator; evaluation never sees it.
     """
@@ -185,7 +186,8 @@ class Trainer:
         if on_gpu:
             sample_idx = to_device(sample_idx, "cuda")
         sample = (X[sample_idx], y[sample_idx])  # the fixed training sample for epoch metrics
-        self.history.train_metrics_on = (f"the whole training set ({n} examples), eval mode" if m == n else
+        self.history.train_metrics_on = ("not measured (train_sample=0)" if m == 0 else
+                                         f"the whole training set ({n} examples), eval mode" if m == n else
                                          f"a fixed random sample of {m} of {n} training examples, eval mode")
         n_batches = n // batch_size if drop_last else math.ceil(n / batch_size)
         cbs = CallbackList(self.callbacks)
@@ -215,8 +217,9 @@ class Trainer:
                        "lr": self.optimizer.lr}
                 cbs.call("on_validation_begin", self, logs)
                 self.model.eval()
-                train_eval = self._evaluate_arrays(*sample, with_details=False)
-                row.update({k: v for k, v in train_eval.items() if k != "loss"})
+                if m > 0:  # train_sample=0 skips the training-metric pass (e.g. inside estimators)
+                    train_eval = self._evaluate_arrays(*sample, with_details=False)
+                    row.update({k: v for k, v in train_eval.items() if k != "loss"})
                 if val_xy is not None:
                     ve = self._evaluate_arrays(*val_xy, with_details=False)
                     row.update({f"val_{k}": v for k, v in ve.items()})

@@ -1,4 +1,4 @@
-"""The ``glassnet`` command line: demo, train, evaluate, predict, gradcheck."""
+"""The ``glassnet`` command line: demo, train, evaluate, predict, gradcheck, doctor, report."""
 from __future__ import annotations
 
 import argparse
@@ -30,7 +30,13 @@ def _run_and_report(cfg, out, resume, title):
     for line in summary_lines(metrics):
         print(line)
     print(f"  run folder: {os.path.abspath(out)} (config.json, history.json, metrics.json, model.npz, "
-          f"checkpoints/best.npz, checkpoints/last.npz)")
+          f"checkpoints/best.npz, checkpoints/last.npz, monitor.json, findings.json)")
+    findings = metrics.get("findings") or []
+    print("  the doctor: " + ("nothing to report" if not findings else f"{len(findings)} finding(s)"))
+    for line in findings:
+        print(f"    {line}")
+    if metrics.get("report"):
+        print(f"  report: {os.path.abspath(metrics['report'])}")
     return metrics
 
 
@@ -154,6 +160,66 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _cmd_doctor(args) -> int:
+    from .doctor import examine, format_findings
+
+    if args.sanity:
+        from .doctor import sanity_checks
+        from .train.run import ConfigError, load_config, prepare
+
+        try:
+            parts = prepare(load_config(args.sanity))
+        except (ConfigError, OSError) as err:
+            print(f"glassnet doctor --sanity: {err}", file=sys.stderr)
+            return 2
+        X, y = parts["train"]
+        checks = sanity_checks(parts["model"], parts["loss"], X, y, penalty=parts["penalty"])
+        print(f"Sanity checks of {args.sanity} before training:")
+        for c in checks:
+            print(f"  {c}")
+        failed = [c for c in checks if not c.passed]
+        for c in failed:
+            if c.finding is not None:
+                print()
+                print(c.finding)
+        return 1 if failed else 0
+    if not args.run_dir:
+        print("glassnet doctor: give a run folder (glassnet doctor RUN_DIR) or --sanity CONFIG", file=sys.stderr)
+        return 2
+    try:
+        findings = examine(args.run_dir, baseline_error=args.baseline_error)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"glassnet doctor: {err}", file=sys.stderr)
+        return 2
+    print(format_findings(findings))
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .report import write_report
+    from .train.run import input_shape, prepare
+
+    folder = args.run_dir
+    cfg_path = os.path.join(folder, "config.json")
+    if not os.path.exists(cfg_path):
+        print(f"glassnet report: {folder} has no config.json; is it a glassnet run folder?", file=sys.stderr)
+        return 2
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    parts = prepare(cfg)  # reloads the data (and its fitted preprocessing) for the confusion matrix
+    data = parts["val"] if parts["val"] is not None else parts["test"]
+    shape = input_shape(parts["config"], parts["train"][0])
+    out = args.out or os.path.join(folder, "report.html")
+    write_report(folder, out, data=data, input_shape=tuple(shape) if shape else None,
+                 baseline_error=args.baseline_error, title=cfg.get("name"))
+    print(f"wrote {os.path.abspath(out)}")
+    if args.tensorboard:
+        from .report import write_tensorboard
+        write_tensorboard(folder, args.tensorboard)
+        print(f"wrote TensorBoard event files to {os.path.abspath(args.tensorboard)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glassnet", description="glassnet: deep learning you can see through")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -180,6 +246,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-v", "--verbose", action="store_true", help="print every tensor's report")
     p.set_defaults(func=_cmd_gradcheck)
+    p = sub.add_parser("doctor", help="diagnose a training run (or run sanity checks before one)")
+    p.add_argument("run_dir", nargs="?", help="run folder written by glassnet train/demo")
+    p.add_argument("--sanity", metavar="CONFIG", default=None, help="sanity checks for a config before training")
+    p.add_argument("--baseline-error", type=float, default=0.0,
+                   help="error a good model should reach (e.g. human error); default 0")
+    p.set_defaults(func=_cmd_doctor)
+    p = sub.add_parser("report", help="write the HTML report of a run folder")
+    p.add_argument("run_dir")
+    p.add_argument("--out", default=None, help="HTML file (default RUN_DIR/report.html)")
+    p.add_argument("--tensorboard", metavar="LOGDIR", default=None, help="also write TensorBoard event files")
+    p.add_argument("--baseline-error", type=float, default=0.0)
+    p.set_defaults(func=_cmd_report)
     return parser
 
 

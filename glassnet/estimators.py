@@ -17,6 +17,7 @@ is float32 (as in scikit-learn); the fitted glassnet model is ``model_``.
 from __future__ import annotations
 
 import inspect
+import math
 import numbers
 import warnings
 
@@ -133,17 +134,29 @@ class _BaseMLP:
 
     # -- the network ---------------------------------------------------------------------------------
     def _build(self, n_in, n_out, sizes, dtype, rng):
-        init = "he" if self.activation == "relu" else "glorot"
+        """The network, initialized as scikit-learn's MLP is: weights and biases U(-b, b) with
+        b = sqrt(6 / (fan_in + fan_out)) (times sqrt(2) for logistic units), so that the same
+        settings give comparable results."""
+        gain = math.sqrt(2.0) if self.activation == "logistic" else 1.0
         layers, width = [], n_in
+
+        def linear(n_in_, n_out_):
+            lin = nn.Linear(n_in_, n_out_, init="glorot_uniform", rng=rng, dtype=dtype)
+            if gain != 1.0:
+                lin.W.data[...] = nn.init.glorot_uniform(lin.W.shape, rng=rng, dtype=dtype, gain=gain)
+            bound = gain * math.sqrt(6.0 / (n_in_ + n_out_))
+            lin.b.data[...] = rng.uniform(-bound, bound, n_out_)
+            return lin
+
         for h in sizes:
-            layers.append(nn.Linear(width, h, init=init, rng=rng, dtype=dtype))
+            layers.append(linear(width, h))
             if self.batch_norm:
                 layers.append(nn.BatchNorm1d(h, dtype=dtype))
             layers.append(_ACTIVATIONS[self.activation]())
             if self.dropout > 0:
                 layers.append(nn.Dropout(self.dropout, rng=rng))
             width = h
-        layers.append(nn.Linear(width, n_out, init="glorot", rng=rng, dtype=dtype))
+        layers.append(linear(width, n_out))
         return nn.Sequential(*layers)
 
     def _schedule(self, steps_per_epoch):

@@ -86,7 +86,8 @@ def test_input_errors():
         est.fit(X, y)
     with pytest.raises(ValueError, match="X has 3 features, but MLPClassifier is expecting 2 features as input"):
         est.predict(np.zeros((2, 3)))
-    with pytest.warns(gn.errors.DataConversionWarning, match="column-vector y"):
+    with pytest.warns(gn.errors.DataConversionWarning, match="column-vector y"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", gn.ConvergenceWarning)
         est.fit(X, y[:, None])
 
 
@@ -159,5 +160,5 @@ def test_float32_input_keeps_a_float32_network():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", gn.ConvergenceWarning)
         est = MLPClassifier(max_iter=5).fit(X.astype(np.float32), y)
+        assert MLPClassifier(max_iter=1).fit(X, y).model_.dtype == np.float64
     assert est.model_.dtype == np.float32
-    assert MLPClassifier(max_iter=1).fit(X, y).model_.dtype == np.float64

@@ -42,6 +42,7 @@ class KNN:
         self.classes_, self.y_ = np.unique(y, return_inverse=True)
         self.X_ = X.astype(np.float64)
         self.sq_norms_ = np.einsum("ij,ij->i", self.X_, self.X_)
+        self._minus2_T = np.ascontiguousarray(-2.0 * self.X_.T)
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -50,15 +51,15 @@ class KNN:
         return int(self.memory_mb * 2 ** 20 // 8)  # float64 values per temporary
 
     def _block_distances(self, Q):
-        """Distances (q, n_train) from a block of queries; temporaries stay within the budget."""
+        """Distances (q, n_train) from a block of queries; for L2 ``|t|^2 - 2 q.t``, which ranks
+        the training rows as the distance does. Temporaries stay within the budget."""
         T = self.X_
         if self.distance == "l2":
-            d = Q @ T.T
-            d *= -2
-            d += np.einsum("ij,ij->i", Q, Q)[:, None]
+            # |q|^2 - 2 q.t + |t|^2; the per-row constant |q|^2 does not change the ranking, so it is
+            # added (and the result clamped at 0) only for the k neighbours kept
+            d = Q @ self._minus2_T
             d += self.sq_norms_[None, :]
-            np.maximum(d, 0, out=d)
-            return np.sqrt(d, out=d)
+            return d
         out = np.empty((len(Q), len(T)))
         step = max(1, self._budget() // max(1, len(Q) * T.shape[1]))
         for j in range(0, len(T), step):  # blocks of training rows: (q, t, D) stays bounded
@@ -83,7 +84,9 @@ class KNN:
         step = self._query_block()
         for i in range(0, len(X), step):
             d = self._block_distances(X[i:i + step])
-            if k < d.shape[1]:
+            if k == 1:
+                part = d.argmin(axis=1)[:, None]  # the first minimum: ties already go to the lowest index
+            elif k < d.shape[1]:
                 part = np.argpartition(d, k - 1, axis=1)[:, :k]
             else:
                 part = np.broadcast_to(np.arange(d.shape[1]), d.shape)
@@ -94,10 +97,14 @@ class KNN:
             # rows where more training examples tie with the k-th distance than fit: argpartition
             # chose among them arbitrarily; keep the lowest indices instead
             kth = dist[i:i + step, -1:]
-            for r in np.flatnonzero((d <= kth).sum(axis=1) > k):
-                c = np.flatnonzero(d[r] <= kth[r, 0])
-                o = np.lexsort((c, d[r, c]))[:k]
-                idx[i + r], dist[i + r] = c[o], d[r, c[o]]
+            if k > 1:
+                for r in np.flatnonzero((d <= kth).sum(axis=1) > k):
+                    c = np.flatnonzero(d[r] <= kth[r, 0])
+                    o = np.lexsort((c, d[r, c]))[:k]
+                    idx[i + r], dist[i + r] = c[o], d[r, c[o]]
+        if self.distance == "l2":
+            dist += np.einsum("ij,ij->i", X, X)[:, None]
+            np.sqrt(np.maximum(dist, 0, out=dist), out=dist)
         return dist, idx
 
     # -- prediction ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import SymmetryWarning
 
 __all__ = ["zeros", "constant", "small_normal", "normal", "xavier", "glorot", "he",
-           "truncated_normal", "sparse", "orthogonal", "uniform_fan_in", "fans", "get", "INITIALIZERS"]
+           "truncated_normal", "sparse", "orthogonal", "uniform_fan_in", "glorot_uniform", "fans", "get", "INITIALIZERS"]
 
 
 def _rng(rng) -> np.random.Generator:
@@ -123,6 +123,14 @@ def sparse(shape, rng=None, dtype=np.float32, k=15, std=None):
     return np.ascontiguousarray(w).astype(dtype)
 
 
+def glorot_uniform(shape, rng=None, dtype=np.float32, gain=1.0):
+    """U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)): Glorot & Bengio's uniform form
+    (same variance as ``glorot``); scikit-learn's MLP uses it (gain sqrt(2) for logistic units)."""
+    fan_in, fan_out = fans(shape)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return _rng(rng).uniform(-bound, bound, size=shape).astype(dtype)
+
+
 def uniform_fan_in(shape, rng=None, dtype=np.float32):
     """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default for Linear and Conv weights
     (kaiming_uniform with a=sqrt(5)); useful to reproduce results obtained with PyTorch."""
@@ -148,7 +156,7 @@ INITIALIZERS = {
     "zeros": zeros, "constant": constant, "normal": normal, "small": small_normal,
     "small_normal": small_normal, "xavier": xavier, "glorot": glorot, "he": he,
     "truncated_normal": truncated_normal, "sparse": sparse, "orthogonal": orthogonal,
-    "uniform_fan_in": uniform_fan_in,
+    "uniform_fan_in": uniform_fan_in, "glorot_uniform": glorot_uniform,
 }
 
 

@@ -41,7 +41,7 @@ _DATA_FIELDS = {"dataset": str, "path": str, "root": str, "val_fraction": float,
 _TRAINER_FIELDS = {"epochs": int, "batch_size": int, "shuffle": bool, "drop_last": bool, "early_stopping": dict,
                    "reduce_lr_on_plateau": dict, "gradient_clipping": float, "checkpoint_monitor": str,
                    "checkpoint_every": int, "save_best_only": bool, "verbose": int, "train_sample": int,
-                   "terminate_on_nan": bool, "metrics": list}
+                   "terminate_on_nan": bool, "metrics": list, "monitor_every": int}
 _OPTIMIZERS = {"SGD": optim.SGD, "Adam": optim.Adam, "RMSprop": optim.RMSprop, "Adagrad": optim.Adagrad}
 _PENALTIES = {"L2": optim.L2, "L1": optim.L1, "ElasticNet": optim.ElasticNet}
 
@@ -319,6 +319,10 @@ def run(cfg, out_dir, resume=False, verbose=None):
     callbacks = parts["callbacks"] + [ModelCheckpoint(ckpt_dir, monitor=parts["monitor"],
                                                       save_best_only=t.get("save_best_only", True),
                                                       every_n_epochs=t.get("checkpoint_every", 1))]
+    from ..doctor import Monitor
+    monitor = Monitor(every=t.get("monitor_every", 50)) if t.get("monitor_every", 50) else None
+    if monitor is not None:
+        callbacks.append(monitor)
     verbose = t.get("verbose", 1) if verbose is None else verbose
     trainer = Trainer(parts["model"], parts["loss"], parts["optimizer"], penalty=parts["penalty"],
                       schedule=parts["schedule"], schedule_unit=parts["unit"], callbacks=callbacks,
@@ -346,9 +350,48 @@ def run(cfg, out_dir, resume=False, verbose=None):
         metrics["test"] = trainer.evaluate(parts["test"])
     save(trainer.model, os.path.join(out_dir, "model.npz"), preprocessing=parts["preprocessing"],
          extra={"loss": parts["loss"].config()})
+    metrics["input_shape"] = input_shape(cfg, parts["train"][0])
+    _write_doctor_outputs(trainer, monitor, out_dir, parts, metrics)
     _json_dump(os.path.join(out_dir, "metrics.json"), metrics)
     metrics["trainer"] = trainer
     return metrics
+
+
+_IMAGE_SHAPES = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "digits": (8, 8)}
+
+
+def input_shape(cfg, X):
+    """Per-example shape for drawing inputs: the data's own shape for images, the known image
+    shape of a flattened image set, or None (1-D signals)."""
+    shape = tuple(int(s) for s in X.shape[1:])
+    if len(shape) >= 2:
+        return list(shape)
+    known = _IMAGE_SHAPES.get(cfg["data"].get("dataset"))
+    return list(known) if known and int(np.prod(known)) == shape[0] else None
+
+
+def _write_doctor_outputs(trainer, monitor, out_dir, parts, metrics):
+    """monitor.json, findings.json and report.html (when matplotlib is installed)."""
+    from ..doctor import examine
+
+    if monitor is not None:
+        _json_dump(os.path.join(out_dir, "monitor.json"), monitor.to_dict())
+    findings = examine(trainer)
+    _json_dump(os.path.join(out_dir, "findings.json"),
+               [{"severity": f.severity, "code": f.code, "what": f.what, "evidence": f.evidence, "remedy": f.remedy}
+                for f in findings])
+    metrics["findings"] = [f"[{f.severity}] {f.what}" for f in findings]
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        metrics["report"] = None
+        return
+    from ..report import write_report
+    data = parts["val"] if parts["val"] is not None else parts["test"]
+    shape = metrics.get("input_shape")
+    metrics["report"] = write_report(trainer, os.path.join(out_dir, "report.html"), data=data,
+                                     input_shape=tuple(shape) if shape else None, findings=findings,
+                                     title=parts["config"].get("name") or os.path.basename(os.path.abspath(out_dir)))
 
 
 DEMO_CONFIG = {

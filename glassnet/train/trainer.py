@@ -100,6 +100,7 @@ class Trainer:
         self.seed = None
         self.stop_requested = None
         self.messages: list[str] = []
+        self.batch_size = self.n_train = self.epochs_requested = None
 
     # -- utilities -----------------------------------------------------------------------------------
     def log(self, message: str):
@@ -163,6 +164,7 @@ class Trainer:
         X, y = self._prepare(train, "fit(train)")
         val_xy = self._prepare(val, "fit(val)") if val is not None else None
         n = len(X)
+        self.batch_size, self.n_train, self.epochs_requested = batch_size, n, epochs  # read by the doctor
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
         if not isinstance(epochs, int) or epochs < 0:

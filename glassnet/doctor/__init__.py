@@ -1,0 +1,16 @@
+"""The training doctor: monitors, sanity checks, diagnoses in plain words.
+
+    mon = gn.doctor.Monitor(every=50)
+    trainer = gn.Trainer(net, loss, opt, callbacks=[mon])
+    trainer.fit(...)
+    for finding in gn.doctor.examine(trainer):
+        print(finding)
+"""
+from .examine import examine, format_findings, run_view
+from .lr_range import lr_range_test
+from .monitors import Monitor
+from .rules import RULES, RunView, sort_findings
+from .sanity import sanity_checks
+
+__all__ = ["Monitor", "examine", "format_findings", "run_view", "sanity_checks", "lr_range_test", "RULES", "RunView",
+           "sort_findings"]

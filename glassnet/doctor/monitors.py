@@ -1,0 +1,199 @@
+"""Monitors: a Trainer callback that samples the network every ``every`` iterations.
+
+On a sampled batch it records, per leaf module, the output's mean, std and histogram, the
+fraction of ReLU outputs that are zero and of sigmoid/tanh outputs in saturation, and which
+units fired at all (dead units are those that never fired over all sampled batches); per
+parameter, the gradient norm, the weight norm, mean and std, and the update/weight ratio of
+the step (the notes: around 1e-3); and the statistics of the input batch. Between samples it
+costs nothing; on a sampled batch it wraps each leaf's forward once.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..backend import as_numpy
+from ..train.callbacks.base import Callback
+
+__all__ = ["Monitor"]
+
+_RELU = ("ReLU", "LeakyReLU")
+_SQUASH = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
+
+
+def _units(a):
+    """(rows, units) view: features of (N, D), channels of (N, C, ...), hidden units of (N, T, H)."""
+    if a.ndim == 2:
+        return a
+    if a.ndim == 3 and a.shape[1] > a.shape[2]:  # (N, T, H) sequences: units are the last axis
+        return a.reshape(-1, a.shape[2])
+    return np.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
+
+
+def _stats(a, bins):
+    a = as_numpy(a).astype(np.float64, copy=False)
+    finite = np.isfinite(a)
+    vals = a[finite] if not finite.all() else a.ravel()
+    if vals.size == 0:
+        return {"mean": float("nan"), "std": float("nan"), "hist": [], "edges": [], "finite": False}
+    counts, edges = np.histogram(vals, bins=bins)
+    return {"mean": float(vals.mean()), "std": float(vals.std()), "hist": counts.tolist(),
+            "edges": [float(e) for e in edges], "finite": bool(finite.all())}
+
+
+class Monitor(Callback):
+    """Sample activations, gradients, weights and update ratios every ``every`` iterations
+    (also the first one). ``records`` holds one dict per sample; ``summary()`` condenses them
+    for the doctor's rules and the report; ``to_dict()`` is what a run folder stores."""
+
+    def __init__(self, every=50, bins=30):
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"Monitor: every must be a positive integer, got {every!r}")
+        self.every, self.bins = every, int(bins)
+        self.records: list[dict] = []
+        self.ever_active: dict[str, np.ndarray] = {}
+        self._current = None
+        self._wrapped = []
+
+    # -- sampling ----------------------------------------------------------------------------------
+    def _sampling(self, trainer):
+        return trainer.iteration % self.every == 0
+
+    def on_batch_begin(self, trainer, logs):
+        if not self._sampling(trainer):
+            return
+        xb = as_numpy(logs.get("batch_x"))
+        rec = {"iteration": trainer.iteration, "epoch": trainer.epoch, "layers": {}, "params": {},
+               "input": {}}
+        if xb is not None and xb.dtype.kind == "f":
+            flat = xb.reshape(len(xb), -1).astype(np.float64)
+            feat_std = flat.std(axis=0)
+            rec["input"] = {"mean": float(flat.mean()), "std": float(flat.std()),
+                            "abs_max": float(np.abs(flat).max()) if flat.size else 0.0,
+                            "feature_std_min": float(feat_std.min()) if flat.size else 0.0,
+                            "feature_std_max": float(feat_std.max()) if flat.size else 0.0,
+                            "feature_mean_abs_max": float(np.abs(flat.mean(axis=0)).max()) if flat.size else 0.0}
+        self._current = rec
+        for name, m in trainer.model.named_modules():
+            if m._modules:
+                continue
+            self._wrap(name or type(m).__name__, m, rec)
+
+    def _wrap(self, name, m, rec):
+        orig = m.forward
+        kind = type(m).__name__
+        bins = self.bins
+        ever = self.ever_active
+
+        def forward(x, *args, **kw):
+            out = orig(x, *args, **kw)
+            if hasattr(out, "dtype") and out.dtype.kind == "f" and out.ndim >= 2:
+                a = as_numpy(out)
+                st = _stats(a, bins)
+                st["type"] = kind
+                if kind in _RELU:
+                    units = _units(a)
+                    st["zero_fraction"] = float((a <= 0).mean())
+                    fired = (units > 0).any(axis=0)
+                    prev = ever.get(name)
+                    ever[name] = fired if prev is None or prev.shape != fired.shape else (prev | fired)
+                elif kind in _SQUASH:
+                    lo, hi = _SQUASH[kind]
+                    st["saturated_fraction"] = float(((a <= lo) | (a >= hi)).mean())
+                rec["layers"][name] = st
+            return out
+
+        object.__setattr__(m, "forward", forward)
+        self._wrapped.append(m)
+
+    def _unwrap(self):
+        for m in self._wrapped:
+            m.__dict__.pop("forward", None)
+        self._wrapped = []
+
+    def after_backward(self, trainer, logs):
+        rec = self._current
+        if rec is None:
+            return
+        self._unwrap()
+        for name, p in trainer.model.named_parameters():
+            g = as_numpy(p.grad).astype(np.float64).ravel()
+            w = as_numpy(p.data).astype(np.float64).ravel()
+            if p.decay and np.isfinite(g).all() and g.size:
+                counts, edges = np.histogram(g, bins=self.bins)
+                rec.setdefault("grad_hist", {})[name] = {"hist": counts.tolist(), "edges": edges.tolist()}
+            rec["params"][name] = {"grad_norm": float(math.sqrt(g @ g)) if np.isfinite(g).all() else float("nan"),
+                                   "weight_norm": float(math.sqrt(w @ w)) if np.isfinite(w).all() else float("nan"),
+                                   "weight_mean": float(w.mean()), "weight_std": float(w.std()),
+                                   "decay": bool(p.decay), "shape": list(p.shape)}
+
+    def after_step(self, trainer, logs):
+        rec = self._current
+        if rec is None:
+            return
+        try:
+            ratios = trainer.optimizer.update_ratios()
+        except Exception:  # an optimizer without update norms (e.g. LBFGS between steps)
+            ratios = {}
+        names = dict(trainer.optimizer.named_parameters()) if hasattr(trainer.optimizer, "named_parameters") else {}
+        model_names = {id(p): n for n, p in trainer.model.named_parameters()}
+        for oname, ratio in ratios.items():
+            p = names.get(oname)
+            mname = model_names.get(id(p), oname) if p is not None else oname
+            if mname in rec["params"]:
+                rec["params"][mname]["update_ratio"] = float(ratio)
+        rec["loss"] = float(logs.get("loss", float("nan")))
+        self.records.append(rec)
+        self._current = None
+
+    def on_batch_end(self, trainer, logs):
+        if self._current is not None:  # the step never came (non-finite loss): keep what we saw
+            self._unwrap()
+            self._current["loss"] = float(logs.get("loss", float("nan")))
+            self.records.append(self._current)
+            self._current = None
+
+    def on_train_end(self, trainer, logs):
+        self._unwrap()
+        self._current = None
+
+    # -- condensed views ---------------------------------------------------------------------------
+    def dead_fractions(self) -> dict:
+        """Per ReLU layer: the fraction of units that never fired over the sampled batches."""
+        return {n: float(1.0 - a.mean()) for n, a in self.ever_active.items()}
+
+    def summary(self) -> dict:
+        """What the rules read: per layer the first and last activation statistics, per weight
+        the median gradient norm and update ratio over the samples, input statistics."""
+        if not self.records:
+            return {"samples": 0}
+        first, last = self.records[0], self.records[-1]
+        layers = {}
+        for name in last["layers"].keys() | first["layers"].keys():
+            f, la = first["layers"].get(name, {}), last["layers"].get(name, {})
+            layers[name] = {"type": (la or f).get("type"), "first": _strip(f), "last": _strip(la)}
+        params = {}
+        for name in first["params"]:
+            seq = [r["params"][name] for r in self.records if name in r["params"]]
+            gn = [s["grad_norm"] for s in seq]
+            ur = [s["update_ratio"] for s in seq if "update_ratio" in s]
+            params[name] = {"grad_norm_median": _median(gn), "update_ratio_median": _median(ur),
+                            "first_weight_std": seq[0]["weight_std"], "first_weight_mean": seq[0]["weight_mean"],
+                            "decay": seq[0]["decay"], "shape": seq[0]["shape"],
+                            "grad_norm_first": seq[0]["grad_norm"]}
+        return {"samples": len(self.records), "every": self.every, "layers": layers, "params": params,
+                "order": list(first["params"]), "layer_order": list(first["layers"]),
+                "dead_fraction": self.dead_fractions(), "input": first.get("input", {})}
+
+    def to_dict(self) -> dict:
+        return {"summary": self.summary(), "records": self.records}
+
+
+def _strip(st):
+    return {k: v for k, v in st.items() if k not in ("hist", "edges")}
+
+
+def _median(xs):
+    xs = [x for x in xs if x == x]
+    return float(np.median(xs)) if xs else float("nan")

@@ -1,0 +1,129 @@
+"""Sanity checks before a long run (the notes' list): the initial loss is at chance,
+regularization raises the loss, the model can overfit a tiny subset, gradients pass a sparse
+gradient check at the current weights, and the data looks sane."""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend import as_numpy
+from ..findings import Finding
+
+__all__ = ["sanity_checks", "SanityCheck"]
+
+
+@dataclass
+class SanityCheck:
+    name: str
+    passed: bool
+    detail: str
+    finding: Finding | None = None
+
+    def __str__(self):
+        return f"[{'PASS' if self.passed else 'FAIL'}] {self.name}: {self.detail}"
+
+
+def _chance(loss, n_classes):
+    kind = type(loss).__name__
+    if kind == "SoftmaxCrossEntropy":
+        return math.log(n_classes), "ln C"
+    if kind == "MulticlassHinge":
+        return float(n_classes - 1) * getattr(loss, "delta", 1.0), "(C - 1) * delta"
+    return None, ""
+
+
+def _batch_loss(model, loss, X, y, train=False):
+    model.train(train)
+    try:
+        value = loss.forward(model.forward(X), y)
+    finally:
+        model.clear_cache()
+        loss.clear_cache()
+    return float(value)
+
+
+def sanity_checks(model, loss, X, y, penalty=None, make_optimizer=None, n_classes=None, tiny=40, steps=300,
+                  seed=0) -> list[SanityCheck]:
+    """Run the checks on (a copy of) ``model``; the model itself is not changed.
+
+    ``penalty`` defaults to ``L2(1e-2)`` for the regularization check; ``make_optimizer(model)``
+    builds the optimizer for the overfit check (default Adam, lr 1e-3).
+    """
+    from ..data.checks import check_data
+    from ..gradcheck import check_module
+    from ..optim import L2, Adam
+
+    X = np.asarray(as_numpy(X))
+    y = np.asarray(as_numpy(y))
+    rng = np.random.default_rng(seed)
+    dtype = model.dtype or np.float32
+    net = copy.deepcopy(model)
+    out = []
+    if n_classes is None and getattr(loss, "is_classifier", False) and y.ndim == 1:
+        n_classes = int(y.max()) + 1
+    idx = rng.permutation(len(X))
+    batch = idx[:min(512, len(X))]
+    Xb, yb = X[batch].astype(dtype), y[batch]
+
+    # 1. the loss at the start
+    first = _batch_loss(net, loss, Xb, yb)
+    chance, formula = _chance(loss, n_classes) if n_classes else (None, "")
+    if chance is not None:
+        ok = 0.5 * chance <= first <= 1.5 * chance + 0.5  # the doctor's rule uses the same band
+        detail = f"initial loss {first:.3f}, expected about {formula} = {chance:.3f}"
+        out.append(SanityCheck("initial loss at chance", ok, detail, None if ok else Finding(
+            "warning", "The loss at the start is far from chance.", detail,
+            "Make the initial scores small (smaller last-layer weights); check labels and loss.", "loss.initial")))
+
+    # 2. regularization raises the loss
+    pen = penalty if penalty is not None else L2(1e-2)
+    with_pen = first + float(pen.value(net))
+    ok = with_pen > first
+    detail = f"loss {first:.4f} without and {with_pen:.4f} with {type(pen).__name__}"
+    out.append(SanityCheck("regularization raises the loss", ok, detail, None if ok else Finding(
+        "warning", "Adding the penalty does not raise the loss: it applies to no weight.", detail,
+        "Check that the model's weights have decay=True and the penalty strength is positive.", "penalty.inactive")))
+
+    # 3. overfit a tiny subset with regularization off
+    small = idx[:min(tiny, len(X))]
+    Xs, ys = X[small].astype(dtype), y[small]
+    fit_net = copy.deepcopy(model)
+    opt = make_optimizer(fit_net) if make_optimizer is not None else Adam(fit_net, lr=1e-3)
+    start = _batch_loss(fit_net, loss, Xs, ys)
+    fit_net.train()
+    for _ in range(steps):
+        fit_net.zero_grad()
+        loss.forward(fit_net.forward(Xs), ys)
+        fit_net.backward(loss.backward())
+        opt.step()
+    end = _batch_loss(fit_net, loss, Xs, ys)
+    acc = None
+    if getattr(loss, "is_classifier", False) and ys.ndim == 1:
+        fit_net.eval()
+        acc = float((as_numpy(fit_net.forward(Xs)).argmax(1) == ys).mean())
+        fit_net.clear_cache()
+    ok = end < 0.1 * start or (acc is not None and acc == 1.0)
+    detail = (f"{len(small)} examples, {steps} steps without regularization: loss {start:.3f} -> {end:.4f}"
+              + (f", accuracy {acc:.2f}" if acc is not None else ""))
+    out.append(SanityCheck("can overfit a tiny subset", ok, detail, None if ok else Finding(
+        "error", "The model cannot overfit a tiny subset: something in the model, loss or data is broken.", detail,
+        "Check the labels, the loss, the learning rate (try 1e-3 with Adam) and that gradients flow (gradcheck).",
+        "sanity.cannot_overfit")))
+
+    # 4. a sparse gradient check at the current weights
+    report = check_module(model, X[idx[:4]], seed=seed, max_coords=12)
+    ok = report.passed
+    detail = f"max relative error {report.max_rel_error:.1e} (threshold {report.threshold:.0e}) on {len(report.checks)} tensors"
+    out.append(SanityCheck("gradient check", ok, detail, None if ok else Finding(
+        "error", "The analytic gradients disagree with numerical ones.", detail + "\n" + str(report),
+        "Fix the backward pass of the module named in the report.", "sanity.gradcheck")))
+
+    # 5. the data
+    rep = check_data(X, y if y.ndim == 1 else None, n_classes)
+    bad = [f for f in rep.findings if f.severity != "info"]
+    out.append(SanityCheck("data checks", not bad, "no problems" if not bad else "; ".join(f.what for f in bad),
+                           bad[0] if bad else None))
+    return out

@@ -1,0 +1,156 @@
+"""One self-contained HTML file per run: figures embedded as base64 PNG, no JavaScript, no
+network; opens offline in any browser."""
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import json
+import os
+
+import numpy as np
+
+from ..serialization import atomic_write_text
+from . import plots
+
+__all__ = ["write_report", "SECTIONS"]
+
+#: (id, title) of every section, in order; each appears in the page, with a note when empty
+SECTIONS = [
+    ("findings", "The doctor's findings"),
+    ("loss", "Loss per iteration"),
+    ("epochs", "Training and validation per epoch"),
+    ("lr", "Learning rate"),
+    ("update-ratio", "Update/weight ratio per layer"),
+    ("activations", "Activation histograms per layer"),
+    ("gradients", "Gradient histograms per layer"),
+    ("weights", "First-layer weights"),
+    ("confusion", "Confusion matrix"),
+    ("wrong", "Most confidently wrong examples"),
+]
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+h1{font-size:1.5em}h2{font-size:1.15em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+.f{border-left:4px solid #999;padding:.4em .8em;margin:.6em 0;background:#fafafa}
+.error{border-color:#c0392b}.warning{border-color:#e67e22}.info{border-color:#2980b9}
+.sev{font-weight:bold;text-transform:uppercase;font-size:.8em}.none{color:#777;font-style:italic}
+img{max-width:100%}table{border-collapse:collapse}td,th{padding:.2em .6em;border-bottom:1px solid #eee}"""
+
+
+def _img(png):
+    return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _findings_html(findings):
+    if not findings:
+        return '<p class="none">No findings: the run looks healthy.</p>'
+    out = []
+    for f in findings:
+        out.append(f'<div class="f {html.escape(f.severity)}"><span class="sev">{html.escape(f.severity)}</span> '
+                   f'{html.escape(f.what)}<br><small>evidence: {html.escape(f.evidence)}</small><br>'
+                   f'<small>remedy: {html.escape(f.remedy)}</small></div>')
+    return "\n".join(out)
+
+
+def _predictions(model, X, y):
+    from ..functional import softmax
+    from ..nn import eval_scores
+
+    scores = eval_scores(model, X)
+    prob = softmax(scores.astype(np.float64), axis=1)
+    pred = prob.argmax(axis=1)
+    conf = prob.max(axis=1)
+    return pred, conf
+
+
+def write_report(source, path, data=None, input_shape=None, class_names=None, findings=None, title=None,
+                 baseline_error=0.0):
+    """Write the HTML report of a run to ``path`` (atomically) and return the path.
+
+    ``source`` is a Trainer after ``fit`` or a run folder. ``data=(X, y)`` (validation or
+    test data) adds the confusion matrix and the most confidently wrong examples;
+    ``input_shape`` (per example, e.g. (1, 28, 28)) draws inputs and first-layer weights as
+    images. ``findings`` default to ``glassnet.doctor.examine(source)``.
+    """
+    from ..doctor import examine
+    from ..doctor.examine import run_view
+
+    view = run_view(source, baseline_error)
+    if findings is None:
+        findings = examine(source, baseline_error)
+    records = []
+    model = None
+    iter_lr = None
+    if isinstance(source, (str, os.PathLike)):
+        folder = os.fspath(source)
+        mpath = os.path.join(folder, "monitor.json")
+        if os.path.exists(mpath):
+            with open(mpath) as f:
+                records = json.load(f).get("records", [])
+        model_path = os.path.join(folder, "model.npz")
+        if os.path.exists(model_path):
+            from ..serialization import load
+            model = load(model_path)
+        name = title or os.path.basename(os.path.abspath(folder))
+    else:
+        from ..doctor import Monitor
+        mon = next((c for c in source.callbacks if isinstance(c, Monitor)), None)
+        records = mon.records if mon is not None else []
+        model = source.model
+        iter_lr = source.history.iterations.get("lr")
+        name = title or "training run"
+    body = {}
+    body["findings"] = _findings_html(findings)
+    figs = {
+        "loss": plots.loss_per_iteration(view.iter_loss),
+        "epochs": plots.epoch_curves(view.epochs),
+        "lr": plots.learning_rate(view.epochs, iter_lr),
+        "update-ratio": plots.update_ratios(records),
+    }
+    if records:
+        last = records[-1]
+        figs["activations"] = plots.histograms(last.get("layers", {}), f"activations at iteration {last['iteration']}")
+        figs["gradients"] = plots.histograms(last.get("grad_hist", {}), f"weight gradients at iteration {last['iteration']}")
+    if model is not None:
+        from ..backend import as_numpy
+        first_w = next((as_numpy(p.data) for n, p in model.named_parameters() if p.decay and p.data.ndim >= 2), None)
+        if first_w is not None:
+            figs["weights"] = plots.first_layer_weights(first_w, input_shape)
+    if model is not None and data is not None:
+        X, y = data
+        X = np.asarray(X)
+        y = np.asarray(y)
+        pred, conf = _predictions(model, X, y)
+        C = int(max(pred.max(), y.max())) + 1
+        cm = np.zeros((C, C), dtype=np.int64)
+        np.add.at(cm, (y, pred), 1)
+        figs["confusion"] = plots.confusion_matrix(cm, class_names)
+        wrong = np.flatnonzero(pred != y)
+        wrong = wrong[np.argsort(-conf[wrong])][:12]
+        figs["wrong"] = plots.wrong_examples(X[wrong].reshape(len(wrong), -1), y[wrong], pred[wrong], conf[wrong],
+                                             input_shape, class_names)
+    for sid, _ in SECTIONS[1:]:
+        png = figs.get(sid)
+        body[sid] = _img(png) if png else '<p class="none">Nothing to show for this run (see the note above).</p>'
+    if "confusion" not in figs:
+        note = "pass data=(X, y) to write_report (the CLI does) to see it"
+        body["confusion"] = f'<p class="none">Not computed: {note}.</p>'
+        body["wrong"] = f'<p class="none">Not computed: {note}.</p>'
+    if not records:
+        for sid in ("update-ratio", "activations", "gradients"):
+            body[sid] = '<p class="none">No monitor samples: add glassnet.doctor.Monitor() to the callbacks.</p>'
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    last = view.epochs[-1] if view.epochs else {}
+    summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if isinstance(v, float) and k != "time")
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>glassnet report: {html.escape(name)}</title>"
+             f"<style>{_CSS}</style></head><body>",
+             f"<h1>glassnet report: {html.escape(name)}</h1>",
+             f"<p>{html.escape(stamp)} &middot; {len(view.epochs)} epochs, {len(view.iter_loss)} iterations"
+             f"{' &middot; stop: ' + html.escape(view.stop_reason) if view.stop_reason else ''}<br>"
+             f"<small>last epoch: {html.escape(summary)}</small></p>"]
+    for sid, heading in SECTIONS:
+        parts.append(f'<section id="{sid}"><h2>{html.escape(heading)}</h2>\n{body[sid]}</section>')
+    parts.append("</body></html>")
+    path = os.fspath(path)
+    atomic_write_text(path, "\n".join(parts))
+    return path

@@ -1,0 +1,230 @@
+"""The training doctor: monitors, rules on induced pathologies, sanity checks, the learning-rate
+range test, the report (also rendered in headless Chromium) and the command line."""
+import html
+import json
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import nn
+from glassnet.doctor import Monitor, examine, lr_range_test, pathologies, sanity_checks
+
+pytest.importorskip("sklearn")  # the cases train on scikit-learn's digits
+pytest.importorskip("mnist1d")
+
+
+# ------------------------------------------------------------------------------------- pathologies
+@pytest.mark.parametrize("name", sorted(pathologies.PATHOLOGIES))
+def test_each_pathology_gets_the_right_top_finding(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        trainer, expected = pathologies.run(name)
+    findings = examine(trainer)
+    serious = [f for f in findings if f.severity in ("warning", "error")]
+    if expected is None:
+        assert not serious, [str(f) for f in serious]
+    else:
+        assert serious, "no warning-level finding"
+        assert serious[0].code == expected, [f.code for f in serious]
+        assert serious[0].evidence and serious[0].remedy
+    sev = [{"error": 0, "warning": 1, "info": 2}[f.severity] for f in findings]
+    assert sev == sorted(sev)  # most severe first
+
+
+# ----------------------------------------------------------------------------------------- monitor
+def _digits():
+    X, y, Xv, yv = pathologies._digits()
+    return X, y, Xv, yv
+
+
+def test_monitor_samples_every_n_iterations_and_counts_dead_units():
+    X, y, _, _ = _digits()
+    model = nn.Sequential(nn.Linear(64, 32, rng=0), nn.ReLU(), nn.Linear(32, 10, rng=1))
+    model[0].b.data[:16] = -1e3  # half the units can never fire
+    mon = Monitor(every=7)
+    tr = gn.Trainer(model, nn.SoftmaxCrossEntropy(), gn.optim.Adam(model, lr=1e-3), callbacks=[mon], verbose=0)
+    tr.fit((X, y), epochs=2, batch_size=100, seed=0)
+    its = tr.iteration
+    assert [r["iteration"] for r in mon.records] == list(range(0, its, 7))
+    assert mon.dead_fractions()["1"] == pytest.approx(0.5)
+    rec = mon.records[-1]
+    assert set(rec["layers"]) == {"0", "1", "2"} and rec["layers"]["1"]["zero_fraction"] >= 0.5
+    assert rec["params"]["0.W"]["grad_norm"] > 0 and 0 < rec["params"]["0.W"]["update_ratio"] < 1
+    assert sum(rec["layers"]["0"]["hist"]) == 100 * 32
+    assert "forward" not in model[0].__dict__  # the wrappers are gone after sampling
+    s = mon.summary()
+    assert s["samples"] == len(mon.records) and s["order"][0] == "0.W"
+    json.dumps(mon.to_dict())  # a run folder stores it as JSON
+
+
+def test_monitor_saturation_of_tanh():
+    x = np.random.default_rng(0).standard_normal((64, 20)).astype(np.float32) * 50
+    model = nn.Sequential(nn.Linear(20, 16, rng=0), nn.Tanh(), nn.Linear(16, 2, rng=1))
+    mon = Monitor(every=1)
+    tr = gn.Trainer(model, nn.SoftmaxCrossEntropy(), gn.optim.SGD(model, lr=1e-3), callbacks=[mon], verbose=0)
+    tr.fit((x, (x[:, 0] > 0).astype(int)), epochs=1, batch_size=64, seed=0)
+    assert mon.records[0]["layers"]["1"]["saturated_fraction"] > 0.8
+
+
+def test_monitor_overhead_is_a_sample_not_every_step():
+    X, y, _, _ = _digits()
+    model = nn.Sequential(nn.Linear(64, 32, rng=0), nn.ReLU(), nn.Linear(32, 10, rng=1))
+    mon = Monitor(every=1000)
+    tr = gn.Trainer(model, nn.SoftmaxCrossEntropy(), gn.optim.Adam(model), callbacks=[mon], verbose=0)
+    tr.fit((X, y), epochs=1, batch_size=32, seed=0)
+    assert len(mon.records) == 1  # only iteration 0 was sampled
+
+
+def test_examine_a_run_folder_matches_the_live_trainer(tmp_path):
+    from glassnet.train.run import run
+    cfg = {"seed": 0, "data": {"dataset": "digits", "val_fraction": 0.2, "preprocessing": [{"type": "Standardize"}]},
+           "model": {"layers": [{"type": "Linear", "in_features": 64, "out_features": 4}, {"type": "ReLU"},
+                                {"type": "Linear", "in_features": 4, "out_features": 10}]},
+           "loss": {"type": "SoftmaxCrossEntropy"}, "optimizer": {"type": "Adam", "lr": 1e-3},
+           "penalty": {"type": "L2", "lam": 1.0},
+           "trainer": {"epochs": 5, "batch_size": 64, "verbose": 0, "monitor_every": 10}}
+    metrics = run(cfg, tmp_path / "run")
+    live = [f.code for f in examine(metrics["trainer"])]
+    folder = [f.code for f in examine(tmp_path / "run")]
+    assert live == folder and "fit.underfitting" in folder
+    saved = json.loads((tmp_path / "run" / "findings.json").read_text())
+    assert [f["code"] for f in saved] == live
+    assert (tmp_path / "run" / "report.html").exists()
+    with pytest.raises(FileNotFoundError, match="history.json not found"):
+        examine(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------ sanity
+def test_sanity_checks_pass_on_a_healthy_model_and_catch_broken_ones():
+    X, y, _, _ = _digits()
+    model = nn.Sequential(nn.Linear(64, 64, rng=0), nn.ReLU(), nn.Linear(64, 10, init="small", rng=1))
+    before = model.state_dict()
+    checks = sanity_checks(model, nn.SoftmaxCrossEntropy(), X, y)
+    assert [c.name for c in checks] == ["initial loss at chance", "regularization raises the loss",
+                                        "can overfit a tiny subset", "gradient check", "data checks"]
+    assert all(c.passed for c in checks), [str(c) for c in checks]
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])  # the model itself is untouched
+    # weights that the penalty skips, and a loss at 100x chance
+    frozen = nn.Sequential(nn.Linear(64, 10, init="normal", rng=0))
+    frozen[0].W.decay = False
+    checks = {c.name: c for c in sanity_checks(frozen, nn.SoftmaxCrossEntropy(), X * 30, y)}
+    assert not checks["regularization raises the loss"].passed
+    assert not checks["initial loss at chance"].passed
+    assert checks["initial loss at chance"].finding.code == "loss.initial"
+    # a model that cannot fit: all its parameters frozen
+    stuck = nn.Sequential(nn.Linear(64, 10, rng=0)).freeze()
+    checks = {c.name: c for c in sanity_checks(stuck, nn.SoftmaxCrossEntropy(), X, y)}
+    assert not checks["can overfit a tiny subset"].passed
+
+
+# ---------------------------------------------------------------------------------------- lr range
+def test_lr_range_test_restores_everything_and_suggests_a_rate():
+    X, y, _, _ = _digits()
+    model = nn.Sequential(nn.Linear(64, 64, rng=0), nn.ReLU(), nn.Dropout(0.1, rng=3), nn.Linear(64, 10, rng=1))
+    opt = gn.optim.SGD(model, lr=0.01, momentum=0.9)
+    tr = gn.Trainer(model, nn.SoftmaxCrossEntropy(), opt, verbose=0)
+    before = model.state_dict()
+    rng_state = model[2].rng.bit_generator.state
+    res = lr_range_test(tr, (X, y), start_lr=1e-5, end_lr=100.0, num_steps=120)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+    assert model[2].rng.bit_generator.state == rng_state and opt.lr == 0.01
+    assert "diverged" in res.stopped  # SGD at lr 100 blows up
+    assert 1e-5 <= res.suggested_lr <= 1.0 and np.isfinite(res.suggested_lr)
+    assert len(res.lrs) == len(res.losses) == len(res.smoothed) and np.all(np.diff(res.lrs) > 0)
+    with pytest.raises(ValueError, match="start_lr < end_lr"):
+        lr_range_test(tr, (X, y), start_lr=1.0, end_lr=0.1)
+
+
+# ------------------------------------------------------------------------------------------ report
+def _small_run():
+    X, y, Xv, yv = _digits()
+    model = nn.Sequential(nn.Linear(64, 32, rng=0), nn.ReLU(), nn.Linear(32, 10, rng=1))
+    tr = gn.Trainer(model, nn.SoftmaxCrossEntropy(), gn.optim.Adam(model, lr=1e-3),
+                    callbacks=[Monitor(every=10)], verbose=0)
+    tr.fit((X, y), val=(Xv, yv), epochs=3, batch_size=64, seed=0)
+    return tr, (Xv, yv)
+
+
+def test_report_is_one_self_contained_file_with_every_section(tmp_path):
+    pytest.importorskip("matplotlib")
+    from glassnet.report import SECTIONS, write_report
+    tr, val = _small_run()
+    path = write_report(tr, tmp_path / "r.html", data=val, input_shape=(8, 8))
+    page = open(path).read()
+    for sid, title in SECTIONS:
+        assert f'<section id="{sid}">' in page and html.escape(title) in page
+    assert page.count("data:image/png;base64,") == len(SECTIONS) - 1  # every section but the findings has a figure
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "<img" not in page.split('id="findings"')[1].split("</section>")[0]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (.ci/run installs it)")
+def test_report_renders_in_headless_chromium(tmp_path):
+    pytest.importorskip("matplotlib")
+    from matplotlib.image import imread
+
+    from glassnet.report import SECTIONS, write_report
+    tr, val = _small_run()
+    path = os.path.abspath(write_report(tr, tmp_path / "r.html", data=val, input_shape=(8, 8)))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'p'}"]
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", f"file://{path}"], capture_output=True, text=True,
+                         timeout=120).stdout
+    for sid, _ in SECTIONS:
+        assert f'id="{sid}"' in dom
+    shot = tmp_path / "shot.png"
+    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1200,3000", f"file://{path}"],
+                   capture_output=True, timeout=120)
+    img = imread(str(shot))
+    assert img.shape[0] >= 3000 and img.shape[1] >= 1200
+    dark = (img[..., :3].mean(axis=2) < 0.5).mean()
+    assert 0.005 < dark < 0.5  # text and figures were drawn, the page is not blank
+
+
+def test_tensorboard_export(tmp_path):
+    pytest.importorskip("tensorboardX")
+    from glassnet.report import write_tensorboard
+    tr, _ = _small_run()
+    logdir = write_tensorboard(tr, tmp_path / "tb")
+    files = os.listdir(logdir)
+    assert len(files) == 1 and files[0].startswith("events.out.tfevents")
+    raw = open(os.path.join(logdir, files[0]), "rb").read()
+    for tag in (b"iteration/loss", b"epoch/val_accuracy", b"update_ratio/0.W", b"activations/1", b"gradients/0.W"):
+        assert tag in raw
+
+
+# ----------------------------------------------------------------------------------------- the CLI
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "glassnet", *args], capture_output=True, text=True, timeout=600,
+                          cwd=cwd)
+
+
+def test_cli_doctor_report_and_sanity(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('seed = 0\n[data]\ndataset = "digits"\nval_fraction = 0.2\npreprocessing = [{type = "Standardize"}]\n'
+                   '[model]\nlayers = [{type = "Linear", in_features = 64, out_features = 32}, {type = "ReLU"},\n'
+                   '  {type = "Linear", in_features = 32, out_features = 10}]\n[loss]\ntype = "SoftmaxCrossEntropy"\n'
+                   '[optimizer]\ntype = "SGD"\nlr = 1e-6\n[trainer]\nepochs = 3\nbatch_size = 64\nverbose = 0\n'
+                   'monitor_every = 5\n')
+    r = _cli("train", str(cfg), "--out", str(tmp_path / "run"))
+    assert r.returncode == 0, r.stderr
+    r = _cli("doctor", str(tmp_path / "run"))
+    assert r.returncode == 0, r.stderr
+    assert "The learning rate looks too low" in r.stdout.splitlines()[0]
+    r = _cli("report", str(tmp_path / "run"), "--out", str(tmp_path / "rep.html"))
+    assert r.returncode == 0, r.stderr
+    assert 'id="confusion"' in (tmp_path / "rep.html").read_text()
+    r = _cli("doctor", "--sanity", str(cfg))
+    assert "[PASS] can overfit a tiny subset" in r.stdout and "[PASS] gradient check" in r.stdout
+    r = _cli("doctor", str(tmp_path / "nothing"))
+    assert r.returncode == 2 and "history.json not found" in r.stderr

@@ -173,7 +173,7 @@ def _cmd_doctor(args) -> int:
             print(f"glassnet doctor --sanity: {err}", file=sys.stderr)
             return 2
         X, y = parts["train"]
-        checks = sanity_checks(parts["model"], parts["loss"], X, y, penalty=parts["penalty"])
+        checks = sanity_checks(parts["model"], parts["loss"], X, y, penalty=parts["penalty"], val=parts["val"])
         print(f"Sanity checks of {args.sanity} before training:")
         for c in checks:
             print(f"  {c}")

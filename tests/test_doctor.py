@@ -118,6 +118,8 @@ def test_sanity_checks_pass_on_a_healthy_model_and_catch_broken_ones():
     assert not checks["regularization raises the loss"].passed
     assert not checks["initial loss at chance"].passed
     assert checks["initial loss at chance"].finding.code == "loss.initial"
+    checks = {c.name: c for c in sanity_checks(model, nn.SoftmaxCrossEntropy(), X, y, val=(X[:5], y[:5]))}
+    assert not checks["data checks"].passed and checks["data checks"].finding.code == "data.leakage"
     # a model that cannot fit: all its parameters frozen
     stuck = nn.Sequential(nn.Linear(64, 10, rng=0)).freeze()
     checks = {c.name: c for c in sanity_checks(stuck, nn.SoftmaxCrossEntropy(), X, y)}
@@ -228,3 +230,14 @@ def test_cli_doctor_report_and_sanity(tmp_path):
     assert "[PASS] can overfit a tiny subset" in r.stdout and "[PASS] gradient check" in r.stdout
     r = _cli("doctor", str(tmp_path / "nothing"))
     assert r.returncode == 2 and "history.json not found" in r.stderr
+
+
+def test_examine_with_data_reports_class_imbalance():
+    X, y, Xv, yv = _digits()
+    keep = (y != 3) | (np.arange(len(y)) % 20 == 0)  # class 3 cut to 1/20
+    model = nn.Sequential(nn.Linear(64, 32, rng=0), nn.ReLU(), nn.Linear(32, 10, rng=1))
+    tr = gn.Trainer(model, nn.SoftmaxCrossEntropy(), gn.optim.Adam(model, lr=1e-3), verbose=0)
+    tr.fit((X[keep], y[keep]), val=(Xv, yv), epochs=3, batch_size=64, seed=0)
+    codes = [f.code for f in examine(tr, data=(X[keep], y[keep]))]
+    assert "data.class_imbalance" in codes
+    assert "data.class_imbalance" not in [f.code for f in examine(tr)]

@@ -46,11 +46,12 @@ def _batch_loss(model, loss, X, y, train=False):
 
 
 def sanity_checks(model, loss, X, y, penalty=None, make_optimizer=None, n_classes=None, tiny=40, steps=300,
-                  seed=0) -> list[SanityCheck]:
+                  seed=0, val=None) -> list[SanityCheck]:
     """Run the checks on (a copy of) ``model``; the model itself is not changed.
 
     ``penalty`` defaults to ``L2(1e-2)`` for the regularization check; ``make_optimizer(model)``
-    builds the optimizer for the overfit check (default Adam, lr 1e-3).
+    builds the optimizer for the overfit check (default Adam, lr 1e-3); ``val=(Xv, yv)`` adds
+    a check for examples that appear in both splits.
     """
     from ..data.checks import check_data
     from ..gradcheck import check_module
@@ -121,9 +122,17 @@ def sanity_checks(model, loss, X, y, penalty=None, make_optimizer=None, n_classe
         "error", "The analytic gradients disagree with numerical ones.", detail + "\n" + str(report),
         "Fix the backward pass of the module named in the report.", "sanity.gradcheck")))
 
-    # 5. the data
+    # 5. the data (and examples shared between the splits)
     rep = check_data(X, y if y.ndim == 1 else None, n_classes)
     bad = [f for f in rep.findings if f.severity != "info"]
+    if val is not None:
+        from ..data.splits import find_duplicates
+        dup = find_duplicates(X, np.asarray(as_numpy(val[0])))
+        if dup:
+            bad.append(Finding("warning", "Examples appear in both the training and the validation data: validation "
+                               "scores will be optimistic.", f"{len({j for _, j in dup})} validation examples also in "
+                               f"the training data", "Remove the duplicates before splitting (data.leakage_report).",
+                               "data.leakage"))
     out.append(SanityCheck("data checks", not bad, "no problems" if not bad else "; ".join(f.what for f in bad),
                            bad[0] if bad else None))
     return out

@@ -376,7 +376,7 @@ def _write_doctor_outputs(trainer, monitor, out_dir, parts, metrics):
 
     if monitor is not None:
         _json_dump(os.path.join(out_dir, "monitor.json"), monitor.to_dict())
-    findings = examine(trainer)
+    findings = examine(trainer, data=parts["train"])  # with the data checks (class balance, scales, ...)
     _json_dump(os.path.join(out_dir, "findings.json"),
                [{"severity": f.severity, "code": f.code, "what": f.what, "evidence": f.evidence, "remedy": f.remedy}
                 for f in findings])

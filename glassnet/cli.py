@@ -1,4 +1,5 @@
-"""The ``glassnet`` command line: demo, train, evaluate, predict, gradcheck, doctor, report."""
+"""The ``glassnet`` command line: demo, train, evaluate, predict, gradcheck, doctor, report, tune, trials,
+ensemble."""
 from __future__ import annotations
 
 import argparse
@@ -220,6 +221,103 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_tune(args) -> int:
+    from .train.run import ConfigError, load_config
+    from .tune import Search, make_executor
+    from .tune.config import search_from_config
+
+    try:
+        cfg = load_config(args.config)
+        objective, space, kwargs, execution = search_from_config(cfg)
+    except (ConfigError, OSError) as err:
+        print(f"glassnet tune: {err}", file=sys.stderr)
+        return 2
+    if args.trials:
+        kwargs["trials"] = args.trials
+    if args.time_budget:
+        kwargs["time_budget"] = args.time_budget
+    kind = args.executor or execution["executor"]
+    jobs = args.jobs or execution["jobs"]
+    out = args.out or os.path.join("searches", os.path.splitext(os.path.basename(args.config))[0])
+    os.makedirs(out, exist_ok=True)
+    from .train.run import _json_dump
+    _json_dump(os.path.join(out, "config.json"), cfg)
+    executor = make_executor(kind, jobs, args.address or execution["address"])
+    print(f"glassnet tune: {kwargs['strategy']} search, {kwargs['trials']} trials, executor {kind} "
+          f"({jobs} job(s)), records in {os.path.abspath(os.path.join(out, 'trials.sqlite'))}")
+    try:
+        result = Search(objective, space, out, executor=executor, jobs=jobs, **kwargs).run()
+    except ValueError as err:
+        print(f"glassnet tune: {err}", file=sys.stderr)
+        return 2
+    finally:
+        executor.shutdown()
+    print()
+    print(result.table())
+    for w in result.warnings:
+        print(f"warning: {w}")
+    return 0
+
+
+def _open_search(folder):
+    from .tune import TrialStore
+
+    path = os.path.join(folder, "trials.sqlite")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{folder} has no trials.sqlite; is it a search folder written by glassnet tune?")
+    return TrialStore(path)
+
+
+def _cmd_trials(args) -> int:
+    from .tune import leaderboard
+
+    try:
+        store = _open_search(args.search_dir)
+    except FileNotFoundError as err:
+        print(f"glassnet trials: {err}", file=sys.stderr)
+        return 2
+    rows = store.rows()
+    store.close()
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "failed", "running", "pending")}
+    print(f"{len(rows)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    print(leaderboard(rows, args.top))
+    return 0
+
+
+def _cmd_ensemble(args) -> int:
+    from .ensemble import Ensemble
+    from .nn import eval_scores
+    from .serialization import load
+    from .train.run import prepare
+
+    try:
+        store = _open_search(args.search_dir)
+    except FileNotFoundError as err:
+        print(f"glassnet ensemble: {err}", file=sys.stderr)
+        return 2
+    rows = sorted((r for r in store.rows(status="done")), key=lambda r: -r["score"])[:args.top]
+    store.close()
+    if not rows:
+        print("glassnet ensemble: no finished trials", file=sys.stderr)
+        return 2
+    with open(os.path.join(args.search_dir, "config.json")) as f:
+        cfg = json.load(f)
+    cfg.pop("search", None)
+    cfg.setdefault("data", {}).setdefault("split_seed", int(cfg.get("seed", 0)))
+    parts = prepare(cfg)
+    val = parts["val"] if parts["val"] is not None else parts["test"]
+    paths = [os.path.join(args.search_dir, "trials", r["key"], "model.npz") for r in rows]
+    Xv, yv = val
+    singles = [float((eval_scores(load(p), Xv).argmax(1) == yv).mean()) for p in paths]
+    ens = Ensemble(paths, method=args.method)
+    acc = float((ens.predict(Xv) == yv).mean())
+    print(f"ensemble of the top {len(paths)} trials ({args.method}): validation accuracy {acc:.4f}")
+    print(f"best single trial ({rows[0]['key']}): validation accuracy {singles[0]:.4f}")
+    for r, a in zip(rows, singles):
+        print(f"  {r['key']}: {a:.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glassnet", description="glassnet: deep learning you can see through")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -258,6 +356,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tensorboard", metavar="LOGDIR", default=None, help="also write TensorBoard event files")
     p.add_argument("--baseline-error", type=float, default=0.0)
     p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("tune", help="hyperparameter search from a config with a [search] section")
+    p.add_argument("config")
+    p.add_argument("--out", default=None, help="search folder (default searches/<config name>)")
+    p.add_argument("--jobs", type=int, default=None, help="parallel trials (local processes)")
+    p.add_argument("--executor", choices=["serial", "process", "ray"], default=None)
+    p.add_argument("--address", default=None, help="Ray cluster address (HOST:PORT or auto)")
+    p.add_argument("--trials", type=int, default=None, help="override search.trials")
+    p.add_argument("--time-budget", type=float, default=None, help="seconds; no new trial starts after it")
+    p.set_defaults(func=_cmd_tune)
+    p = sub.add_parser("trials", help="the leaderboard of a search folder")
+    p.add_argument("search_dir")
+    p.add_argument("--top", type=int, default=None)
+    p.set_defaults(func=_cmd_trials)
+    p = sub.add_parser("ensemble", help="an ensemble of a search's best trials, against the best single model")
+    p.add_argument("search_dir")
+    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--method", choices=["mean", "vote", "weighted"], default="mean")
+    p.set_defaults(func=_cmd_ensemble)
     return parser
 
 

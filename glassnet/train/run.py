@@ -33,11 +33,11 @@ class ConfigError(ValueError):
 
 _SECTIONS = {
     "seed": int, "data": dict, "model": dict, "loss": dict, "optimizer": dict, "penalty": dict,
-    "schedule": dict, "trainer": dict, "name": str,
+    "schedule": dict, "trainer": dict, "name": str, "search": dict,
 }
 _DATASETS = ("mnist1d", "digits", "fashion-mnist", "mnist", "spiral", "moons", "circles", "npz")
 _DATA_FIELDS = {"dataset": str, "path": str, "root": str, "val_fraction": float, "test_fraction": float,
-                "preprocessing": list, "limit_train": int, "flatten": bool}
+                "preprocessing": list, "limit_train": int, "flatten": bool, "split_seed": int}
 _TRAINER_FIELDS = {"epochs": int, "batch_size": int, "shuffle": bool, "drop_last": bool, "early_stopping": dict,
                    "reduce_lr_on_plateau": dict, "gradient_clipping": float, "checkpoint_monitor": str,
                    "checkpoint_every": int, "save_best_only": bool, "verbose": int, "train_sample": int,
@@ -185,7 +185,7 @@ def _load_data(cfg):
     from ..data.splits import train_val_test_split
 
     d = cfg["data"]
-    name, seed = d["dataset"], cfg["seed"]
+    name, seed = d["dataset"], d.get("split_seed", cfg["seed"])  # searches fix the split, vary the seed
     vf, tf = d.get("val_fraction", 0.1), d.get("test_fraction", 0.1)
     test = val = None
     if name == "mnist1d":

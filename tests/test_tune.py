@@ -8,7 +8,6 @@ import time
 import numpy as np
 import pytest
 
-import glassnet as gn
 from glassnet.tune import (Choice, ConfigObjective, IntUniform, LogInt, LogUniform, OneMinusLogUniform,
                            ProcessExecutor, Search, SerialExecutor, Space, TrialStore, Uniform, set_path)
 

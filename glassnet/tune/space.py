@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import numbers
 
-import numpy as np
 
 __all__ = ["Dimension", "LogUniform", "Uniform", "IntUniform", "LogInt", "Choice", "OneMinusLogUniform", "Fixed",
            "Space", "dimension_from_config"]

@@ -259,25 +259,28 @@ def _cmd_tune(args) -> int:
     return 0
 
 
-def _open_search(folder):
+def _search_rows(folder, command, status=None):
+    """The trials of a search folder, or None after printing why there are none."""
     from .tune import TrialStore
 
     path = os.path.join(folder, "trials.sqlite")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{folder} has no trials.sqlite; is it a search folder written by glassnet tune?")
-    return TrialStore(path)
+        print(f"glassnet {command}: {folder} has no trials.sqlite; is it a search folder written by glassnet tune?",
+              file=sys.stderr)
+        return None
+    store = TrialStore(path)
+    try:
+        return store.rows(status=status)
+    finally:
+        store.close()
 
 
 def _cmd_trials(args) -> int:
     from .tune import leaderboard
 
-    try:
-        store = _open_search(args.search_dir)
-    except FileNotFoundError as err:
-        print(f"glassnet trials: {err}", file=sys.stderr)
+    rows = _search_rows(args.search_dir, "trials")
+    if rows is None:
         return 2
-    rows = store.rows()
-    store.close()
     counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "failed", "running", "pending")}
     print(f"{len(rows)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     print(leaderboard(rows, args.top))
@@ -290,13 +293,10 @@ def _cmd_ensemble(args) -> int:
     from .serialization import load
     from .train.run import prepare
 
-    try:
-        store = _open_search(args.search_dir)
-    except FileNotFoundError as err:
-        print(f"glassnet ensemble: {err}", file=sys.stderr)
+    rows = _search_rows(args.search_dir, "ensemble", status="done")
+    if rows is None:
         return 2
-    rows = sorted((r for r in store.rows(status="done")), key=lambda r: -r["score"])[:args.top]
-    store.close()
+    rows = sorted(rows, key=lambda r: -r["score"])[:args.top]
     if not rows:
         print("glassnet ensemble: no finished trials", file=sys.stderr)
         return 2

@@ -159,36 +159,25 @@ def _torch_grads(module_out, dout, tensors):
     return [t.grad for t in tensors]
 
 
-@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (1, 2, 2), ((2, 1), (0, 1), (1, 2))])
-def test_conv2d(rng, stride, padding, dilation):
-    conv = gn.nn.Conv2d(3, 4, (3, 2), stride=stride, padding=padding, dilation=dilation, rng=0).to(np.float64)
-    conv.b.data[...] = rng.standard_normal(4)
-    x = rng.standard_normal((2, 3, 9, 8))
+@pytest.mark.parametrize("dims,stride,padding,dilation", [
+    (2, 1, 0, 1), (2, 2, 1, 1), (2, 1, 2, 2), (2, (2, 1), (0, 1), (1, 2)),
+    (1, 1, 0, 1), (1, 2, 1, 1), (1, 1, 3, 2)])
+def test_conv(rng, dims, stride, padding, dilation):
+    if dims == 2:
+        conv = gn.nn.Conv2d(3, 4, (3, 2), stride=stride, padding=padding, dilation=dilation, rng=0)
+        x, fn = rng.standard_normal((2, 3, 9, 8)), torch.nn.functional.conv2d
+    else:
+        conv = gn.nn.Conv1d(3, 5, 3, stride=stride, padding=padding, dilation=dilation, rng=0)
+        x, fn = rng.standard_normal((3, 3, 11)), torch.nn.functional.conv1d
+    conv.to(np.float64)
+    conv.b.data[...] = rng.standard_normal(conv.b.shape)
     out = conv.forward(x)
     dout = rng.standard_normal(out.shape)
     dx = conv.backward(dout)
     tx = torch.tensor(x, requires_grad=True)
     tw = torch.tensor(conv.W.data, requires_grad=True)
     tb = torch.tensor(conv.b.data, requires_grad=True)
-    tout = torch.nn.functional.conv2d(tx, tw, tb, stride=stride, padding=padding, dilation=dilation)
-    gx, gw, gb = _torch_grads(tout, dout, [tx, tw, tb])
-    close(out, tout)
-    close(dx, gx)
-    close(conv.W.grad, gw)
-    close(conv.b.grad, gb)
-
-
-@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (1, 3, 2)])
-def test_conv1d(rng, stride, padding, dilation):
-    conv = gn.nn.Conv1d(2, 5, 3, stride=stride, padding=padding, dilation=dilation, rng=0).to(np.float64)
-    x = rng.standard_normal((3, 2, 11))
-    out = conv.forward(x)
-    dout = rng.standard_normal(out.shape)
-    dx = conv.backward(dout)
-    tx = torch.tensor(x, requires_grad=True)
-    tw = torch.tensor(conv.W.data, requires_grad=True)
-    tb = torch.tensor(conv.b.data, requires_grad=True)
-    tout = torch.nn.functional.conv1d(tx, tw, tb, stride=stride, padding=padding, dilation=dilation)
+    tout = fn(tx, tw, tb, stride=stride, padding=padding, dilation=dilation)
     gx, gw, gb = _torch_grads(tout, dout, [tx, tw, tb])
     close(out, tout)
     close(dx, gx)

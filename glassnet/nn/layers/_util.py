@@ -61,10 +61,16 @@ def check_dout(dout, shape, who: str):
                          f"{tuple(shape)}, got {describe(dout)}")
 
 
+def accumulate(param, grad):
+    """``param.grad += grad`` unless the parameter is absent (None) or frozen."""
+    if param is not None and not param.frozen:
+        param.grad += grad
+
+
 def fill(param, values):
     """Write (NumPy) ``values`` into a Parameter in place, on whatever device it lives."""
     xp = get_array_module(param.data)
     param.data[...] = xp.asarray(values)
 
 
-__all__ = ["as_rng", "positive_int", "check_features", "check_values", "check_dout", "fill"]
+__all__ = ["as_rng", "positive_int", "check_features", "check_values", "check_dout", "fill", "accumulate"]

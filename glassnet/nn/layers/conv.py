@@ -9,7 +9,7 @@ from ...errors import ShapeError
 from ...functional.conv import out_size, pair
 from .. import init as initializers
 from ..module import Module, Parameter
-from ._util import as_rng, check_dout, check_values, fill, positive_int
+from ._util import accumulate, as_rng, check_dout, check_values, fill, positive_int
 
 
 def _nonneg_pair(v, who, name, minimum):
@@ -112,10 +112,8 @@ class _ConvNd(Module):
         need_w = not self.W.frozen or (self.b is not None and not self.b.frozen)
         back = F.conv2d_backward if self._dims == 2 else F.conv1d_backward
         dx, dW, db = back(dout, cache, need_dx=not self.skip_input_grad, need_dw=need_w)
-        if not self.W.frozen:
-            self.W.grad += dW
-        if self.b is not None and not self.b.frozen:
-            self.b.grad += db
+        accumulate(self.W, dW)
+        accumulate(self.b, db)
         return dx
 
     def extra_repr(self):

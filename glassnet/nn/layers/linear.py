@@ -6,7 +6,7 @@ import numpy as np
 from ... import functional as F
 from .. import init as initializers
 from ..module import Module, Parameter
-from ._util import as_rng, check_dout, check_features, fill, positive_int
+from ._util import accumulate, as_rng, check_dout, check_features, fill, positive_int
 
 
 class Linear(Module):
@@ -51,10 +51,8 @@ class Linear(Module):
         check_dout(dout, (cache[0].shape[0], self.out_features), self._who)
         need = not self.W.frozen or (self.b is not None and not self.b.frozen)
         dx, dW, db = F.linear_backward(dout, cache, need_dW=need, need_dx=not self.skip_input_grad)
-        if not self.W.frozen:
-            self.W.grad += dW
-        if self.b is not None and not self.b.frozen:
-            self.b.grad += db
+        accumulate(self.W, dW)
+        accumulate(self.b, db)
         return dx
 
     def extra_repr(self):

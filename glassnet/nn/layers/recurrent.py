@@ -20,7 +20,7 @@ from ...backend import get_array_module
 from ...errors import ShapeError
 from .. import init as initializers
 from ..module import Module, Parameter, _annotate
-from ._util import as_rng, check_dout, check_values, fill, positive_int
+from ._util import accumulate, as_rng, check_dout, check_values, fill, positive_int
 
 
 class _Recurrent(Module):
@@ -125,8 +125,7 @@ class _Recurrent(Module):
         dx, states_grad, pgrads = grads
         self.state_grad = states_grad if self._lstm else states_grad[0]
         for p, g in zip(self._parameters.values(), pgrads):
-            if not p.frozen:
-                p.grad += g
+            accumulate(p, g)
         return dx
 
     def extra_repr(self):

@@ -6,11 +6,12 @@
     for finding in gn.doctor.examine(trainer):
         print(finding)
 """
+from . import pathologies
 from .examine import examine, format_findings, run_view
 from .lr_range import lr_range_test
 from .monitors import Monitor
 from .rules import RULES, RunView, sort_findings
 from .sanity import sanity_checks
 
-__all__ = ["Monitor", "examine", "format_findings", "run_view", "sanity_checks", "lr_range_test", "RULES", "RunView",
+__all__ = ["pathologies", "Monitor", "examine", "format_findings", "run_view", "sanity_checks", "lr_range_test", "RULES", "RunView",
            "sort_findings"]

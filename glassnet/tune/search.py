@@ -206,9 +206,8 @@ class Search:
                     min(done, key=lambda r: r["score"])
             final_stage = [r for r in rows if r["stage"] == len(self.stages) - 1] if self.strategy == "coarse-to-fine" \
                 else rows
-            result.warnings = border_warnings(self._stage_space(store, len(self.stages) - 1)
-                                              if self.strategy == "coarse-to-fine" else self.space,
-                                              final_stage, self.mode)
+            # against the ranges the user wrote (a narrowed stage's borders are not a reason to widen)
+            result.warnings = border_warnings(self.space, final_stage, self.mode)
             return result
         finally:
             store.close()

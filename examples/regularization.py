@@ -5,7 +5,6 @@ stopping and augmentation by shifting, with train/validation curves.
 """
 import sys
 
-import numpy as np
 
 import glassnet as gn
 from _common import figure, parse

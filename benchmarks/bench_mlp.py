@@ -3,6 +3,9 @@ data, same architecture, optimizer (Adam), batch size and epochs; print time per
 ratios to PyTorch and scikit-learn, and test accuracy.
 
     python benchmarks/bench_mlp.py [--data fashion|mnist1d] [--n 10000] [--epochs 5]
+    python benchmarks/bench_mlp.py --n 60000 --isolate   # end to end on all of Fashion-MNIST, each
+                                                         # library in its own process: time, accuracy
+                                                         # and peak resident memory (issue 10, cases 4-5)
 """
 import argparse
 import sys
@@ -10,6 +13,35 @@ import time
 
 import _common  # noqa: F401  (sets thread counts first)
 import numpy as np
+
+
+class RSSSampler:
+    """Samples this process's resident memory (/proc/self/statm) every 5 ms from a thread:
+    ``peak`` during the block, ``base`` when it started (MiB). ru_maxrss cannot be used: loading
+    the data set has a higher peak than training."""
+
+    def __enter__(self):
+        import os
+        import threading
+        self._page = os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+        self.base = self.peak = self._now()
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+        return self
+
+    def _now(self):
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * self._page
+
+    def _run(self):
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self._now())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, self._now())
 
 
 def load(name, n):
@@ -80,23 +112,62 @@ def main():
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--only", choices=["glassnet", "pytorch", "sklearn"], default=None)
+    ap.add_argument("--isolate", action="store_true", help="one process per library, with peak memory")
     args = ap.parse_args()
+    if args.isolate:
+        return isolated(args)
     data = load(args.data, args.n)
     print(f"MLP {data[0].shape[1]}-{args.hidden}-{args.hidden}-10, Adam lr 1e-3, batch {args.batch_size}, "
           f"{args.epochs} epochs on {len(data[0])} {args.data} examples, float32, {_common.THREADS} threads")
     print(f"BLAS: {_common.blas_info()}")
     results = {}
     for name, fn in (("glassnet", run_glassnet), ("pytorch", run_torch), ("sklearn", run_sklearn)):
+        if args.only and name != args.only:
+            continue
         try:
-            results[name] = fn(*data, args.hidden, args.epochs, args.batch_size, 1e-3)
+            import gc
+            gc.collect()
+            with RSSSampler() as mem:
+                t, acc = fn(*data, args.hidden, args.epochs, args.batch_size, 1e-3)
+            results[name] = (t, acc, mem.peak - mem.base)
         except ImportError as err:
             print(f"{name}: skipped ({err})")
-    for name, (t, acc) in results.items():
-        print(f"{name:<9} {t * 1000:8.1f} ms/epoch  test accuracy {acc * 100:5.1f}%")
+    for name, (t, acc, extra) in results.items():
+        print(f"{name:<9} {t * 1000:8.1f} ms/epoch  test accuracy {acc * 100:5.1f}%  peak RSS {extra:.0f} MiB "
+              f"above the loaded data")
+    if args.only:
+        return 0
     g = results["glassnet"][0]
     for other in ("pytorch", "sklearn"):
         if other in results:
             print(f"glassnet / {other} time ratio: {g / results[other][0]:.2f} (below 1 = glassnet faster)")
+    return 0
+
+
+def isolated(args):
+    import re
+    import subprocess
+    rows = {}
+    for name in ("glassnet", "pytorch", "sklearn"):
+        cmd = [sys.executable, __file__, "--data", args.data, "--n", str(args.n), "--epochs", str(args.epochs),
+               "--hidden", str(args.hidden), "--batch-size", str(args.batch_size), "--only", name]
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout
+        if name == "glassnet":
+            print("\n".join(out.splitlines()[:2]))
+        m = re.search(rf"^{name}\s+([\d.]+) ms/epoch\s+test accuracy\s+([\d.]+)%\s+peak RSS (-?\d+) MiB", out, re.M)
+        if m:
+            rows[name] = tuple(float(v) for v in m.groups())
+            print(out.strip().splitlines()[-1])
+        else:
+            print(f"{name}: no result\n{out}")
+    if "glassnet" in rows:
+        g = rows["glassnet"]
+        for other in ("pytorch", "sklearn"):
+            if other in rows:
+                o = rows[other]
+                print(f"glassnet / {other}: time {g[0] / o[0]:.2f}, peak memory {g[2] / o[2]:.2f}, "
+                      f"accuracy {g[1]:.1f}% vs {o[1]:.1f}%")
     return 0
 
 

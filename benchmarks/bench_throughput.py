@@ -1,0 +1,101 @@
+"""MLP training throughput on the CPU (issue 10, case 1): glassnet against PyTorch eager with
+its default Adam and with ``fused=True``, same network, data, thread count and process; plus
+the GEMM-bound limit: the time of the step's matrix products alone (same BLAS, same shapes)
+divided by glassnet's full step time.
+
+    python benchmarks/bench_throughput.py
+"""
+import statistics
+import time
+
+import _common
+import numpy as np
+
+import glassnet as gn
+
+CASES = [((784, 512, 256, 10), 256), ((784, 100, 10), 64)]
+
+
+def timed(step, n=30, repeat=5):
+    for _ in range(5):
+        step()
+    rates = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            step()
+        rates.append((time.perf_counter() - t0) / n)
+    return statistics.median(rates)
+
+
+def gemm_only(sizes, batch, rng):
+    """The matrix products of one training step: forward x W, backward dW = x^T d and dx = d W^T
+    (no input gradient for the first layer, as the Trainer skips it)."""
+    xs = [rng.standard_normal((batch, a)).astype(np.float32) for a in sizes[:-1]]
+    ws = [rng.standard_normal((a, b)).astype(np.float32) for a, b in zip(sizes[:-1], sizes[1:])]
+    ds = [rng.standard_normal((batch, b)).astype(np.float32) for b in sizes[1:]]
+
+    def step():
+        for x, w in zip(xs, ws):
+            x @ w
+        for k, (x, w, d) in enumerate(zip(xs, ws, ds)):
+            x.T @ d
+            if k > 0:
+                d @ w.T
+    return step
+
+
+def main():
+    import torch
+    _common.set_torch_threads(torch)
+    rng = np.random.default_rng(0)
+    print(f"float32, Adam lr 1e-3, softmax cross-entropy; {_common.THREADS} threads; torch {torch.__version__}; "
+          f"BLAS: {_common.blas_info()}")
+    print(f"{'network / batch':<26} {'glassnet /s':>12} {'torch /s':>10} {'fused /s':>10} {'vs torch':>9} "
+          f"{'vs fused':>9} {'GEMM share':>10}")
+    for sizes, batch in CASES:
+        X = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+        y = rng.integers(0, sizes[-1], batch)
+        layers = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(gn.nn.Linear(a, b, rng=i))
+            if i < len(sizes) - 2:
+                layers.append(gn.nn.ReLU())
+        model = gn.nn.Sequential(*layers)
+        loss, opt = gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(model, lr=1e-3)
+        model[0].skip_input_grad = True  # as the Trainer does for the layer that sees the data
+
+        def ours():
+            model.zero_grad()
+            loss.forward(model.forward(X), y)
+            model.backward(loss.backward())
+            opt.step()
+
+        def torch_step(fused):
+            T = torch.nn
+            mods = []
+            for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+                mods.append(T.Linear(a, b))
+                if i < len(sizes) - 2:
+                    mods.append(T.ReLU())
+            net = T.Sequential(*mods)
+            o = torch.optim.Adam(net.parameters(), lr=1e-3, fused=fused)
+            tx, ty = torch.from_numpy(X), torch.from_numpy(y)
+
+            def step():
+                o.zero_grad()
+                T.functional.cross_entropy(net(tx), ty).backward()
+                o.step()
+            return step
+
+        t_ours = timed(ours)
+        t_torch = timed(torch_step(False))
+        t_fused = timed(torch_step(True))
+        t_gemm = timed(gemm_only(sizes, batch, rng))
+        name = "-".join(map(str, sizes)) + f" / {batch}"
+        print(f"{name:<26} {batch / t_ours:>12,.0f} {batch / t_torch:>10,.0f} {batch / t_fused:>10,.0f} "
+              f"{t_torch / t_ours:>8.2f}x {t_fused / t_ours:>8.2f}x {t_gemm / t_ours:>9.0%}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

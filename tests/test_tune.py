@@ -130,8 +130,10 @@ def test_same_trials_whichever_executor(tmp_path):
     assert all(r["status"] == "done" for r in b.trials)
 
 
-def test_a_search_folder_refuses_another_search(tmp_path):
-    Search(tune_helpers.bowl, {"lr": LogUniform(1e-5, 1e-1)}, tmp_path, trials=3, verbose=0).run()
+def test_a_search_folder_refuses_another_search_and_extends_its_own(tmp_path):
+    first = Search(tune_helpers.bowl, {"lr": LogUniform(1e-5, 1e-1)}, tmp_path, trials=3, verbose=0).run()
+    more = Search(tune_helpers.bowl, {"lr": LogUniform(1e-5, 1e-1)}, tmp_path, trials=5, verbose=0).run()
+    assert len(more.trials) == 5 and more.trials[:3] == first.trials  # the first three kept as they were
     with pytest.raises(ValueError, match="holds another search"):
         Search(tune_helpers.bowl, {"lr": LogUniform(1e-6, 1e-1)}, tmp_path, trials=3, verbose=0).run()
 

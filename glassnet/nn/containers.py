@@ -207,8 +207,6 @@ class Residual(Parallel):
         return {"type": "Residual", "block": self.block.config(), "shortcut": self.shortcut.config()}
 
 
-
-
 class TimeDistributed(Module):
     """Applies ``module`` to every time step: (N, T, ...) -> (N*T, ...) -> module -> (N, T, ...).
 

@@ -6,5 +6,5 @@ from .optimizers import SGD, SOLVERS, Adagrad, Adam, Optimizer, RMSprop, make_op
 from .penalties import L1, L2, ElasticNet, MaxNorm, Penalty
 from .schedules import Plateau, Scheduler
 
-__all__ = ["Optimizer", "SOLVERS", "make_optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "LBFGS", "Penalty", "L2", "L1", "ElasticNet",
-           "MaxNorm", "clip_grad_norm", "clip_grad_value", "global_grad_norm", "schedules", "Scheduler", "Plateau"]
+__all__ = ["Optimizer", "SOLVERS", "make_optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "LBFGS", "Penalty", "L2",
+           "L1", "ElasticNet", "MaxNorm", "clip_grad_norm", "clip_grad_value", "global_grad_norm", "schedules", "Scheduler", "Plateau"]

@@ -146,8 +146,10 @@ class Search:
 
     # -- identity ---------------------------------------------------------------------------------
     def _identity(self):
-        return {"strategy": self.strategy, "seed": self.seed, "space": self.space.config(), "stages": self.stages,
-                "mode": self.mode, "grid_points": self.grid_points}
+        """What makes two runs the same search (the trial count is not part of it: a search can be
+        continued with more trials, as trial i is derived from the seed and i alone)."""
+        return {"strategy": self.strategy, "seed": self.seed, "space": self.space.config(),
+                "stage_epochs": [e for _, e in self.stages], "mode": self.mode, "grid_points": self.grid_points}
 
     def _log(self, msg):
         if self.verbose:

@@ -12,12 +12,8 @@ from ._util import as_rng, check_same_device, fill, positive_int
 
 
 def _scatter_add(xp, target, idx, values):
-    if xp is np:
-        np.add.at(target, idx, values)
-    else:  # CuPy
-        import cupyx  # type: ignore
-
-        cupyx.scatter_add(target, idx, values)
+    """target[idx] += values with repeated indices accumulating (NumPy and CuPy: ``add.at``)."""
+    xp.add.at(target, idx, values)
 
 
 class Embedding(Module):

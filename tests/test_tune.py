@@ -290,3 +290,31 @@ def test_cli_tune_trials_ensemble(tmp_path):
     bad.write_text(TOML.replace('"optimizer.lr"', '"optimiser.lr"'))
     r = run("tune", str(bad), "--out", str(tmp_path / "b"))
     assert r.returncode == 2 and "no field 'optimiser'" in r.stderr
+
+
+def test_search_space_from_yaml(tmp_path):
+    pytest.importorskip("yaml")
+    from glassnet.train.run import load_config
+    from glassnet.tune.config import search_from_config
+    (tmp_path / "s.yaml").write_text("""
+seed: 0
+data: {dataset: digits, val_fraction: 0.2}
+model:
+  layers:
+    - {type: Linear, in_features: 64, out_features: 10}
+loss: {type: SoftmaxCrossEntropy}
+optimizer: {type: Adam, lr: 0.001}
+search:
+  strategy: grid
+  grid_points: 2
+  space:
+    optimizer.lr: {type: LogUniform, low: 0.0001, high: 0.1}
+    optimizer.betas: {type: Fixed, value: [0.9, 0.999]}
+""")
+    objective, space, kwargs, execution = search_from_config(load_config(tmp_path / "s.yaml"))
+    assert kwargs["strategy"] == "grid" and isinstance(space.dims["optimizer.lr"], LogUniform)
+    assert objective.configure({"optimizer.lr": 0.01, "optimizer.betas": [0.9, 0.999]}, 1, None)["optimizer"]["lr"] == 0.01
+    with pytest.raises(ValueError, match=r"search.space.optimizer.lr.type: unknown dimension 'Log'"):
+        bad = load_config(tmp_path / "s.yaml")
+        bad["search"]["space"]["optimizer.lr"]["type"] = "Log"
+        search_from_config(bad)

@@ -241,3 +241,16 @@ def test_examine_with_data_reports_class_imbalance():
     codes = [f.code for f in examine(tr, data=(X[keep], y[keep]))]
     assert "data.class_imbalance" in codes
     assert "data.class_imbalance" not in [f.code for f in examine(tr)]
+
+
+def test_monitor_counts_dead_channels_of_a_convolution():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 1, 8, 8)).astype(np.float32)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, rng=0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(64, 3, rng=1))
+    model[0].b.data[:3] = -100.0  # three of four channels can never fire
+    mon = Monitor(every=1)
+    tr = gn.Trainer(model, nn.SoftmaxCrossEntropy(), gn.optim.Adam(model, lr=1e-3), callbacks=[mon], verbose=0)
+    tr.fit((X, rng.integers(0, 3, 64)), epochs=2, batch_size=32, seed=0)
+    assert mon.dead_fractions()["1"] == pytest.approx(0.75)
+    assert "units.dead" in [f.code for f in examine(tr)]

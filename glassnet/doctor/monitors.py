@@ -23,11 +23,10 @@ _SQUASH = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
 
 
 def _units(a):
-    """(rows, units) view: features of (N, D), channels of (N, C, ...), hidden units of (N, T, H)."""
+    """(rows, units): the features of (N, D), the channels of (N, C, ...) (a unit of a convolution
+    is a channel; for a ReLU on (N, T, H) sequences this counts time steps, a known limit)."""
     if a.ndim == 2:
         return a
-    if a.ndim == 3 and a.shape[1] > a.shape[2]:  # (N, T, H) sequences: units are the last axis
-        return a.reshape(-1, a.shape[2])
     return np.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
 
 

@@ -425,3 +425,15 @@ def test_huge_but_finite_gradients_are_not_called_non_finite():
     assert all_finite(g) and all_finite(big) and all_finite(None)
     big[3] = np.nan
     assert not all_finite(big)
+
+
+def test_labels_are_range_checked_once_for_the_whole_set():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 40)
+    y[-1] = 7  # only in the last batch
+    net = gn.nn.Sequential(gn.nn.Linear(4, 3, rng=0))
+    tr = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.SGD(net, lr=0.1), verbose=0)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\] for 3 classes, got label 7"):
+        tr.fit((X, y), epochs=1, batch_size=10, seed=0, shuffle=False)
+    assert tr.iteration == 0  # refused before the first update, not at the last batch

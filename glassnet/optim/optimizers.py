@@ -19,6 +19,15 @@ from ..nn.module import Module, Parameter
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam"]
 
 
+class Applied:
+    """Returned by an ``_update`` that has already added its step to the weights (fused kernels)."""
+
+    __slots__ = ("delta",)
+
+    def __init__(self, delta):
+        self.delta = delta
+
+
 class Optimizer:
     """Base class. Subclasses define ``defaults``, ``_check(group)``, ``_init_state(p)`` and
     ``_update(p, g, state, group, t)`` which returns the update ``delta`` (w += delta)."""
@@ -121,7 +130,10 @@ class Optimizer:
                 if p.frozen:
                     continue
                 delta = self._update(p, p.grad, self.state[id(p)], group, t)
-                p.data += delta
+                if isinstance(delta, Applied):  # a fused kernel already updated the weights
+                    delta = delta.delta
+                else:
+                    p.data += delta
                 flat = delta.ravel()
                 norms[name] = flat @ flat  # a 0-d array: read (and synchronized) only when asked for
         for c in self.constraints:
@@ -360,9 +372,9 @@ class Adam(Optimizer):
             step_size, root_bc2 = group["lr"] / (1 - b1 ** t), (1 - b2 ** t) ** 0.5
         else:
             step_size, root_bc2 = group["lr"], 1.0
-        if xp.__name__ != "numpy":  # CuPy: one fused kernel instead of a dozen small ones
-            from ._fused import adam_delta
-            return adam_delta(g, m, v, b1, b2, step_size, root_bc2, group["eps"])
+        if xp.__name__ != "numpy":  # CuPy: one fused kernel (moments and weights) instead of a dozen
+            from ._fused import adam_step
+            return Applied(adam_step(p.data, g, m, v, b1, b2, step_size, root_bc2, group["eps"]))
         m *= b1
         tmp = g * (1 - b1)
         m += tmp

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from .._checks import all_finite
+from .._checks import all_finite, check_labels, trusted_labels
 from ..backend import as_numpy, device_of, to_device
 from ..errors import NonFiniteError
 from ..functional.activations import sigmoid, softmax
@@ -101,6 +101,7 @@ class Trainer:
         self.stop_requested = None
         self.messages: list[str] = []
         self.batch_size = self.n_train = self.epochs_requested = None
+        self._labels_to_check = self._labels_checked = None
 
     # -- utilities -----------------------------------------------------------------------------------
     def log(self, message: str):
@@ -165,6 +166,7 @@ class Trainer:
         val_xy = self._prepare(val, "fit(val)") if val is not None else None
         n = len(X)
         self.batch_size, self.n_train, self.epochs_requested = batch_size, n, epochs  # read by the doctor
+        self._labels_to_check, self._labels_checked = (y if getattr(self.loss, "is_classifier", False) else None), None
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
         if not isinstance(epochs, int) or epochs < 0:
@@ -258,7 +260,7 @@ class Trainer:
         self.model.zero_grad()
         try:
             scores = self.model.forward(xb)
-            data_loss = self.loss.forward(scores, yb)
+            data_loss = self._loss_forward(scores, yb)
         except NonFiniteError as err:
             self.model.clear_cache()
             logs.update(loss=float("nan"), data_loss=float("nan"), penalty=0.0, nonfinite=str(err))
@@ -285,6 +287,18 @@ class Trainer:
         sums["data_loss"] += data_loss
         sums["count"] += 1
         cbs.call("on_batch_end", self, logs)
+
+    def _loss_forward(self, scores, yb):
+        """The loss of a batch. Integer labels: the range of the whole training label array is
+        checked once (at the first batch, when the number of classes is known) instead of per batch."""
+        y_all = self._labels_to_check
+        if y_all is None or getattr(yb, "ndim", 0) != 1 or yb.dtype.kind not in "iu" or scores.ndim != 2:
+            return self.loss.forward(scores, yb)
+        if self._labels_checked != scores.shape[1]:
+            check_labels(y_all, scores.shape[1], len(y_all), type(self.loss).__name__)
+            self._labels_checked = scores.shape[1]
+        with trusted_labels():
+            return self.loss.forward(scores, yb)
 
     # -- evaluation ---------------------------------------------------------------------------------------
     def _evaluate_arrays(self, X, y, with_details=True, batch_size=1024):

@@ -297,6 +297,8 @@ class Search:
                     p[name] = t.suggest_float(name, d.low, d.high, log=isinstance(d, LogUniform))
             return t, p
 
+        for r in store.rows(status="pending"):  # left by an interrupted TPE search: TPE asks anew instead
+            store.fail(r["key"], "interrupted before it finished; the TPE search proposes new trials instead")
         n_done = len(store.rows())
         futures = {}
         i = n_done

@@ -2,8 +2,10 @@
 (CPU, float32, same thread count, in the same run). Prints medians and the ratio
 glassnet time / PyTorch time (below 1: glassnet is faster).
 
-    python benchmarks/bench_conv.py            # all cases
-    python benchmarks/bench_conv.py --profile  # also where the conv time goes
+    python benchmarks/bench_conv.py                # all cases, each library timed in a block of calls
+    python benchmarks/bench_conv.py --interleaved  # glassnet and PyTorch calls alternate (as layers do in
+                                                   # a network: caches are not kept warm for either)
+    python benchmarks/bench_conv.py --profile      # also where the conv time goes
 """
 import statistics
 import sys
@@ -22,6 +24,23 @@ def median_ms(fn, warmup=2, repeat=7):
         fn()
         ts.append(time.perf_counter() - t0)
     return 1e3 * statistics.median(ts)
+
+
+def interleaved_ms(f, g, warmup=2, repeat=15):
+    """Medians of f and g timed alternately, one call each per round."""
+    for _ in range(warmup):
+        f()
+        g()
+    a, b = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        f()
+        t1 = time.perf_counter()
+        g()
+        t2 = time.perf_counter()
+        a.append(t1 - t0)
+        b.append(t2 - t1)
+    return 1e3 * statistics.median(a), 1e3 * statistics.median(b)
 
 
 def cases(gn, torch):
@@ -49,7 +68,8 @@ def main():
     import glassnet as gn
     _common.set_torch_threads(torch)
     rng = np.random.default_rng(0)
-    print(f"forward+backward, float32, {_common.THREADS} threads, median of 7 after warm-up; "
+    mode = "alternating calls, median of 15" if "--interleaved" in sys.argv else "median of 7 after warm-up"
+    print(f"forward+backward, float32, {_common.THREADS} threads, {mode}; "
           f"torch {torch.__version__}; BLAS: {_common.blas_info()}")
     print(f"{'case':<44} {'glassnet ms':>12} {'pytorch ms':>11} {'ratio':>7}")
     table, _ = cases(gn, torch)
@@ -72,7 +92,10 @@ def main():
             o = o[0] if isinstance(o, tuple) else o
             o.backward(tdout)
 
-        tg, tt = median_ms(g), median_ms(t)
+        if "--interleaved" in sys.argv:
+            tg, tt = interleaved_ms(g, t)
+        else:
+            tg, tt = median_ms(g), median_ms(t)
         print(f"{name:<44} {tg:>12.2f} {tt:>11.2f} {tg / tt:>6.2f}x", flush=True)
     if "--profile" in sys.argv:
         profile(gn, rng)

@@ -42,7 +42,8 @@ def run_view(source, baseline_error=0.0, n_classes=None, data=None) -> RunView:
                    monitor=mon.summary() if mon is not None else {}, n_classes=n_classes, loss_kind=kind,
                    batch_size=trainer.batch_size, n_train=trainer.n_train, stop_reason=h.stop_reason or "",
                    epochs_requested=trainer.epochs_requested, baseline_error=baseline_error,
-                   data_findings=data_findings)
+                   data_findings=data_findings, records=mon.records if mon is not None else (),
+                   iter_lr=h.iterations.get("lr"))
 
 
 def _read_json(path, what):
@@ -58,10 +59,11 @@ def _read_json(path, what):
 
 def _from_folder(folder, baseline_error, n_classes, data_findings):
     hist = _read_json(os.path.join(folder, "history.json"), "history.json")
-    monitor = {}
+    monitor, records = {}, []
     mpath = os.path.join(folder, "monitor.json")
     if os.path.exists(mpath):
-        monitor = _read_json(mpath, "monitor.json").get("summary", {})
+        saved = _read_json(mpath, "monitor.json")
+        monitor, records = saved.get("summary", {}), saved.get("records", [])
     cfg = {}
     cpath = os.path.join(folder, "config.json")
     if os.path.exists(cpath):
@@ -76,7 +78,8 @@ def _from_folder(folder, baseline_error, n_classes, data_findings):
     return RunView(it.get("loss", []), it.get("data_loss"), hist.get("epochs", []), monitor=monitor,
                    n_classes=n_classes, loss_kind=kind, batch_size=t.get("batch_size"),
                    stop_reason=hist.get("stop_reason") or "", epochs_requested=t.get("epochs"),
-                   baseline_error=baseline_error, data_findings=data_findings)
+                   baseline_error=baseline_error, data_findings=data_findings, records=records,
+                   iter_lr=it.get("lr"))
 
 
 def examine(source, baseline_error=0.0, n_classes=None, data=None) -> list[Finding]:

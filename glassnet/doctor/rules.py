@@ -48,12 +48,13 @@ class RunView:
     ``iter_loss``: per-iteration loss (with penalty); ``data_loss``; ``epochs``: per-epoch rows;
     ``monitor``: a Monitor summary (may be empty); ``n_classes``; ``loss_kind`` ("softmax",
     "hinge", ...); ``batch_size``; ``n_train``; ``stop_reason``; ``epochs_requested``;
-    ``baseline_error``: the error a good model is expected to reach (default 0).
+    ``baseline_error``: the error a good model is expected to reach (default 0); ``records``: the
+    monitor's samples and ``iter_lr``: the learning rate per iteration (for reports).
     """
 
     def __init__(self, iter_loss, data_loss, epochs, monitor=None, n_classes=None, loss_kind=None,
                  batch_size=None, n_train=None, stop_reason="", epochs_requested=None, baseline_error=0.0,
-                 data_findings=()):
+                 data_findings=(), records=(), iter_lr=None):
         self.iter_loss = np.asarray(iter_loss, dtype=np.float64)
         self.data_loss = np.asarray(data_loss if data_loss is not None else iter_loss, dtype=np.float64)
         self.epochs = list(epochs)
@@ -64,6 +65,8 @@ class RunView:
         self.epochs_requested = epochs_requested
         self.baseline_error = float(baseline_error)
         self.data_findings = list(data_findings)
+        self.records = list(records)
+        self.iter_lr = iter_lr
 
     def col(self, key):
         return [e.get(key) for e in self.epochs if e.get(key) is not None]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime
 import html
-import json
 import os
 
 import numpy as np
@@ -72,32 +71,23 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
     ``input_shape`` (per example, e.g. (1, 28, 28)) draws inputs and first-layer weights as
     images. ``findings`` default to ``glassnet.doctor.examine(source)``.
     """
-    from ..doctor import examine
     from ..doctor.examine import run_view
+    from ..doctor.rules import run_rules
 
-    view = run_view(source, baseline_error)
+    view = run_view(source, baseline_error)  # history and monitor samples, read once
     if findings is None:
-        findings = examine(source, baseline_error)
-    records = []
-    model = None
-    iter_lr = None
+        findings = run_rules(view)
+    records, iter_lr = view.records, view.iter_lr
     if isinstance(source, (str, os.PathLike)):
         folder = os.fspath(source)
-        mpath = os.path.join(folder, "monitor.json")
-        if os.path.exists(mpath):
-            with open(mpath) as f:
-                records = json.load(f).get("records", [])
         model_path = os.path.join(folder, "model.npz")
+        model = None
         if os.path.exists(model_path):
             from ..serialization import load
             model = load(model_path)
         name = title or os.path.basename(os.path.abspath(folder))
     else:
-        from ..doctor import Monitor
-        mon = next((c for c in source.callbacks if isinstance(c, Monitor)), None)
-        records = mon.records if mon is not None else []
         model = source.model
-        iter_lr = source.history.iterations.get("lr")
         name = title or "training run"
     body = {}
     body["findings"] = _findings_html(findings)

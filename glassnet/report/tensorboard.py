@@ -1,7 +1,6 @@
 """TensorBoard event files from a run, through tensorboardX (optional extra)."""
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -20,13 +19,7 @@ def write_tensorboard(source, logdir):
     from ..doctor.examine import run_view
 
     view = run_view(source)
-    if isinstance(source, (str, os.PathLike)):
-        mpath = os.path.join(os.fspath(source), "monitor.json")
-        records = json.load(open(mpath)).get("records", []) if os.path.exists(mpath) else []
-    else:
-        from ..doctor import Monitor
-        mon = next((c for c in source.callbacks if isinstance(c, Monitor)), None)
-        records = mon.records if mon is not None else []
+    records = view.records
     with SummaryWriter(logdir=os.fspath(logdir)) as w:
         for i, v in enumerate(view.iter_loss):
             if np.isfinite(v):

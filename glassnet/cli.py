@@ -292,6 +292,7 @@ def _cmd_ensemble(args) -> int:
     from .nn import eval_scores
     from .serialization import load
     from .train.run import prepare
+    from .tune.objective import base_config
 
     rows = _search_rows(args.search_dir, "ensemble", status="done")
     if rows is None:
@@ -301,17 +302,12 @@ def _cmd_ensemble(args) -> int:
         print("glassnet ensemble: no finished trials", file=sys.stderr)
         return 2
     with open(os.path.join(args.search_dir, "config.json")) as f:
-        cfg = json.load(f)
-    cfg.pop("search", None)
-    cfg.setdefault("data", {}).setdefault("split_seed", int(cfg.get("seed", 0)))
-    parts = prepare(cfg)
-    val = parts["val"] if parts["val"] is not None else parts["test"]
-    paths = [os.path.join(args.search_dir, "trials", r["key"], "model.npz") for r in rows]
-    Xv, yv = val
-    singles = [float((eval_scores(load(p), Xv).argmax(1) == yv).mean()) for p in paths]
-    ens = Ensemble(paths, method=args.method)
-    acc = float((ens.predict(Xv) == yv).mean())
-    print(f"ensemble of the top {len(paths)} trials ({args.method}): validation accuracy {acc:.4f}")
+        parts = prepare(base_config(json.load(f)))  # the trials' split and preprocessing
+    Xv, yv = parts["val"] if parts["val"] is not None else parts["test"]
+    models = [load(os.path.join(args.search_dir, "trials", r["key"], "model.npz")) for r in rows]
+    singles = [float((eval_scores(m, Xv).argmax(1) == yv).mean()) for m in models]
+    acc = float((Ensemble(models, method=args.method).predict(Xv) == yv).mean())
+    print(f"ensemble of the top {len(models)} trials ({args.method}): validation accuracy {acc:.4f}")
     print(f"best single trial ({rows[0]['key']}): validation accuracy {singles[0]:.4f}")
     for r, a in zip(rows, singles):
         print(f"  {r['key']}: {a:.4f}")

@@ -7,7 +7,7 @@ import glob
 import os
 import re
 
-__all__ = ["ConfigObjective", "set_path"]
+__all__ = ["ConfigObjective", "base_config", "set_path"]
 
 _STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?")
 
@@ -41,6 +41,16 @@ def set_path(cfg, path, value):
             node = node[i]
 
 
+def base_config(cfg):
+    """The config every trial starts from: without the ``search`` section, and with the data split
+    fixed (``data.split_seed`` = the config's seed) so all trials, and anything evaluated on the
+    search's validation data afterwards, see the same split and preprocessing."""
+    cfg = copy.deepcopy(cfg)
+    cfg.pop("search", None)
+    cfg.setdefault("data", {}).setdefault("split_seed", int(cfg.get("seed", 0)))
+    return cfg
+
+
 class ConfigObjective:
     """Picklable: ``ConfigObjective(cfg, metric="val_accuracy", targets={"width": [paths]})``.
 
@@ -51,15 +61,12 @@ class ConfigObjective:
     """
 
     def __init__(self, cfg, metric="val_accuracy", targets=None):
-        self.cfg = copy.deepcopy(cfg)
-        self.cfg.pop("search", None)
+        self.cfg = base_config(cfg)
         self.metric = metric
         self.targets = dict(targets or {})
 
     def configure(self, params, seed, epochs):
-        cfg = copy.deepcopy(self.cfg)
-        # every trial sees the same split and preprocessing; its own seed only changes the training
-        cfg.setdefault("data", {}).setdefault("split_seed", int(self.cfg.get("seed", 0)))
+        cfg = copy.deepcopy(self.cfg)  # the trial's own seed (below) only changes the training, not the split
         for name, value in params.items():
             for path in self.targets.get(name, [name]):
                 set_path(cfg, path, value)

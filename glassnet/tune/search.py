@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .executors import SerialExecutor
 from .space import Choice, Fixed, Space
 from .store import TrialStore
 
@@ -191,7 +192,7 @@ class Search:
             requeued = store.recover()
             if requeued:
                 self._log(f"re-queued {requeued} trial(s) left running by an interrupted search")
-            executor = self.executor or __import__("glassnet.tune.executors", fromlist=["x"]).SerialExecutor()
+            executor = self.executor or SerialExecutor()
             t0 = time.perf_counter()
             for stage in range(len(self.stages)):
                 if self.strategy == "tpe":

@@ -118,6 +118,11 @@ def _sig(v):
     return 1.0 / (1.0 + math.exp(-v))
 
 
+def _dot_col(v, W, k):
+    """sum_i v[i] * W[i, k], one term at a time."""
+    return sum(float(v[i]) * float(W[i, k]) for i in range(len(v)))
+
+
 def rnn(x, h0, Wx, Wh, b):
     """Per sample, per step, per unit."""
     N, T, D = x.shape
@@ -128,8 +133,7 @@ def rnn(x, h0, Wx, Wh, b):
         for t in range(T):
             new = np.zeros(H)
             for k in range(H):
-                a = b[k] + sum(x[n, t, d] * Wx[d, k] for d in range(D)) + sum(h[j] * Wh[j, k] for j in range(H))
-                new[k] = math.tanh(a)
+                new[k] = math.tanh(b[k] + _dot_col(x[n, t], Wx, k) + _dot_col(h, Wh, k))
             h = new
             out[n, t] = h
     return out
@@ -142,8 +146,7 @@ def lstm(x, h0, c0, Wx, Wh, b):
     for n in range(N):
         h, c = h0[n].copy(), c0[n].copy()
         for t in range(T):
-            a = [b[k] + sum(x[n, t, d] * Wx[d, k] for d in range(D)) + sum(h[j] * Wh[j, k] for j in range(H))
-                 for k in range(4 * H)]
+            a = [b[k] + _dot_col(x[n, t], Wx, k) + _dot_col(h, Wh, k) for k in range(4 * H)]
             hn, cn = np.zeros(H), np.zeros(H)
             for k in range(H):
                 i, f, g, o = _sig(a[k]), _sig(a[H + k]), math.tanh(a[2 * H + k]), _sig(a[3 * H + k])
@@ -161,8 +164,8 @@ def gru(x, h0, Wx, Wh, bx, bh):
     for n in range(N):
         h = h0[n].copy()
         for t in range(T):
-            ax = [bx[k] + sum(x[n, t, d] * Wx[d, k] for d in range(D)) for k in range(3 * H)]
-            ah = [bh[k] + sum(h[j] * Wh[j, k] for j in range(H)) for k in range(3 * H)]
+            ax = [bx[k] + _dot_col(x[n, t], Wx, k) for k in range(3 * H)]
+            ah = [bh[k] + _dot_col(h, Wh, k) for k in range(3 * H)]
             new = np.zeros(H)
             for k in range(H):
                 r = _sig(ax[k] + ah[k])

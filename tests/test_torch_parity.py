@@ -109,26 +109,28 @@ def test_batchnorm1d_train_then_eval(rng, shape):
     with torch.no_grad():
         theirs.weight.copy_(torch.tensor(ours.gamma.data))
         theirs.bias.copy_(torch.tensor(ours.beta.data))
-    def compare(x, dout):
-        ours.zero_grad()
-        theirs.zero_grad()
-        out = ours.forward(x)
-        dx = ours.backward(dout)
-        tx = torch.tensor(x, requires_grad=True)
-        tout = theirs(tx)
-        tout.backward(torch.tensor(dout))
-        close(out, tout)
-        close(dx, tx.grad)
-        close(ours.gamma.grad, theirs.weight.grad)
-        close(ours.beta.grad, theirs.bias.grad)
-        close(ours.running_mean, theirs.running_mean)
-        close(ours.running_var, theirs.running_var)
-
     for step in range(3):  # train: batch statistics and running-stat updates
-        compare(rng.standard_normal(shape) * 2 + step, rng.standard_normal(shape))
+        _compare_batchnorm(ours, theirs, rng.standard_normal(shape) * 2 + step, rng.standard_normal(shape))
     ours.eval()
     theirs.eval()
-    compare(rng.standard_normal(shape), rng.standard_normal(shape))  # eval: running statistics
+    _compare_batchnorm(ours, theirs, rng.standard_normal(shape), rng.standard_normal(shape))  # running statistics
+
+
+def _compare_batchnorm(ours, theirs, x, dout):
+    """One forward and backward of both: outputs, all gradients and the running statistics."""
+    ours.zero_grad()
+    theirs.zero_grad()
+    out = ours.forward(x)
+    dx = ours.backward(dout)
+    tx = torch.tensor(x, requires_grad=True)
+    tout = theirs(tx)
+    tout.backward(torch.tensor(dout))
+    close(out, tout)
+    close(dx, tx.grad)
+    close(ours.gamma.grad, theirs.weight.grad)
+    close(ours.beta.grad, theirs.bias.grad)
+    close(ours.running_mean, theirs.running_mean)
+    close(ours.running_var, theirs.running_var)
 
 
 def test_mlp_end_to_end(rng):
@@ -216,19 +218,7 @@ def test_batchnorm2d(rng, train):
         tb.running_var.copy_(torch.tensor(bn.running_var))
     bn.train(train)
     tb.train(train)
-    x = rng.standard_normal((4, 3, 5, 6)) * 2 + 1
-    out = bn.forward(x)
-    dout = rng.standard_normal(out.shape)
-    dx = bn.backward(dout)
-    tx = torch.tensor(x, requires_grad=True)
-    tout = tb(tx)
-    tout.backward(torch.tensor(dout))
-    close(out, tout)
-    close(dx, tx.grad)
-    close(bn.gamma.grad, tb.weight.grad)
-    close(bn.beta.grad, tb.bias.grad)
-    close(bn.running_mean, tb.running_mean)
-    close(bn.running_var, tb.running_var)
+    _compare_batchnorm(bn, tb, rng.standard_normal((4, 3, 5, 6)) * 2 + 1, rng.standard_normal((4, 3, 5, 6)))
 
 
 def _map_rnn(ours, theirs, lstm_or_rnn):

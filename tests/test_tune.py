@@ -110,21 +110,15 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(tmp_path):
     assert "failed" in res.table()
 
 
-def test_same_trials_whichever_executor(tmp_path):
+def test_same_trials_whichever_executor(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLASSNET_TEST_SLEEP", "0")  # inherited by the spawned workers
     space = {"x": Uniform(0, 1), "lr": LogUniform(1e-4, 1e-1)}
-    serial = Search(tune_helpers.slow, space, tmp_path / "a", trials=6, seed=5, executor=SerialExecutor(),
-                    verbose=0)
-    os.environ["GLASSNET_TEST_SLEEP"] = "0"
+    a = Search(tune_helpers.slow, space, tmp_path / "a", trials=6, seed=5, executor=SerialExecutor(), verbose=0).run()
+    ex = ProcessExecutor(2)
     try:
-        a = serial.run()
-        ex = ProcessExecutor(2)
-        try:
-            b = Search(tune_helpers.slow, space, tmp_path / "b", trials=6, seed=5, executor=ex, jobs=2,
-                       verbose=0).run()
-        finally:
-            ex.shutdown()
+        b = Search(tune_helpers.slow, space, tmp_path / "b", trials=6, seed=5, executor=ex, jobs=2, verbose=0).run()
     finally:
-        os.environ.pop("GLASSNET_TEST_SLEEP")
+        ex.shutdown()
     key = lambda rows: sorted((r["key"], r["seed"], tuple(sorted(r["params"].items()))) for r in rows)  # noqa: E731
     assert key(a.trials) == key(b.trials)
     assert all(r["status"] == "done" for r in b.trials)
@@ -199,22 +193,18 @@ def test_sigkill_and_restart_loses_and_duplicates_nothing(tmp_path):
             assert r["attempts"] == 1 and r["score"] == before[r["key"]]["score"]
 
 
-def test_ray_executor_gives_the_same_trials(tmp_path):
+def test_ray_executor_gives_the_same_trials(tmp_path, monkeypatch):
     pytest.importorskip("ray")
     from glassnet.tune import RayExecutor
-    os.environ["GLASSNET_TEST_SLEEP"] = "0"
+    monkeypatch.setenv("GLASSNET_TEST_SLEEP", "0")
+    space = {"x": Uniform(0, 1)}
+    a = Search(tune_helpers.slow, space, tmp_path / "a", trials=4, seed=2, verbose=0).run()
+    # Ray workers do not inherit sys.path: tell them where the objective's module lives
+    ex = RayExecutor(num_cpus=2, runtime_env={"env_vars": {"GLASSNET_TEST_SLEEP": "0", "PYTHONPATH": HERE}})
     try:
-        space = {"x": Uniform(0, 1)}
-        a = Search(tune_helpers.slow, space, tmp_path / "a", trials=4, seed=2, verbose=0).run()
-        # Ray workers do not inherit sys.path: tell them where the objective's module lives
-        ex = RayExecutor(num_cpus=2, runtime_env={"env_vars": {"GLASSNET_TEST_SLEEP": "0", "PYTHONPATH": HERE}})
-        try:
-            b = Search(tune_helpers.slow, space, tmp_path / "b", trials=4, seed=2, executor=ex, jobs=2,
-                       verbose=0).run()
-        finally:
-            ex.shutdown()
+        b = Search(tune_helpers.slow, space, tmp_path / "b", trials=4, seed=2, executor=ex, jobs=2, verbose=0).run()
     finally:
-        os.environ.pop("GLASSNET_TEST_SLEEP")
+        ex.shutdown()
     assert [(r["key"], r["params"], r["seed"]) for r in a.trials] == [(r["key"], r["params"], r["seed"])
                                                                      for r in b.trials]
     assert all(r["status"] == "done" for r in b.trials), [r["error"] for r in b.trials]

@@ -90,7 +90,9 @@ def _f(severity, code, what, evidence, remedy, **data):
     return Finding(severity, what, evidence, remedy, code, data)
 
 
-def _smooth(x, k):
+def moving_average(x, k):
+    """Means of every k consecutive values (len(x) - k + 1 of them); x itself when shorter than k."""
+    x = np.asarray(x, float)
     if len(x) < k or k < 2:
         return x
     c = np.cumsum(np.insert(x, 0, 0.0))
@@ -125,7 +127,7 @@ def rule_lr_too_high(run):
         return []
     start = float(np.median(loss[:max(3, n // 50)]))
     k = max(5, n // 20)
-    sm = _smooth(loss, k)
+    sm = moving_average(loss, k)
     peak = float(sm.max())
     out = []
     if peak > 1.5 * start and peak > start + 0.1 and int(np.argmax(sm)) < len(sm) * 0.9:
@@ -135,7 +137,8 @@ def rule_lr_too_high(run):
         return out
     end = float(np.median(loss[-max(3, n // 10):]))
     if end > start * 0.98 and end > 0.05:
-        jumps = np.abs(np.diff(loss)) > 2.0 * (np.median(np.abs(np.diff(loss))) + 1e-12) * 10
+        steps = np.abs(np.diff(loss))
+        jumps = steps > 20 * (np.median(steps) + 1e-12)  # a change 20x the typical one
         if jumps.mean() > 0.02 or float(np.std(loss[-max(3, n // 5):])) > 0.25 * end:
             out.append(_f("warning", "lr.too_high",
                           "The learning rate looks too high: the loss does not go down and jumps around.",
@@ -207,7 +210,7 @@ def rule_noisy(run):
     if len(loss) < 50:
         return []
     tail = loss[len(loss) // 2:]
-    trend = _smooth(tail, 25)
+    trend = moving_average(tail, 25)
     resid = tail[12:12 + len(trend)] - trend
     cv = float(np.std(resid) / (abs(np.mean(trend)) + 1e-12))
     if cv > 0.5 and run.batch_size is not None and run.batch_size < 16:

@@ -42,21 +42,22 @@ def _offsets(kernel, stride, out_hw):
             yield (slice(None), slice(None), slice(i, i + sh * (Ho - 1) + 1, sh), slice(j, j + sw * (Wo - 1) + 1, sw))
 
 
-def max_pool2d_forward(x, kernel, stride=None):
-    """out (N, C, Ho, Wo): the maximum of each window. Returns (out, cache).
+def max_pool2d_forward(x, kernel, stride=None, who="max_pool2d"):
+    """out (N, C, Ho, Wo): the maximum of each window; ``who`` names the caller in errors.
+    Returns (out, cache).
 
     One pass per kernel offset over a strided view (no copy of the windows): a running
     maximum and the offset where it was first reached."""
     xp = get_array_module(x)
     stride = kernel if stride is None else stride
-    Ho, Wo, overlap = _geometry(x, kernel, stride, "max_pool2d")
+    Ho, Wo, overlap = _geometry(x, kernel, stride, who)
     views = _offsets(kernel, stride, (Ho, Wo))
     out = x[next(views)].copy()
     arg = xp.zeros(out.shape, dtype=xp.uint8 if kernel[0] * kernel[1] < 256 else xp.int32)
     for k, sl in enumerate(views, start=1):
         v = x[sl]
         better = v > out  # strict: ties keep the first maximum, as PyTorch does
-        xp.putmask(arg, better, k) if xp.__name__ == "numpy" else arg.__setitem__(better, k)
+        xp.putmask(arg, better, k)
         xp.maximum(out, v, out=out)
     return out, PoolCache(tuple(x.shape), tuple(kernel), tuple(stride), (Ho, Wo), arg, overlap)
 
@@ -74,10 +75,10 @@ def max_pool2d_backward(dout, cache):
     return dx
 
 
-def avg_pool2d_forward(x, kernel, stride=None):
+def avg_pool2d_forward(x, kernel, stride=None, who="avg_pool2d"):
     """out (N, C, Ho, Wo): the mean of each window. Returns (out, cache)."""
     stride = kernel if stride is None else stride
-    Ho, Wo, overlap = _geometry(x, kernel, stride, "avg_pool2d")
+    Ho, Wo, overlap = _geometry(x, kernel, stride, who)
     views = _offsets(kernel, stride, (Ho, Wo))
     out = x[next(views)].copy()
     for sl in views:

@@ -26,11 +26,13 @@ def _png(fig):
 
 
 def _smooth(x, k):
+    """The moving average, aligned with x (the first k - 1 points have none)."""
+    from ..doctor.rules import moving_average
+
     x = np.asarray(x, float)
     if len(x) < k or k < 2:
         return x
-    c = np.cumsum(np.insert(np.nan_to_num(x), 0, 0.0))
-    return np.concatenate([np.full(k - 1, np.nan), (c[k:] - c[:-k]) / k])
+    return np.concatenate([np.full(k - 1, np.nan), moving_average(np.nan_to_num(x), k)])
 
 
 def loss_per_iteration(iter_loss):

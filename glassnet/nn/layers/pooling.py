@@ -45,10 +45,7 @@ class _Pool(Module):
         check_finite(x, who)
         x4 = x if self._dims == 2 else x[:, :, None, :]
         fwd = F.max_pool2d_forward if self._max else F.avg_pool2d_forward
-        try:
-            out, cache = fwd(x4, self._k, self._s)
-        except ShapeError as err:
-            raise ShapeError(str(err).replace("max_pool2d", who).replace("avg_pool2d", who)) from None
+        out, cache = fwd(x4, self._k, self._s, who=who)
         self._save(cache)
         return out if self._dims == 2 else out[:, :, 0, :]
 

@@ -15,15 +15,8 @@ import _common
 import numpy as np
 
 
-def median_ms(fn, warmup=2, repeat=7):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(ts)
+def median_ms(fn):
+    return 1e3 * _common.median_time(fn, repeat=7, warmup=2)
 
 
 def interleaved_ms(f, g, warmup=2, repeat=15):

@@ -6,10 +6,10 @@ glassnet / PyTorch (above 1: glassnet is faster).
 
     python benchmarks/bench_gpu.py [--profile]
 """
-import statistics
 import sys
 import time
 
+import _common  # timing; also fixes the CPU thread count
 import numpy as np
 
 import glassnet as gn
@@ -37,18 +37,9 @@ def torch_models(torch):
     }
 
 
-def throughput(step, sync, batch, steps=50, repeat=5):
-    for _ in range(5):
-        step()
-    sync()
-    rates = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step()
-        sync()
-        rates.append(steps * batch / (time.perf_counter() - t0))
-    return statistics.median(rates)
+def throughput(step, sync, batch):
+    """Samples per second: median over 5 rounds of 50 steps, each round ending with ``sync``."""
+    return batch / _common.median_time(step, calls=50, repeat=5, warmup=5, sync=sync)
 
 
 def main():

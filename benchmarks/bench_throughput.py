@@ -5,9 +5,6 @@ divided by glassnet's full step time.
 
     python benchmarks/bench_throughput.py
 """
-import statistics
-import time
-
 import _common
 import numpy as np
 
@@ -16,16 +13,8 @@ import glassnet as gn
 CASES = [((784, 512, 256, 10), 256), ((784, 100, 10), 64)]
 
 
-def timed(step, n=30, repeat=5):
-    for _ in range(5):
-        step()
-    rates = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            step()
-        rates.append((time.perf_counter() - t0) / n)
-    return statistics.median(rates)
+def timed(step):
+    return _common.median_time(step, calls=30, repeat=5, warmup=5)
 
 
 def gemm_only(sizes, batch, rng):

@@ -135,13 +135,11 @@ class Monitor(Callback):
             ratios = trainer.optimizer.update_ratios()
         except Exception:  # an optimizer without update norms (e.g. LBFGS between steps)
             ratios = {}
-        names = dict(trainer.optimizer.named_parameters()) if hasattr(trainer.optimizer, "named_parameters") else {}
-        model_names = {id(p): n for n, p in trainer.model.named_parameters()}
-        for oname, ratio in ratios.items():
-            p = names.get(oname)
-            mname = model_names.get(id(p), oname) if p is not None else oname
-            if mname in rec["params"]:
-                rec["params"][mname]["update_ratio"] = float(ratio)
+        # the optimizer names parameters its own way (e.g. "group0.W"): match them by identity
+        by_param = {id(p): ratios[n] for n, p in trainer.optimizer.named_parameters() if n in ratios}
+        for name, p in trainer.model.named_parameters():
+            if id(p) in by_param:
+                rec["params"][name]["update_ratio"] = float(by_param[id(p)])
         rec["loss"] = float(logs.get("loss", float("nan")))
         self.records.append(rec)
         self._current = None

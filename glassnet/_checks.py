@@ -37,6 +37,13 @@ def check_number(value, name: str, who: str, lo=None, hi=None, lo_open=False, hi
     return float(value)
 
 
+def positive_int(value, who: str, name: str) -> int:
+    """An integer >= 1 (bools refused); returns it as an int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{who}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def check_float_array(x, who: str, what: str = "input"):
     """Require a floating-point array (NumPy or CuPy)."""
     if not hasattr(x, "dtype") or not hasattr(x, "shape"):

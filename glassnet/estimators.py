@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from . import nn
+from ._checks import check_number, positive_int
 from .classic._validation import check_X, check_fitted, check_y
 from .errors import ConvergenceWarning, sklearn_compatible
 from .optim import L2, SOLVERS, make_optimizer
@@ -114,19 +115,12 @@ class _BaseMLP:
             raise ValueError(f"{me}: solver must be one of {sorted(SOLVERS)}, got {self.solver!r}")
         if self.learning_rate not in _LEARNING_RATES:
             raise ValueError(f"{me}: learning_rate must be one of {list(_LEARNING_RATES)}, got {self.learning_rate!r}")
-        for name, lo, hi in (("alpha", 0.0, None), ("learning_rate_init", 0.0, None), ("tol", 0.0, None),
-                             ("dropout", 0.0, 1.0), ("momentum", 0.0, 1.0), ("validation_fraction", 0.0, 1.0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or v < lo or \
-                    (hi is not None and v >= hi) or (name in ("learning_rate_init", "validation_fraction") and v <= 0):
-                rng = f"[{lo}, {hi})" if hi is not None else f">= {lo}"
-                raise ValueError(f"{me}: {name} must be a number {rng}"
-                                 f"{' and > 0' if name in ('learning_rate_init', 'validation_fraction') else ''}, "
-                                 f"got {v!r}")
+        for name, lo, hi, lo_open in (("alpha", 0.0, None, False), ("learning_rate_init", 0.0, None, True),
+                                      ("tol", 0.0, None, False), ("dropout", 0.0, 1.0, False),
+                                      ("momentum", 0.0, 1.0, False), ("validation_fraction", 0.0, 1.0, True)):
+            check_number(getattr(self, name), name, me, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi is not None)
         for name in ("max_iter", "n_iter_no_change"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{me}: {name} must be a positive integer, got {v!r}")
+            positive_int(getattr(self, name), me, name)
         bs = self.batch_size
         if bs != "auto" and (isinstance(bs, bool) or not isinstance(bs, numbers.Integral) or bs < 1):
             raise ValueError(f"{me}: batch_size must be 'auto' or a positive integer, got {bs!r}")

@@ -51,12 +51,12 @@ def test_constructor_only_stores_and_params_round_trip():
     ("hidden_layer_sizes", (10, 0), "hidden_layer_sizes must hold positive integers"),
     ("activation", "swish", r"activation must be one of \['identity', 'logistic', 'relu', 'tanh'\]"),
     ("solver", "lbfgs", "solver must be one of"),
-    ("alpha", -1.0, "alpha must be a number >= 0.0"),
-    ("dropout", 1.0, r"dropout must be a number \[0.0, 1.0\)"),
+    ("alpha", -1.0, r"alpha must lie in \[0.0, inf\), got -1.0"),
+    ("dropout", 1.0, r"dropout must lie in \[0.0, 1.0\), got 1.0"),
     ("learning_rate", "fast", "learning_rate must be one of"),
     ("max_iter", 0, "max_iter must be a positive integer"),
     ("batch_size", 0, "batch_size must be 'auto' or a positive integer"),
-    ("validation_fraction", 0.0, "validation_fraction must be a number"),
+    ("validation_fraction", 0.0, r"validation_fraction must lie in \(0.0, 1.0\), got 0.0"),
 ])
 def test_bad_settings_are_named_at_fit(field, value, pattern):
     X, y = blobs(40)

@@ -2,11 +2,11 @@
 loss, L2 regularization, trained by mini-batch SGD (or any of the library's optimizers)."""
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
 from .. import nn
+from .._checks import check_number, positive_int
 from ..optim import L2, make_optimizer
 from ._validation import check_X, check_Xy, check_fitted
 
@@ -24,14 +24,10 @@ class _LinearClassifier:
     # -- parts ---------------------------------------------------------------------------------------
     def _check_settings(self):
         me = type(self).__name__
-        for name, lo in (("reg", 0.0), ("lr", 0.0)):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or v < lo or not np.isfinite(v):
-                raise ValueError(f"{me}: {name} must be a finite number >= {lo}, got {v!r}")
+        for name in ("reg", "lr"):
+            check_number(getattr(self, name), name, me, lo=0.0)
         for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ValueError(f"{me}: {name} must be a positive integer, got {v!r}")
+            positive_int(getattr(self, name), me, name)
 
     def _augment(self, X):
         """The bias trick: a constant 1 appended to every example, so b lives in W's last row."""

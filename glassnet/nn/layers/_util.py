@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
-from ..._checks import check_dtype_match, check_finite, check_float_array, describe
+from ..._checks import check_dtype_match, check_finite, check_float_array, describe, positive_int
 from ...backend import DeviceMismatchError, device_of, get_array_module
 from ...errors import ShapeError
 
@@ -14,12 +13,6 @@ from ...errors import ShapeError
 def as_rng(rng) -> np.random.Generator:
     """A Generator from a Generator, an int seed, or None (fresh entropy)."""
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
-def positive_int(value, who: str, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{who}: {name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def check_features(layer, x, n_features: int, who: str):

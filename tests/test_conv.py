@@ -18,6 +18,8 @@ GEOMETRIES = [  # (H, W, kernel, stride, padding, dilation)
     (5, 5, 1, 2, 0, 1),      # 1x1 with stride
     (4, 4, 1, 1, 0, 1),      # 1x1 fast path
     (3, 3, 5, 1, 1, 1),      # kernel larger than the input, padding makes it fit
+    (8, 9, (3, 2), 1, (2, 1), (2, 3)),  # stride 1 (the padded-grid backward) with uneven kernel/padding/dilation
+    (6, 5, (2, 3), 1, (0, 2), 1),
 ]
 
 
@@ -171,3 +173,49 @@ def test_small_cnn_learns_digits():
     trainer.fit((Xtr.astype(np.float32), ytr), epochs=8, batch_size=32, seed=0)
     acc = (model.eval().forward(Xte.astype(np.float32)).argmax(1) == yte).mean()
     assert acc > 0.93
+
+
+def test_conv_workspace_is_reused_without_aliasing_results(rng):
+    """The layer's columns live in a reused buffer; outputs and input gradients never do."""
+    conv = gn.nn.Conv2d(2, 3, 3, padding=1, rng=0).to(np.float64)
+    xs = [rng.standard_normal((n, 2, 6, 6)) for n in (4, 4, 2, 4)]  # a smaller last batch, then full again
+    outs, dxs = [], []
+    for x in xs:
+        out = conv.forward(x)
+        dxs.append(conv.backward(np.ones_like(out)))
+        outs.append(out)
+    assert conv._workspace.nbytes >= 4 * 2 * 9 * 36 * 8  # columns of the largest batch are kept
+    for x, out, dx in zip(xs, outs, dxs):  # earlier results are untouched by later calls
+        np.testing.assert_allclose(out, naive.conv2d(x, conv.W.data, conv.b.data, (1, 1), (1, 1), (1, 1)),
+                                   rtol=1e-10, atol=1e-12)
+        ref_dx = F.col2im(np.matmul(conv.W.data.reshape(3, -1).T, np.ones((len(x), 3, 36))), x.shape, (3, 3),
+                          (6, 6), (1, 1), (1, 1), (1, 1))
+        np.testing.assert_allclose(dx, ref_dx, rtol=1e-10, atol=1e-12)
+    conv.clear_cache()
+    assert conv._workspace.nbytes == 0
+    import copy
+    assert copy.deepcopy(conv)._workspace.nbytes == 0
+
+
+def test_two_convs_share_scratch_safely(rng):
+    """Stacked convolutions share the per-thread scratch for column gradients; results match the oracle."""
+    net = gn.nn.Sequential(gn.nn.Conv2d(2, 4, 3, padding=1, rng=0), gn.nn.Conv2d(4, 3, (3, 1), padding=(2, 0),
+                                                                                  dilation=(2, 1), rng=1))
+    net.to(np.float64)
+    x = rng.standard_normal((3, 2, 7, 5))
+    report = check_module(net, x, seed=3)
+    assert report.passed, str(report)
+
+
+def test_workspace_buffers_grow_and_are_reused():
+    from glassnet.functional.workspace import Workspace
+    ws = Workspace()
+    a = ws.get("cols", (2, 3), np.float32)
+    b = ws.get("cols", (1, 3), np.float32)  # smaller: a view of the same memory
+    assert np.shares_memory(a, b) and b.shape == (1, 3)
+    c = ws.get("cols", (4, 3), np.float32)  # larger: a new buffer
+    assert not np.shares_memory(a, c) and ws.nbytes == 48
+    assert ws.get("cols", (4, 3), np.float64).dtype == np.float64
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    with pytest.raises(ShapeError, match=r"im2col: out must be a contiguous array of shape \(1, 9, 4\)"):
+        F.im2col(x, (3, 3), (1, 1), (0, 0), out=np.empty((1, 9, 5), np.float32))

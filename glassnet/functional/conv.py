@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from ..backend import get_array_module
 from ..errors import ShapeError
+from .workspace import scratch
 
 
 def pair(v, name="value"):
@@ -69,8 +70,9 @@ def pad2d(x, padding, value=0.0):
     return out
 
 
-def im2col(x, kernel, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-    """Columns (N, C*kh*kw, Ho*Wo) of x (N, C, H, W); returns (cols, (Ho, Wo))."""
+def im2col(x, kernel, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
+    """Columns (N, C*kh*kw, Ho*Wo) of x (N, C, H, W); returns (cols, (Ho, Wo)). ``out``: a
+    contiguous array of that shape to write the columns into (see ``workspace``)."""
     xp = get_array_module(x)
     kh, kw = kernel
     N, C, H, W = x.shape
@@ -78,8 +80,13 @@ def im2col(x, kernel, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     Wo = out_size(W, kw, stride[1], padding[1], dilation[1], "im2col", "W")
     xpad = xp.ascontiguousarray(pad2d(x, padding))
     win = _windows(xp, xpad, kh, kw, Ho, Wo, stride, dilation)
-    cols = xp.ascontiguousarray(win).reshape(N, C * kh * kw, Ho * Wo)
-    return cols, (Ho, Wo)
+    if out is None:
+        return xp.ascontiguousarray(win).reshape(N, C * kh * kw, Ho * Wo), (Ho, Wo)
+    if out.shape != (N, C * kh * kw, Ho * Wo) or not out.flags.c_contiguous:
+        raise ShapeError(f"im2col: out must be a contiguous array of shape {(N, C * kh * kw, Ho * Wo)}, "
+                         f"got {tuple(out.shape)}")
+    out.reshape(win.shape)[...] = win
+    return out, (Ho, Wo)
 
 
 def col2im(cols, x_shape, kernel, out_hw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
@@ -111,9 +118,10 @@ class ConvCache(NamedTuple):
     dilation: tuple
 
 
-def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, workspace=None):
     """out (N, F, Ho, Wo) = w (F, C, kh, kw) convolved with x (N, C, H, W) (cross-correlation,
-    as in every framework) plus b (F,). Returns (out, cache)."""
+    as in every framework) plus b (F,). Returns (out, cache). With a ``Workspace`` the columns
+    are written into its reused buffer (valid until the next call with the same workspace)."""
     xp = get_array_module(x, w, b)
     stride, padding, dilation = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
     F_, C, kh, kw = w.shape
@@ -124,7 +132,10 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     if kh == 1 and kw == 1 and stride == (1, 1) and padding == (0, 0):
         cols, (Ho, Wo) = x.reshape(N, C, -1), x.shape[2:]  # 1x1 convolution: no gathering
     else:
-        cols, (Ho, Wo) = im2col(x, (kh, kw), stride, padding, dilation)
+        Ho = out_size(x.shape[2], kh, stride[0], padding[0], dilation[0], "conv2d", "H")
+        Wo = out_size(x.shape[3], kw, stride[1], padding[1], dilation[1], "conv2d", "W")
+        buf = None if workspace is None else workspace.get("cols", (N, C * kh * kw, Ho * Wo), x.dtype, xp)
+        cols, _ = im2col(x, (kh, kw), stride, padding, dilation, out=buf)
     w2 = w.reshape(F_, -1)
     out = xp.matmul(w2, cols)  # (F, CK) @ (N, CK, P) -> (N, F, P): one batched product
     if b is not None:
@@ -141,27 +152,66 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     d2 = dout.reshape(N, F_, -1)
     dw = db = dx = None
     if need_dw:
-        # dw = sum_n dout_n @ cols_n^T, as one product over (F, N*P) x (N*P, CK)
+        # dw = sum_n dout_n @ cols_n^T: one batched product, then the sum over samples
         dw = xp.matmul(d2, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
         db = d2.sum(axis=(0, 2))
     if need_dx:
-        dcols = xp.matmul(w.reshape(F_, -1).T, d2)  # (CK, F) @ (N, F, P) -> (N, CK, P)
+        w2t = w.reshape(F_, -1).T
         kh, kw = w.shape[2:]
         if kh == 1 and kw == 1 and cache.stride == (1, 1) and cache.padding == (0, 0):
-            dx = dcols.reshape(cache.x_shape)
+            dx = xp.matmul(w2t, d2).reshape(cache.x_shape)
         else:
-            dx = col2im(dcols, cache.x_shape, (kh, kw), cache.out_hw, cache.stride, cache.padding,
-                        cache.dilation)
+            dx = _input_grad(d2, w2t, cache)
     return dx, dw, db
 
 
-def conv1d_forward(x, w, b=None, stride=1, padding=0, dilation=1):
+def _input_grad(d2, w2t, cache):
+    """dx from dout (N, F, P) and w^T (CK, F): column gradients, then col2im.
+
+    For stride 1, col2im becomes kh*kw contiguous adds: the column gradients are computed on the
+    whole padded grid (dout placed in an (Hp, Wp) frame of zeros, rows ordered kernel offset
+    first), so the gradient of every channel sits Hp*Wp apart exactly as in the padded input,
+    and kernel offset (i, j) moves all of them by the same flat distance i*dh*Wp + j*dw. The
+    zeros that land in a neighbouring channel or in the slack add nothing. This costs
+    Hp*Wp/(Ho*Wo) more product work and saves NumPy's slow strided adds (rows of Wo values);
+    measured on the 3x3, 32x32 benchmark: 57 -> 45 ms for product plus col2im.
+    """
+    xp = get_array_module(d2)
+    N, C, H, W = cache.x_shape
+    kh, kw = cache.w.shape[2:]
+    Ho, Wo = cache.out_hw
+    (ph, pw), (dh, dw) = cache.padding, cache.dilation
+    dtype = xp.result_type(w2t, d2)
+    if cache.stride != (1, 1):
+        # (CK, F) @ (N, F, P) -> (N, CK, P) into this thread's reused scratch (it never leaves this call)
+        dcols = xp.matmul(w2t, d2, out=scratch().get("dcols", (N, C * kh * kw, Ho * Wo), dtype, xp))
+        return col2im(dcols, cache.x_shape, (kh, kw), cache.out_hw, cache.stride, cache.padding, cache.dilation)
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    F_ = d2.shape[1]
+    frame = scratch().get("dout_frame", (N, F_, Hp, Wp), d2.dtype, xp)
+    frame[:, :, Ho:] = 0
+    frame[:, :, :Ho, Wo:] = 0
+    frame[:, :, :Ho, :Wo] = d2.reshape(N, F_, Ho, Wo)
+    w_kc = cache.w.transpose(2, 3, 1, 0).reshape(kh * kw * C, F_)  # rows (i, j, c): offset first
+    dcols = xp.matmul(w_kc, frame.reshape(N, F_, Hp * Wp),
+                      out=scratch().get("dcols", (N, kh * kw * C, Hp * Wp), dtype, xp))
+    M = C * Hp * Wp
+    by_offset = dcols.reshape(N, kh * kw, M)
+    dpad = xp.zeros((N, M + (kh - 1) * dh * Wp + (kw - 1) * dw), dtype=dtype)
+    for i in range(kh):
+        for j in range(kw):
+            o = i * dh * Wp + j * dw
+            dpad[:, o:o + M] += by_offset[:, i * kw + j]
+    return dpad[:, :M].reshape(N, C, Hp, Wp)[:, :, ph:ph + H, pw:pw + W]
+
+
+def conv1d_forward(x, w, b=None, stride=1, padding=0, dilation=1, workspace=None):
     """x (N, C, L), w (F, C, k) -> out (N, F, Lo). Returns (out, cache)."""
     if x.ndim != 3 or w.ndim != 3:
         raise ShapeError(f"conv1d: expected x (N, C, L) and w (F, C, k), got {tuple(x.shape)} and "
                          f"{tuple(w.shape)}")
     out, cache = conv2d_forward(x[:, :, None, :], w[:, :, None, :], b, (1, int(stride)), (0, int(padding)),
-                                (1, int(dilation)))
+                                (1, int(dilation)), workspace)
     return out[:, :, 0, :], cache
 
 

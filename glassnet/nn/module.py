@@ -13,6 +13,7 @@ import numpy as np
 
 from ..backend import as_numpy, device_of, get_array_module, to_device
 from ..errors import BackwardError, ShapeError
+from ..functional.workspace import release_scratch
 
 __all__ = ["Module", "Parameter", "eval_scores"]
 
@@ -149,9 +150,13 @@ class Module:
         return cache
 
     def clear_cache(self):
-        """Drop the forward caches of this module and its children (frees memory)."""
+        """Drop the forward caches and scratch buffers of this module and its children (frees memory)."""
         for m in self.modules():
             object.__setattr__(m, "_cache", None)
+            ws = m.__dict__.get("_workspace")
+            if ws is not None:
+                ws.clear()
+        release_scratch()
 
     # -- traversal ----------------------------------------------------------------------------
     def children(self) -> Iterator["Module"]:
@@ -285,7 +290,7 @@ class Module:
                 p.grad = convert(p.grad)
             for bname in m._buffers:
                 object.__setattr__(m, bname, convert(getattr(m, bname)))
-            object.__setattr__(m, "_cache", None)
+        self.clear_cache()
         return self
 
     @property

@@ -7,6 +7,7 @@ from ... import functional as F
 from ..._checks import check_float_array, describe
 from ...errors import ShapeError
 from ...functional.conv import out_size, pair
+from ...functional.workspace import Workspace
 from .. import init as initializers
 from ..module import Module, Parameter
 from ._util import accumulate, as_rng, check_dout, check_values, fill, positive_int
@@ -48,6 +49,7 @@ class _ConvNd(Module):
         self.W = Parameter(np.empty(shape, dtype=dtype), decay=True)
         self.b = Parameter(np.zeros(self.out_channels, dtype=dtype), decay=False) if bias else None
         self._init_parameters(as_rng(rng))
+        object.__setattr__(self, "_workspace", Workspace())  # im2col columns, reused step to step
 
     def _init_parameters(self, rng):
         fill(self.W, initializers.get(self.init)(self.W.shape, rng=rng, dtype=self.W.dtype))
@@ -98,9 +100,10 @@ class _ConvNd(Module):
         check_values(x, self, who)
         b = None if self.b is None else self.b.data
         if self._dims == 2:
-            out, cache = F.conv2d_forward(x, self.W.data, b, self._s, self._p, self._d)
+            out, cache = F.conv2d_forward(x, self.W.data, b, self._s, self._p, self._d, self._workspace)
         else:
-            out, cache = F.conv1d_forward(x, self.W.data, b, self._s[1], self._p[1], self._d[1])
+            out, cache = F.conv1d_forward(x, self.W.data, b, self._s[1], self._p[1], self._d[1],
+                                            self._workspace)
         self._save(cache)
         return out
 

@@ -105,6 +105,19 @@ def test_maxpool_sends_gradient_to_the_first_maximum_on_ties():
     assert dx[0, 0].tolist() == [[1.0, 0.0], [0.0, 0.0]]
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 4, 6), (1, 1, 2, 2), (3, 2, 8, 2)])
+def test_maxpool_2x2_fast_path_equals_the_general_path_with_ties(rng, shape):
+    """The 2x2/2 halving passes pick the same (first) maximum as the per-offset passes."""
+    x = rng.integers(0, 3, shape).astype(np.float64)  # many ties, as after a ReLU
+    out, cache = F.max_pool2d_forward(x, (2, 2), (2, 2))
+    ref_out, ref_cache = F.max_pool2d_forward(np.asfortranarray(x), (2, 2), (2, 2))  # not contiguous: general
+    assert cache.halves is not None and ref_cache.halves is None
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(out, naive.pool2d(x, (2, 2), (2, 2), np.max))
+    dout = rng.standard_normal(out.shape)
+    np.testing.assert_array_equal(F.max_pool2d_backward(dout, cache), F.max_pool2d_backward(dout, ref_cache))
+
+
 @pytest.mark.parametrize("kind", ["max", "avg"])
 def test_pool1d(rng, kind):
     cls = gn.nn.MaxPool1d if kind == "max" else gn.nn.AvgPool1d

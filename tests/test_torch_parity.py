@@ -203,6 +203,21 @@ def test_pool2d(rng, kind, kernel, stride):
     close(dx, gx)
 
 
+@pytest.mark.parametrize("ties", [False, True])
+def test_maxpool_2x2_fast_path(rng, ties):
+    """Even sizes take the 2x2 halving passes; with ties the gradient goes where PyTorch sends it."""
+    x = rng.integers(0, 3, (2, 3, 6, 8)).astype(np.float64) if ties else rng.standard_normal((2, 3, 6, 8))
+    pool = gn.nn.MaxPool2d(2)
+    out = pool.forward(x)
+    dout = rng.standard_normal(out.shape)
+    dx = pool.backward(dout)
+    tx = torch.tensor(x, requires_grad=True)
+    tout = torch.nn.functional.max_pool2d(tx, 2)
+    (gx,) = _torch_grads(tout, dout, [tx])
+    close(out, tout)
+    close(dx, gx)
+
+
 @pytest.mark.parametrize("train", [True, False])
 def test_batchnorm2d(rng, train):
     bn = gn.nn.BatchNorm2d(3).to(np.float64)

@@ -22,6 +22,7 @@ class PoolCache(NamedTuple):
     out_hw: tuple
     arg: object  # max pooling: offset (0..kh*kw-1) of each window's maximum, (N, C, Ho, Wo); None for avg
     overlap: bool  # windows overlap, so their gradients must be summed
+    halves: tuple = None  # 2x2 fast path: (odd column won, flat (N*C*H*Wo,); lower row won, (N*C*Ho, Wo))
 
 
 def _geometry(x, kernel, stride, who):
@@ -51,6 +52,9 @@ def max_pool2d_forward(x, kernel, stride=None, who="max_pool2d"):
     xp = get_array_module(x)
     stride = kernel if stride is None else stride
     Ho, Wo, overlap = _geometry(x, kernel, stride, who)
+    if tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and x.shape[2] % 2 == 0 and x.shape[3] % 2 == 0 \
+            and x.flags.c_contiguous:
+        return _max_pool_2x2(xp, x)
     views = _offsets(kernel, stride, (Ho, Wo))
     out = x[next(views)].copy()
     arg = xp.zeros(out.shape, dtype=xp.uint8 if kernel[0] * kernel[1] < 256 else xp.int32)
@@ -62,9 +66,44 @@ def max_pool2d_forward(x, kernel, stride=None, who="max_pool2d"):
     return out, PoolCache(tuple(x.shape), tuple(kernel), tuple(stride), (Ho, Wo), arg, overlap)
 
 
+def _max_pool_2x2(xp, x):
+    """The common 2x2/2 case in two halving passes, each over long (1-D strided or contiguous)
+    runs instead of NumPy's slow short strided rows: first the maximum of every horizontal
+    pair (even/odd elements of the flat input), then of every vertical pair of those. Ties go
+    to the left column, then the upper row: the first maximum in row-major order, as in the
+    general path (the first row holding the window's maximum, at its first column)."""
+    N, C, H, W = x.shape
+    flat = x.reshape(-1)
+    left, right = flat[0::2], flat[1::2]
+    right_won = right > left
+    pairs = xp.maximum(left, right).reshape(N * C * (H // 2), 2, W // 2)
+    upper, lower = pairs[:, 0], pairs[:, 1]
+    lower_won = lower > upper
+    out = xp.maximum(upper, lower).reshape(N, C, H // 2, W // 2)
+    return out, PoolCache(tuple(x.shape), (2, 2), (2, 2), (H // 2, W // 2), None, False, (right_won, lower_won))
+
+
+def _max_pool_2x2_backward(xp, dout, cache):
+    """Inverse of the two halving passes: the gradient goes to the winning row, then column (the
+    losing row's column choice multiplies a zero gradient)."""
+    right_won, lower_won = cache.halves
+    N, C, H, W = cache.x_shape
+    d = dout.reshape(N * C * (H // 2), W // 2)
+    rows = xp.empty((N * C * (H // 2), 2, W // 2), dtype=dout.dtype)
+    xp.multiply(d, lower_won, out=rows[:, 1])
+    xp.subtract(d, rows[:, 1], out=rows[:, 0])
+    rows = rows.reshape(-1)
+    dx = xp.empty(N * C * H * W, dtype=dout.dtype)
+    xp.multiply(rows, right_won, out=dx[1::2])
+    xp.subtract(rows, dx[1::2], out=dx[0::2])
+    return dx.reshape(cache.x_shape)
+
+
 def max_pool2d_backward(dout, cache):
     """dx (N, C, H, W): each window's gradient goes to its (first) maximum."""
     xp = get_array_module(dout)
+    if cache.halves is not None:
+        return _max_pool_2x2_backward(xp, dout, cache)
     dx = xp.zeros(cache.x_shape, dtype=dout.dtype)
     for k, sl in enumerate(_offsets(cache.kernel, cache.stride, cache.out_hw)):
         hit = cache.arg == k

@@ -234,6 +234,76 @@ def test_update_ratio_is_recorded_each_step():
     assert opt.update_ratios()["W"] == pytest.approx(np.linalg.norm(delta) / np.linalg.norm(net.W.data), rel=1e-5)
 
 
+# --- one flat buffer per group ---------------------------------------------------------------------------------
+RULES = [lambda ps: SGD(ps, lr=0.05), lambda ps: SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
+         lambda ps: Adagrad(ps, lr=0.05), lambda ps: RMSprop(ps, lr=0.01), lambda ps: Adam(ps, lr=0.01)]
+
+
+def _two_layer():
+    return gn.nn.Sequential(gn.nn.Linear(4, 6, rng=0), gn.nn.ReLU(), gn.nn.Linear(6, 3, rng=1)).to(np.float64)
+
+
+@pytest.mark.parametrize("make", RULES)
+def test_packed_group_updates_like_one_optimizer_per_parameter(make):
+    rng = np.random.default_rng(0)
+    net, ref = _two_layer(), _two_layer()
+    opt = make(net)
+    singles = [make([p]) for p in ref.parameters()]  # one parameter each: never packed
+    for _ in range(5):
+        for p, q in zip(net.parameters(), ref.parameters()):
+            p.grad[...] = q.grad[...] = rng.standard_normal(p.shape)
+        opt.step()
+        for o in singles:
+            o.step()
+    assert opt._packs[0] is not None and all(o._packs[0] is None for o in singles)
+    bases = {id(p.data.base) for p in net.parameters()}
+    assert len(bases) == 1  # all four parameters are views of one buffer
+    for (name, p), q, o in zip(net.named_parameters(), ref.parameters(), singles):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-15)
+        assert opt.last_update_norms[name] == pytest.approx(next(iter(o.last_update_norms.values())), rel=1e-10)
+
+
+def test_pack_follows_replaced_arrays_copies_and_frozen_changes():
+    import copy
+    rng = np.random.default_rng(1)
+    net, ref = _two_layer(), _two_layer()
+    opt, singles = Adam(net, lr=0.01), [Adam([p], lr=0.01) for p in ref.parameters()]
+
+    def step(skip=()):
+        for i, (p, q) in enumerate(zip(net.parameters(), ref.parameters())):
+            g = rng.standard_normal(p.shape)
+            if i % 2:
+                p.grad = g.copy()  # a replaced gradient array is picked up
+            else:
+                p.grad[...] = g
+            q.grad[...] = g
+        opt.step()
+        for i, o in enumerate(singles):
+            if i in skip:
+                o.step_count += 1  # the bias correction counts the optimizer's steps, frozen or not
+            else:
+                o.step()
+
+    step()
+    net[0].freeze()
+    ref_frozen = ref[0].W.data.copy()
+    step(skip=(0, 1))  # frozen parameters take no step and keep their moments
+    np.testing.assert_array_equal(net[0].W.data, ref_frozen)
+    net[0].unfreeze()
+    step()
+    twin_net, twin_opt = copy.deepcopy((net, opt))  # a copy packs its own buffers
+    step()
+    for p, q in zip(net.parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-15)
+    for p in twin_net.parameters():
+        p.grad[...] = 1.0
+    before = [p.data.copy() for p in net.parameters()]
+    twin_opt.step()
+    for p, b in zip(net.parameters(), before):  # the copy's step does not touch the original's buffers
+        np.testing.assert_array_equal(p.data, b)
+    assert not np.shares_memory(next(twin_net.parameters()).data, next(net.parameters()).data)
+
+
 # --- state round trip ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("make", [lambda m: SGD(m, lr=0.05, momentum=0.9, nesterov=True), lambda m: Adagrad(m, lr=0.05),
                                   lambda m: RMSprop(m, lr=0.01), lambda m: Adam(m, lr=0.01)])

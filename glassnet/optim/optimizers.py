@@ -28,6 +28,79 @@ class Applied:
         self.delta = delta
 
 
+class _Pack:
+    """One group's live (non-frozen) parameters packed into contiguous buffers: every parameter's
+    data, gradient and state array is a view into one flat array of its kind, so an update rule
+    runs once per group instead of once per parameter. Valid while every view is still in place
+    (``matches``); a parameter moved by ``Module.to``, a replaced gradient or state array, or a
+    change of the frozen set makes the optimizer pack again, copying the current values."""
+
+    __slots__ = ("entries", "param", "grad", "state", "slots")
+
+    def __init__(self, live, states):
+        xp = get_array_module(live[0][1].data)
+        dtype = live[0][1].data.dtype
+        total = sum(int(p.data.size) for _, p in live)
+        keys = list(states[id(live[0][1])])
+        self.param = _FlatParam(xp.empty(total, dtype=dtype))
+        self.grad = xp.empty(total, dtype=dtype)
+        self.state = {k: xp.empty(total, dtype=dtype) for k in keys}
+        self.entries, self.slots = [], []
+        o = 0
+        for name, p in live:
+            n, shape, st = int(p.data.size), p.data.shape, states[id(p)]
+
+            def view(flat, old):
+                flat[o:o + n] = old.reshape(-1)
+                return flat[o:o + n].reshape(shape)
+
+            p.data = view(self.param.data, p.data)
+            p.grad = view(self.grad, p.grad)
+            for k in keys:
+                st[k] = view(self.state[k], st[k])
+            self.entries.append((p, p.data, p.grad, [st[k] for k in keys]))
+            self.slots.append((name, o, n))
+            o += n
+
+    @staticmethod
+    def packable(live, states):
+        """Two or more parameters of one dtype and device whose state arrays are shaped like them."""
+        if len(live) < 2:
+            return False
+        first = live[0][1].data
+        xp, dtype = get_array_module(first), first.dtype
+        keys = list(states[id(live[0][1])])
+        for _, p in live:
+            st = states[id(p)]
+            if (p.data.dtype != dtype or p.grad.dtype != dtype or get_array_module(p.data, p.grad) is not xp
+                    or list(st) != keys or p.grad.shape != p.data.shape):
+                return False
+            if any(st[k].shape != p.data.shape or st[k].dtype != dtype or get_array_module(st[k]) is not xp
+                   for k in keys):
+                return False
+        return True
+
+    def matches(self, live, states):
+        if len(live) != len(self.entries):
+            return False
+        for (_, p), (q, data, grad, views) in zip(live, self.entries):
+            if p is not q or p.data is not data or p.grad is not grad:
+                return False
+            st = states[id(p)]
+            if any(st[k] is not v for k, v in zip(self.state, views)):
+                return False
+        return True
+
+
+class _FlatParam:
+    """Stands in for a Parameter when an update rule runs on a whole pack (rules read ``.data``)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+
 class Optimizer:
     """Base class. Subclasses define ``defaults``, ``_check(group)``, ``_init_state(p)`` and
     ``_update(p, g, state, group, t)`` which returns the update ``delta`` (w += delta)."""
@@ -63,7 +136,9 @@ class Optimizer:
         self.state = {id(p): self._init_state(p) for g in self.param_groups for p in g["params"]}
         self.step_count = 0
         self.constraints = list(constraints)
-        self._update_sq_norms: dict = {}
+        self._update_sq_norms: dict = {}  # set through last_update_norms (LBFGS)
+        self._last_deltas: dict = {}  # name -> the flat step taken; norms are computed when asked for
+        self._packs: dict = {}  # group index -> _Pack or None
 
     # -- parameters ---------------------------------------------------------------------------
     @staticmethod
@@ -121,32 +196,51 @@ class Optimizer:
 
     # -- the step ---------------------------------------------------------------------------------
     def step(self):
-        """Update every non-frozen parameter in place; record update norms; apply constraints."""
+        """Update every non-frozen parameter in place; keep the steps for the update norms; apply
+        constraints. Groups of two or more parameters of one dtype and device are updated as one
+        flat buffer (see ``_Pack``)."""
         self.step_count += 1
         t = self.step_count
-        norms = {}
-        for group in self.param_groups:
-            for name, p in zip(group["names"], group["params"]):
-                if p.frozen:
-                    continue
-                delta = self._update(p, p.grad, self.state[id(p)], group, t)
-                if isinstance(delta, Applied):  # a fused kernel already updated the weights
-                    delta = delta.delta
-                else:
-                    p.data += delta
-                flat = delta.ravel()
-                norms[name] = flat @ flat  # a 0-d array: read (and synchronized) only when asked for
+        deltas = {}
+        for gi, group in enumerate(self.param_groups):
+            live = [(n, p) for n, p in zip(group["names"], group["params"]) if not p.frozen]
+            pack = self._pack(gi, live)
+            if pack is not None:
+                delta = self._apply(pack.param, pack.grad, pack.state, group, t)
+                for name, o, n in pack.slots:
+                    deltas[name] = delta[o:o + n]
+            else:
+                for name, p in live:
+                    deltas[name] = self._apply(p, p.grad, self.state[id(p)], group, t).reshape(-1)
         for c in self.constraints:
             c.apply(self)
-        self._update_sq_norms = norms
+        self._last_deltas, self._update_sq_norms = deltas, {}
+
+    def _pack(self, gi, live):
+        pack = self._packs.get(gi)
+        if pack is not None and pack.matches(live, self.state):
+            return pack
+        pack = _Pack(live, self.state) if _Pack.packable(live, self.state) else None
+        self._packs[gi] = pack
+        return pack
+
+    def _apply(self, p, g, state, group, t):
+        delta = self._update(p, g, state, group, t)
+        if isinstance(delta, Applied):  # a fused kernel already updated the weights
+            return delta.delta
+        p.data += delta
+        return delta
 
     @property
     def last_update_norms(self) -> dict[str, float]:
         """``||lr * update||`` per parameter name for the last step."""
+        if self._last_deltas:
+            return {n: math.sqrt(max(float(d @ d), 0.0)) for n, d in self._last_deltas.items()}
         return {n: math.sqrt(max(float(v), 0.0)) for n, v in self._update_sq_norms.items()}
 
     @last_update_norms.setter
     def last_update_norms(self, value):
+        self._last_deltas = {}
         self._update_sq_norms = {n: float(v) ** 2 for n, v in dict(value).items()}
 
     # -- copying and pickling: the per-parameter state is keyed by id(p), which a copy changes ------------
@@ -154,6 +248,7 @@ class Optimizer:
         d = dict(self.__dict__)
         params = [p for g in self.param_groups for p in g["params"]]
         d["state"] = [self.state[id(p)] for p in params]
+        d["_packs"] = {}  # a copy's arrays are no longer views of the buffers: it packs again on its first step
         return d
 
     def __setstate__(self, d):
@@ -382,12 +477,11 @@ class Adam(Optimizer):
         xp.multiply(g, g, out=tmp)
         tmp *= 1 - b2
         v += tmp
+        # step_size * m / (sqrt(v) / rbc2 + eps) = (step_size * rbc2) * m / (sqrt(v) + eps * rbc2): one pass fewer
         denom = xp.sqrt(v, out=tmp)  # reuse the buffer
-        if root_bc2 != 1.0:
-            denom /= root_bc2
-        denom += group["eps"]
-        delta = m / denom
-        delta *= -step_size
+        denom += group["eps"] * root_bc2
+        delta = xp.divide(m, denom, out=denom)
+        delta *= -step_size * root_bc2
         return delta
 
 

@@ -425,6 +425,12 @@ def test_huge_but_finite_gradients_are_not_called_non_finite():
     assert all_finite(g) and all_finite(big) and all_finite(None)
     big[3] = np.nan
     assert not all_finite(big)
+    for dtype in (np.float16, np.float32, np.float64):  # dot product, plain sum and full scan all agree
+        x = np.full((3, 4), np.finfo(dtype).max / 2, dtype)
+        assert all_finite(x) and all_finite(x.T) and all_finite(x[:, ::2])
+        for bad in (np.nan, np.inf, -np.inf):
+            x[1, 2] = bad
+            assert not all_finite(x) and not all_finite(x.T) and not all_finite(x[:, ::2])
 
 
 def test_labels_are_range_checked_once_for_the_whole_set():

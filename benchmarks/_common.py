@@ -30,6 +30,31 @@ def median_time(fn, calls=1, repeat=7, warmup=2, sync=None):
     return statistics.median(rounds)
 
 
+def round_robin_times(fns, rounds=5, settle=0.3, measure=0.4):
+    """Medians (seconds per call) of several functions timed in alternating blocks: each round runs
+    every function in turn, first for ``settle`` seconds untimed (the previous library's thread
+    pool, which keeps spinning for up to ~0.2 s after its last call, goes idle; caches warm up),
+    then for ``measure`` seconds timed. On a shared machine whose speed drifts by tens of percent
+    within a minute, every function then sees the same conditions, so the ratios hold."""
+    import statistics
+
+    def run_for(fn, seconds):
+        n, t0 = 0, time.perf_counter()
+        while True:
+            fn()
+            n += 1
+            t = time.perf_counter() - t0
+            if t >= seconds:
+                return t / n
+
+    times = [[] for _ in fns]
+    for _ in range(rounds):
+        for fn, ts in zip(fns, times):
+            run_for(fn, settle)
+            ts.append(run_for(fn, measure))
+    return [statistics.median(ts) for ts in times]
+
+
 def best_of(fn, repeat=3):
     times = []
     for _ in range(repeat):

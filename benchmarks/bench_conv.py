@@ -2,7 +2,8 @@
 (CPU, float32, same thread count, in the same run). Prints medians and the ratio
 glassnet time / PyTorch time (below 1: glassnet is faster).
 
-    python benchmarks/bench_conv.py                # all cases, each library timed in a block of calls
+    python benchmarks/bench_conv.py                # all cases; the libraries alternate in settled blocks of
+                                                   # calls (see _common.round_robin_times)
     python benchmarks/bench_conv.py --interleaved  # glassnet and PyTorch calls alternate (as layers do in
                                                    # a network: caches are not kept warm for either)
     python benchmarks/bench_conv.py --profile      # also where the conv time goes
@@ -61,7 +62,8 @@ def main():
     import glassnet as gn
     _common.set_torch_threads(torch)
     rng = np.random.default_rng(0)
-    mode = "alternating calls, median of 15" if "--interleaved" in sys.argv else "median of 7 after warm-up"
+    mode = ("alternating calls, median of 15" if "--interleaved" in sys.argv
+            else "alternating settled blocks (0.3 s untimed, 0.4 s timed, 5 rounds, medians)")
     print(f"forward+backward, float32, {_common.THREADS} threads, {mode}; "
           f"torch {torch.__version__}; BLAS: {_common.blas_info()}")
     print(f"{'case':<44} {'glassnet ms':>12} {'pytorch ms':>11} {'ratio':>7}")
@@ -88,7 +90,7 @@ def main():
         if "--interleaved" in sys.argv:
             tg, tt = interleaved_ms(g, t)
         else:
-            tg, tt = median_ms(g), median_ms(t)
+            tg, tt = (1e3 * v for v in _common.round_robin_times([g, t]))
         print(f"{name:<44} {tg:>12.2f} {tt:>11.2f} {tg / tt:>6.2f}x", flush=True)
     if "--profile" in sys.argv:
         profile(gn, rng)

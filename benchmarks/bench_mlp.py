@@ -6,6 +6,8 @@ ratios to PyTorch and scikit-learn, and test accuracy.
     python benchmarks/bench_mlp.py --n 60000 --isolate   # end to end on all of Fashion-MNIST, each
                                                          # library in its own process: time, accuracy
                                                          # and peak resident memory (issue 10, cases 4-5)
+    --seeds 3   trains each library with seeds 0, 1, 2 and reports the means (and the accuracy range):
+                one seed cannot say whether two accuracies differ
 """
 import argparse
 import sys
@@ -56,28 +58,29 @@ def load(name, n):
     return prep.transform(Xtr).astype(np.float32), ytr, prep.transform(Xte).astype(np.float32), yte
 
 
-def run_glassnet(Xtr, ytr, Xte, yte, hidden, epochs, bs, lr):
+def run_glassnet(Xtr, ytr, Xte, yte, hidden, epochs, bs, lr, seed=0):
     import glassnet as gn
     d = Xtr.shape[1]
-    net = gn.nn.Sequential(gn.nn.Linear(d, hidden, rng=0), gn.nn.ReLU(), gn.nn.Linear(hidden, hidden, rng=1),
-                           gn.nn.ReLU(), gn.nn.Linear(hidden, 10, rng=2))
+    net = gn.nn.Sequential(gn.nn.Linear(d, hidden, rng=3 * seed), gn.nn.ReLU(),
+                           gn.nn.Linear(hidden, hidden, rng=3 * seed + 1), gn.nn.ReLU(),
+                           gn.nn.Linear(hidden, 10, rng=3 * seed + 2))
     tr = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(net, lr=lr), verbose=0, train_sample=1)
     t0 = time.perf_counter()
-    tr.fit((Xtr, ytr), epochs=epochs, batch_size=bs, seed=0)
+    tr.fit((Xtr, ytr), epochs=epochs, batch_size=bs, seed=seed)
     t = time.perf_counter() - t0
     return t / epochs, float((tr.predict(Xte) == yte).mean())
 
 
-def run_torch(Xtr, ytr, Xte, yte, hidden, epochs, bs, lr):
+def run_torch(Xtr, ytr, Xte, yte, hidden, epochs, bs, lr, seed=0):
     import torch
     _common.set_torch_threads(torch)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     d = Xtr.shape[1]
     net = torch.nn.Sequential(torch.nn.Linear(d, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, hidden),
                               torch.nn.ReLU(), torch.nn.Linear(hidden, 10))
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     X, y = torch.from_numpy(Xtr), torch.from_numpy(ytr)
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
     for _ in range(epochs):
         perm = torch.randperm(len(X), generator=g)
@@ -92,11 +95,11 @@ def run_torch(Xtr, ytr, Xte, yte, hidden, epochs, bs, lr):
     return t / epochs, acc
 
 
-def run_sklearn(Xtr, ytr, Xte, yte, hidden, epochs, bs, lr):
+def run_sklearn(Xtr, ytr, Xte, yte, hidden, epochs, bs, lr, seed=0):
     import warnings
     from sklearn.neural_network import MLPClassifier
     clf = MLPClassifier(hidden_layer_sizes=(hidden, hidden), solver="adam", batch_size=bs, learning_rate_init=lr,
-                        max_iter=epochs, alpha=0.0, random_state=0, shuffle=True, tol=0.0, n_iter_no_change=10 ** 9)
+                        max_iter=epochs, alpha=0.0, random_state=seed, shuffle=True, tol=0.0, n_iter_no_change=10 ** 9)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -114,6 +117,7 @@ def main():
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--only", choices=["glassnet", "pytorch", "sklearn"], default=None)
     ap.add_argument("--isolate", action="store_true", help="one process per library, with peak memory")
+    ap.add_argument("--seeds", type=int, default=1, help="train with seeds 0..K-1 and report means")
     args = ap.parse_args()
     if args.isolate:
         return isolated(args)
@@ -129,13 +133,16 @@ def main():
             import gc
             gc.collect()
             with RSSSampler() as mem:
-                t, acc = fn(*data, args.hidden, args.epochs, args.batch_size, 1e-3)
-            results[name] = (t, acc, mem.peak - mem.base)
+                runs = [fn(*data, args.hidden, args.epochs, args.batch_size, 1e-3, seed) for seed in range(args.seeds)]
+            accs = [a for _, a in runs]
+            results[name] = (float(np.mean([t for t, _ in runs])), float(np.mean(accs)), mem.peak - mem.base,
+                             min(accs), max(accs))
         except ImportError as err:
             print(f"{name}: skipped ({err})")
-    for name, (t, acc, extra) in results.items():
+    for name, (t, acc, extra, lo, hi) in results.items():
+        spread = f" (seeds 0-{args.seeds - 1}: {lo * 100:.1f}-{hi * 100:.1f}%)" if args.seeds > 1 else ""
         print(f"{name:<9} {t * 1000:8.1f} ms/epoch  test accuracy {acc * 100:5.1f}%  peak RSS {extra:.0f} MiB "
-              f"above the loaded data")
+              f"above the loaded data{spread}")
     if args.only:
         return 0
     g = results["glassnet"][0]
@@ -151,7 +158,8 @@ def isolated(args):
     rows = {}
     for name in ("glassnet", "pytorch", "sklearn"):
         cmd = [sys.executable, __file__, "--data", args.data, "--n", str(args.n), "--epochs", str(args.epochs),
-               "--hidden", str(args.hidden), "--batch-size", str(args.batch_size), "--only", name]
+               "--hidden", str(args.hidden), "--batch-size", str(args.batch_size), "--only", name,
+               "--seeds", str(args.seeds)]
         out = subprocess.run(cmd, capture_output=True, text=True).stdout
         if name == "glassnet":
             print("\n".join(out.splitlines()[:2]))

@@ -1,7 +1,9 @@
 """MLP training throughput on the CPU (issue 10, case 1): glassnet against PyTorch eager with
 its default Adam and with ``fused=True``, same network, data, thread count and process; plus
 the GEMM-bound limit: the time of the step's matrix products alone (same BLAS, same shapes)
-divided by glassnet's full step time.
+divided by glassnet's full step time. The four are timed in alternating blocks (5 rounds; in
+each, every one runs 0.3 s untimed, then 0.4 s timed; medians), so drift of the shared machine
+affects all of them alike and no library's spinning thread pool slows the next one.
 
     python benchmarks/bench_throughput.py
 """
@@ -11,10 +13,6 @@ import numpy as np
 import glassnet as gn
 
 CASES = [((784, 512, 256, 10), 256), ((784, 100, 10), 64)]
-
-
-def timed(step):
-    return _common.median_time(step, calls=30, repeat=5, warmup=5)
 
 
 def gemm_only(sizes, batch, rng):
@@ -77,10 +75,8 @@ def main():
                 o.step()
             return step
 
-        t_ours = timed(ours)
-        t_torch = timed(torch_step(False))
-        t_fused = timed(torch_step(True))
-        t_gemm = timed(gemm_only(sizes, batch, rng))
+        t_ours, t_torch, t_fused, t_gemm = _common.round_robin_times(
+            [ours, torch_step(False), torch_step(True), gemm_only(sizes, batch, rng)])
         name = "-".join(map(str, sizes)) + f" / {batch}"
         print(f"{name:<26} {batch / t_ours:>12,.0f} {batch / t_torch:>10,.0f} {batch / t_fused:>10,.0f} "
               f"{t_torch / t_ours:>8.2f}x {t_fused / t_ours:>8.2f}x {t_gemm / t_ours:>9.0%}", flush=True)

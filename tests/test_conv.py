@@ -118,6 +118,18 @@ def test_maxpool_2x2_fast_path_equals_the_general_path_with_ties(rng, shape):
     np.testing.assert_array_equal(F.max_pool2d_backward(dout, cache), F.max_pool2d_backward(dout, ref_cache))
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 4, 6), (1, 1, 2, 2)])
+def test_avgpool_2x2_fast_path_equals_the_general_path(rng, shape):
+    x = rng.standard_normal(shape)
+    out, cache = F.avg_pool2d_forward(x, (2, 2), (2, 2))
+    ref_out, ref_cache = F.avg_pool2d_forward(np.asfortranarray(x), (2, 2), (2, 2))
+    assert cache.halves and not ref_cache.halves
+    np.testing.assert_allclose(out, ref_out, rtol=1e-14)
+    np.testing.assert_allclose(out, naive.pool2d(x, (2, 2), (2, 2), np.mean), rtol=1e-14)
+    dout = rng.standard_normal(out.shape)
+    np.testing.assert_allclose(F.avg_pool2d_backward(dout, cache), F.avg_pool2d_backward(dout, ref_cache), rtol=1e-14)
+
+
 @pytest.mark.parametrize("kind", ["max", "avg"])
 def test_pool1d(rng, kind):
     cls = gn.nn.MaxPool1d if kind == "max" else gn.nn.AvgPool1d

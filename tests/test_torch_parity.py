@@ -203,16 +203,16 @@ def test_pool2d(rng, kind, kernel, stride):
     close(dx, gx)
 
 
-@pytest.mark.parametrize("ties", [False, True])
-def test_maxpool_2x2_fast_path(rng, ties):
+@pytest.mark.parametrize("kind,ties", [("max", False), ("max", True), ("avg", False)])
+def test_pool_2x2_fast_path(rng, kind, ties):
     """Even sizes take the 2x2 halving passes; with ties the gradient goes where PyTorch sends it."""
     x = rng.integers(0, 3, (2, 3, 6, 8)).astype(np.float64) if ties else rng.standard_normal((2, 3, 6, 8))
-    pool = gn.nn.MaxPool2d(2)
+    pool = (gn.nn.MaxPool2d if kind == "max" else gn.nn.AvgPool2d)(2)
     out = pool.forward(x)
     dout = rng.standard_normal(out.shape)
     dx = pool.backward(dout)
     tx = torch.tensor(x, requires_grad=True)
-    tout = torch.nn.functional.max_pool2d(tx, 2)
+    tout = (torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d)(tx, 2)
     (gx,) = _torch_grads(tout, dout, [tx])
     close(out, tout)
     close(dx, gx)

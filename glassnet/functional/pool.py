@@ -22,7 +22,8 @@ class PoolCache(NamedTuple):
     out_hw: tuple
     arg: object  # max pooling: offset (0..kh*kw-1) of each window's maximum, (N, C, Ho, Wo); None for avg
     overlap: bool  # windows overlap, so their gradients must be summed
-    halves: tuple = None  # 2x2 fast path: (odd column won, flat (N*C*H*Wo,); lower row won, (N*C*Ho, Wo))
+    # 2x2 fast path: max pooling (odd column won, flat (N*C*H*Wo,); lower row won, (N*C*Ho, Wo)); avg: True
+    halves: object = None
 
 
 def _geometry(x, kernel, stride, who):
@@ -52,8 +53,7 @@ def max_pool2d_forward(x, kernel, stride=None, who="max_pool2d"):
     xp = get_array_module(x)
     stride = kernel if stride is None else stride
     Ho, Wo, overlap = _geometry(x, kernel, stride, who)
-    if tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and x.shape[2] % 2 == 0 and x.shape[3] % 2 == 0 \
-            and x.flags.c_contiguous:
+    if _is_2x2(x, kernel, stride):
         return _max_pool_2x2(xp, x)
     views = _offsets(kernel, stride, (Ho, Wo))
     out = x[next(views)].copy()
@@ -114,10 +114,24 @@ def max_pool2d_backward(dout, cache):
     return dx
 
 
+def _is_2x2(x, kernel, stride):
+    """The common non-overlapping 2x2 case over even, contiguous inputs (the halving fast paths)."""
+    return (tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and x.shape[2] % 2 == 0
+            and x.shape[3] % 2 == 0 and x.flags.c_contiguous)
+
+
 def avg_pool2d_forward(x, kernel, stride=None, who="avg_pool2d"):
     """out (N, C, Ho, Wo): the mean of each window. Returns (out, cache)."""
     stride = kernel if stride is None else stride
     Ho, Wo, overlap = _geometry(x, kernel, stride, who)
+    if _is_2x2(x, kernel, stride):  # sums of horizontal pairs of the flat input, then of vertical pairs
+        xp = get_array_module(x)
+        N, C, H, W = x.shape
+        flat = x.reshape(-1)
+        pairs = xp.add(flat[0::2], flat[1::2]).reshape(N * C * Ho, 2, Wo)
+        out = xp.add(pairs[:, 0], pairs[:, 1])
+        out *= 0.25
+        return out.reshape(N, C, Ho, Wo), PoolCache(tuple(x.shape), (2, 2), (2, 2), (Ho, Wo), None, False, True)
     views = _offsets(kernel, stride, (Ho, Wo))
     out = x[next(views)].copy()
     for sl in views:
@@ -130,6 +144,16 @@ def avg_pool2d_backward(dout, cache):
     """dx (N, C, H, W): each window's gradient spread evenly over it."""
     xp = get_array_module(dout)
     kh, kw = cache.kernel
+    if cache.halves:  # the 2x2 fast path: each quarter of the gradient to both rows, then both columns
+        N, C, H, W = cache.x_shape
+        q = dout.reshape(N * C * (H // 2), 1, W // 2) * 0.25
+        rows = xp.empty((N * C * (H // 2), 2, W // 2), dtype=dout.dtype)
+        rows[...] = q
+        rows = rows.reshape(-1)
+        dx = xp.empty(N * C * H * W, dtype=dout.dtype)
+        dx[0::2] = rows
+        dx[1::2] = rows
+        return dx.reshape(cache.x_shape)
     share = dout * (1.0 / (kh * kw))
     dx = xp.zeros(cache.x_shape, dtype=dout.dtype)
     for sl in _offsets(cache.kernel, cache.stride, cache.out_hw):

@@ -248,6 +248,7 @@ def test_packed_group_updates_like_one_optimizer_per_parameter(make):
     rng = np.random.default_rng(0)
     net, ref = _two_layer(), _two_layer()
     opt = make(net)
+    w_view = net[0].W.data  # packed at construction: arrays read from here on stay the live ones
     singles = [make([p]) for p in ref.parameters()]  # one parameter each: never packed
     for _ in range(5):
         for p, q in zip(net.parameters(), ref.parameters()):
@@ -258,6 +259,7 @@ def test_packed_group_updates_like_one_optimizer_per_parameter(make):
     assert opt._packs[0] is not None and all(o._packs[0] is None for o in singles)
     bases = {id(p.data.base) for p in net.parameters()}
     assert len(bases) == 1  # all four parameters are views of one buffer
+    assert w_view is net[0].W.data
     for (name, p), q, o in zip(net.named_parameters(), ref.parameters(), singles):
         np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-15)
         assert opt.last_update_norms[name] == pytest.approx(next(iter(o.last_update_norms.values())), rel=1e-10)

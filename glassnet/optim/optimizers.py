@@ -139,6 +139,8 @@ class Optimizer:
         self._update_sq_norms: dict = {}  # set through last_update_norms (LBFGS)
         self._last_deltas: dict = {}  # name -> the flat step taken; norms are computed when asked for
         self._packs: dict = {}  # group index -> _Pack or None
+        for gi, group in enumerate(self.param_groups):  # now, so that .data read after this line stays live
+            self._pack(gi, self._live(group))
 
     # -- parameters ---------------------------------------------------------------------------
     @staticmethod
@@ -203,7 +205,7 @@ class Optimizer:
         t = self.step_count
         deltas = {}
         for gi, group in enumerate(self.param_groups):
-            live = [(n, p) for n, p in zip(group["names"], group["params"]) if not p.frozen]
+            live = self._live(group)
             pack = self._pack(gi, live)
             if pack is not None:
                 delta = self._apply(pack.param, pack.grad, pack.state, group, t)
@@ -215,6 +217,10 @@ class Optimizer:
         for c in self.constraints:
             c.apply(self)
         self._last_deltas, self._update_sq_norms = deltas, {}
+
+    @staticmethod
+    def _live(group):
+        return [(n, p) for n, p in zip(group["names"], group["params"]) if not p.frozen]
 
     def _pack(self, gi, live):
         pack = self._packs.get(gi)

@@ -45,7 +45,7 @@ def sort_findings(findings):
 class RunView:
     """What the rules read, from a live Trainer or a run folder.
 
-    ``iter_loss``: per-iteration loss (with penalty); ``data_loss``; ``epochs``: per-epoch rows;
+    ``iter_loss``: per-iteration loss (with penalty), ``finite_loss`` the same without NaN/inf; ``data_loss``; ``epochs``: per-epoch rows;
     ``monitor``: a Monitor summary (may be empty); ``n_classes``; ``loss_kind`` ("softmax",
     "hinge", ...); ``batch_size``; ``n_train``; ``stop_reason``; ``epochs_requested``;
     ``baseline_error``: the error a good model is expected to reach (default 0); ``records``: the
@@ -56,6 +56,7 @@ class RunView:
                  batch_size=None, n_train=None, stop_reason="", epochs_requested=None, baseline_error=0.0,
                  data_findings=(), records=(), iter_lr=None):
         self.iter_loss = np.asarray(iter_loss, dtype=np.float64)
+        self.finite_loss = self.iter_loss[np.isfinite(self.iter_loss)]  # what the loss-curve rules read
         self.data_loss = np.asarray(data_loss if data_loss is not None else iter_loss, dtype=np.float64)
         self.epochs = list(epochs)
         self.monitor = monitor or {}
@@ -120,12 +121,17 @@ def rule_nonfinite(run):
     return []
 
 
+def _start_loss(loss):
+    """The loss at the start of a run: the median of its first 2 % of iterations (at least 3)."""
+    return float(np.median(loss[:max(3, len(loss) // 50)]))
+
+
 def rule_lr_too_high(run):
-    loss = run.iter_loss[np.isfinite(run.iter_loss)]
+    loss = run.finite_loss
     n = len(loss)
     if n < 10:
         return []
-    start = float(np.median(loss[:max(3, n // 50)]))
+    start = _start_loss(loss)
     k = max(5, n // 20)
     sm = moving_average(loss, k)
     peak = float(sm.max())
@@ -148,11 +154,11 @@ def rule_lr_too_high(run):
 
 
 def rule_lr_too_low(run):
-    loss = run.iter_loss[np.isfinite(run.iter_loss)]
+    loss = run.finite_loss
     n = len(loss)
     if n < 20:
         return []
-    start = float(np.median(loss[:max(3, n // 50)]))
+    start = _start_loss(loss)
     end = float(np.median(loss[-max(3, n // 20):]))
     ratios = [v.get("update_ratio_median") for v in run.monitor.get("params", {}).values()
               if v.get("decay") and v.get("update_ratio_median") == v.get("update_ratio_median")]
@@ -176,11 +182,11 @@ def rule_lr_too_low(run):
 
 
 def rule_high_plateau(run):
-    loss = run.iter_loss[np.isfinite(run.iter_loss)]
+    loss = run.finite_loss
     n = len(loss)
     if n < 50 or run.chance_loss is None:
         return []
-    start = float(np.median(loss[:max(3, n // 50)]))
+    start = _start_loss(loss)
     q = max(n // 5, 1)
     early = float(loss[q:2 * q].mean())
     late = float(loss[-q:].mean())
@@ -206,7 +212,7 @@ def rule_initial_loss(run):
 
 
 def rule_noisy(run):
-    loss = run.iter_loss[np.isfinite(run.iter_loss)]
+    loss = run.finite_loss
     if len(loss) < 50:
         return []
     tail = loss[len(loss) // 2:]

@@ -45,7 +45,8 @@ def sort_findings(findings):
 class RunView:
     """What the rules read, from a live Trainer or a run folder.
 
-    ``iter_loss``: per-iteration loss (with penalty), ``finite_loss`` the same without NaN/inf; ``data_loss``; ``epochs``: per-epoch rows;
+    ``iter_loss``: per-iteration loss (with penalty), ``finite_loss`` the same without NaN/inf;
+    ``data_loss``; ``epochs``: per-epoch rows;
     ``monitor``: a Monitor summary (may be empty); ``n_classes``; ``loss_kind`` ("softmax",
     "hinge", ...); ``batch_size``; ``n_train``; ``stop_reason``; ``epochs_requested``;
     ``baseline_error``: the error a good model is expected to reach (default 0); ``records``: the

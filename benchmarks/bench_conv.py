@@ -7,6 +7,7 @@ glassnet time / PyTorch time (below 1: glassnet is faster).
     python benchmarks/bench_conv.py --interleaved  # glassnet and PyTorch calls alternate (as layers do in
                                                    # a network: caches are not kept warm for either)
     python benchmarks/bench_conv.py --profile      # also where the conv time goes
+    python benchmarks/bench_conv.py --only LSTM    # only the cases whose name contains LSTM
 """
 import statistics
 import sys
@@ -68,6 +69,9 @@ def main():
           f"torch {torch.__version__}; BLAS: {_common.blas_info()}")
     print(f"{'case':<44} {'glassnet ms':>12} {'pytorch ms':>11} {'ratio':>7}")
     table, _ = cases(gn, torch)
+    if "--only" in sys.argv:
+        key = sys.argv[sys.argv.index("--only") + 1]
+        table = [c for c in table if key in c[0]]
     for name, shape, ours_f, theirs_f in table:
         x = rng.standard_normal(shape).astype(np.float32)
         ours, theirs = ours_f(), theirs_f()

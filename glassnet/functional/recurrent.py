@@ -77,12 +77,13 @@ def rnn_backward(dhs, cache, dh_last=None, need_dx=True):
     dhs_t = _time_major(dhs)
     dA = xp.empty((T,) + hs.shape[1:], dtype=hs.dtype)
     dh = xp.zeros_like(hs[0]) if dh_last is None else dh_last.copy()
+    WhT = xp.ascontiguousarray(Wh.T)  # see lstm_backward
     for t in range(T - 1, -1, -1):
         dh += dhs_t[t]
         h = hs[t + 1]
         da = dA[t]
         xp.multiply(dh, 1 - h * h, out=da)
-        dh = da @ Wh.T
+        dh = da @ WhT
     H = hs.shape[2]
     dWh = hs[:-1].reshape(-1, H).T @ dA.reshape(-1, H)
     db = dA.sum(axis=(0, 1))
@@ -105,11 +106,11 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     """LSTM with gates (input, forget, cell, output). Returns (hs (N, T, H), cache);
     the last cell state is ``cache[3][-1]``."""
     xp = get_array_module(x, h0, c0, Wx, Wh)
-    xt, a = _project(x, Wx, b)
+    H = Wh.shape[0]
+    half, shift = _lstm_scales(xp, H, Wx.dtype)
+    # all gates through one tanh per step (see _lstm_scales); the halving folded into the weights
+    xt, a = _project(x, Wx * half, None if b is None else b * half)
     T, N, G = a.shape
-    H = G // 4
-    half, shift = _lstm_scales(xp, H, a.dtype)
-    a *= half  # all gates through one tanh per step (see _lstm_scales)
     hs = xp.empty((T + 1, N, H), dtype=a.dtype)
     cs = xp.empty((T + 1, N, H), dtype=a.dtype)
     tc = xp.empty((T, N, H), dtype=a.dtype)  # tanh(c_t)
@@ -123,7 +124,8 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
         g += shift
         c = cs[t + 1]
         xp.multiply(g[:, H:2 * H], cs[t], out=c)
-        c += g[:, :H] * g[:, 2 * H:3 * H]
+        ig = xp.multiply(g[:, :H], g[:, 2 * H:3 * H], out=tc[t])  # tc[t] as scratch until the next line
+        c += ig
         xp.tanh(c, out=tc[t])
         xp.multiply(g[:, 3 * H:], tc[t], out=hs[t + 1])
     return _batch_first(hs), (xt, a, hs, cs, tc, Wx, Wh)
@@ -138,17 +140,25 @@ def lstm_backward(dhs, cache, dh_last=None, dc_last=None, need_dx=True):
     i, f, g, o = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
     # Everything that does not depend on the flowing gradients, for all steps at once:
     # d(pre-activation) = P * [dc, dc, dc, dh] per gate, and dc_t += dh_t * o * (1 - tanh(c)^2).
-    P = xp.empty_like(gates)
-    xp.multiply(g, i * (1 - i), out=P[..., :H])
-    xp.multiply(cs[:-1], f * (1 - f), out=P[..., H:2 * H])
-    xp.multiply(i, 1 - g * g, out=P[..., 2 * H:3 * H])
-    xp.multiply(tc, o * (1 - o), out=P[..., 3 * H:])
-    dtanh_c = o * (1 - tc * tc)
+    # In place over the whole gate array first (contiguous), then one product per gate:
+    # s * (1 - s) = s - s^2 for the sigmoid gates, 1 - g^2 for the cell gate.
+    P = xp.multiply(gates, gates)
+    Pg = P[..., 2 * H:3 * H]
+    xp.subtract(1, Pg, out=Pg)
+    for k in (0, 1, 3):
+        xp.subtract(gates[..., k * H:(k + 1) * H], P[..., k * H:(k + 1) * H], out=P[..., k * H:(k + 1) * H])
+    P[..., :H] *= g
+    P[..., H:2 * H] *= cs[:-1]
+    Pg *= i
+    P[..., 3 * H:] *= tc
+    dtanh_c = xp.multiply(tc, tc)
+    xp.subtract(1, dtanh_c, out=dtanh_c)
+    dtanh_c *= o
     dhs_t = _time_major(dhs)
     dA = xp.empty_like(gates)
     dh = xp.zeros_like(hs[0]) if dh_last is None else dh_last.copy()
     dc = xp.zeros_like(cs[0]) if dc_last is None else dc_last.copy()
-    WhT = Wh.T
+    WhT = xp.ascontiguousarray(Wh.T)  # the recurrent product runs ~1.5x faster on a contiguous operand
     for t in range(T - 1, -1, -1):
         dh += dhs_t[t]
         dc += dh * dtanh_c[t]
@@ -202,6 +212,7 @@ def gru_backward(dhs, cache, dh_last=None, need_dx=True):
     dAx = xp.empty_like(gates)  # gradients of x_t Wx + bx
     dAh = xp.empty_like(gates)  # gradients of h_{t-1} Wh + bh
     dh = xp.zeros_like(hs[0]) if dh_last is None else dh_last.copy()
+    WhT = xp.ascontiguousarray(Wh.T)  # see lstm_backward
     for t in range(T - 1, -1, -1):
         dh += dhs_t[t]
         g = gates[t]
@@ -213,7 +224,7 @@ def gru_backward(dhs, cache, dh_last=None, need_dx=True):
         dax[:, 2 * H:] = dn
         dah[:, :2 * H] = dax[:, :2 * H]
         xp.multiply(dn, r, out=dah[:, 2 * H:])
-        dh = dh * z + dah @ Wh.T
+        dh = dh * z + dah @ WhT
     dWh = hs[:-1].reshape(-1, H).T @ dAh.reshape(-1, G)
     dbx = dAx.sum(axis=(0, 1))
     dbh = dAh.sum(axis=(0, 1))

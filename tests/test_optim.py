@@ -265,6 +265,25 @@ def test_packed_group_updates_like_one_optimizer_per_parameter(make):
         assert opt.last_update_norms[name] == pytest.approx(next(iter(o.last_update_norms.values())), rel=1e-10)
 
 
+@pytest.mark.parametrize("make", RULES)
+def test_step_scratch_is_reused_and_update_norms_stay_true(make):
+    """Every rule computes its step in one scratch array per gradient buffer, reused from step to step;
+    the norms read after each step are still those of the step just taken."""
+    rng = np.random.default_rng(3)
+    net = _two_layer()
+    opt = make(net)
+    scratch = []
+    for _ in range(3):
+        before = {n: p.data.copy() for n, p in net.named_parameters()}
+        for p in net.parameters():
+            p.grad[...] = rng.standard_normal(p.shape)
+        opt.step()
+        for n, p in net.named_parameters():
+            assert opt.last_update_norms[n] == pytest.approx(np.linalg.norm(p.data - before[n]), rel=1e-9)
+        scratch.append(next(iter(opt._last_deltas.values())).base)
+    assert scratch[0] is not None and scratch[0] is scratch[1] is scratch[2]
+
+
 def test_pack_follows_replaced_arrays_copies_and_frozen_changes():
     import copy
     rng = np.random.default_rng(1)

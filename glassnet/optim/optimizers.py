@@ -139,6 +139,7 @@ class Optimizer:
         self._update_sq_norms: dict = {}  # set through last_update_norms (LBFGS)
         self._last_deltas: dict = {}  # name -> the flat step taken; norms are computed when asked for
         self._packs: dict = {}  # group index -> _Pack or None
+        self._work: dict = {}  # id(gradient array) -> the scratch array its steps are computed in
         for gi, group in enumerate(self.param_groups):  # now, so that .data read after this line stays live
             self._pack(gi, self._live(group))
 
@@ -228,7 +229,17 @@ class Optimizer:
             return pack
         pack = _Pack(live, self.state) if _Pack.packable(live, self.state) else None
         self._packs[gi] = pack
+        self._work.clear()  # the gradient arrays changed: new scratch as needed
         return pack
+
+    def _buffer(self, g):
+        """A scratch array shaped like the gradient ``g``, the same one at every step: the update
+        rules compute their step in it (the step is kept for ``last_update_norms`` until the next
+        one), so no fresh parameter-sized array is allocated and faulted in per step."""
+        buf = self._work.get(id(g))
+        if buf is None or buf.shape != g.shape or buf.dtype != g.dtype or type(buf) is not type(g):
+            buf = self._work[id(g)] = get_array_module(g).empty_like(g)
+        return buf
 
     def _apply(self, p, g, state, group, t):
         delta = self._update(p, g, state, group, t)
@@ -255,11 +266,13 @@ class Optimizer:
         params = [p for g in self.param_groups for p in g["params"]]
         d["state"] = [self.state[id(p)] for p in params]
         d["_packs"] = {}  # a copy's arrays are no longer views of the buffers: it packs again on its first step
+        d["_work"] = {}
         return d
 
     def __setstate__(self, d):
         states = d["state"]
         self.__dict__.update(d)
+        self.__dict__.setdefault("_work", {})
         params = [p for g in self.param_groups for p in g["params"]]
         self.state = {id(p): st for p, st in zip(params, states)}
 
@@ -356,27 +369,30 @@ class SGD(Optimizer):
         return {"velocity": get_array_module(p.data).zeros_like(p.data)}
 
     def _update(self, p, g, state, group, t):
+        xp = get_array_module(g)
         lr, mu = group["lr"], group["momentum"]
+        out = self._buffer(g)
         if mu == 0:
-            return -lr * g
+            return xp.multiply(g, -lr, out=out)
         v = state["velocity"]
         if group["nesterov"]:
-            v_prev = v.copy()
+            xp.multiply(v, -mu, out=out)  # -mu * v_prev
             v *= mu
             v -= lr * g
-            return -mu * v_prev + (1 + mu) * v
+            out += (1 + mu) * v
+            return out
         v *= mu
         v -= lr * g
-        return v.copy()
+        out[...] = v
+        return out
 
 
-def _adaptive_step(g, cache, lr, eps, buf=None):
-    """``-lr * g / (sqrt(cache) + eps)``, the step of Adagrad and RMSprop, with one temporary
-    (``buf``, if given, is reused for it)."""
+def _adaptive_step(g, cache, lr, eps, buf):
+    """``-lr * g / (sqrt(cache) + eps)``, the step of Adagrad and RMSprop, computed in ``buf``."""
     xp = get_array_module(g)
     denom = xp.sqrt(cache, out=buf)
     denom += eps
-    delta = g / denom
+    delta = xp.divide(g, denom, out=denom)
     delta *= -lr
     return delta
 
@@ -401,7 +417,7 @@ class Adagrad(Optimizer):
         return {"cache": get_array_module(p.data).zeros_like(p.data)}
 
     def _update(self, p, g, state, group, t):
-        sq = g * g
+        sq = get_array_module(g).multiply(g, g, out=self._buffer(g))
         state["cache"] += sq
         return _adaptive_step(g, state["cache"], group["lr"], group["eps"], buf=sq)
 
@@ -429,7 +445,7 @@ class RMSprop(Optimizer):
         cache = state["cache"]
         d = group["decay_rate"]
         cache *= d
-        sq = g * g
+        sq = get_array_module(g).multiply(g, g, out=self._buffer(g))
         sq *= 1 - d
         cache += sq
         return _adaptive_step(g, cache, group["lr"], group["eps"], buf=sq)
@@ -477,7 +493,7 @@ class Adam(Optimizer):
             from ._fused import adam_step
             return Applied(adam_step(p.data, g, m, v, b1, b2, step_size, root_bc2, group["eps"]))
         m *= b1
-        tmp = g * (1 - b1)
+        tmp = xp.multiply(g, 1 - b1, out=self._buffer(g))
         m += tmp
         v *= b2
         xp.multiply(g, g, out=tmp)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import glassnet.functional as F
+from glassnet.functional import activations as _act
 from glassnet.gradcheck import check_gradients
 
 import naive
@@ -50,6 +51,25 @@ def test_activation_pairs(rng, name, fwd, bwd, ref, kinks):
     np.testing.assert_allclose(fwd(x)[0], ref(x), rtol=1e-12, atol=1e-15)
     r = _pair_check(lambda x: fwd(x), bwd, {"x": x}, ["x"], kinks=kinks)
     assert r.max_rel_error < (1e-5 if kinks else 1e-7), str(r)
+
+
+@pytest.mark.parametrize("shape,dtype", [((3, 4), np.float32), ((256, 512), np.float32), ((5, 7), np.float64),
+                                         ((1100, 1000), np.float32)])
+def test_relu_forward_matches_the_definition_on_every_path(shape, dtype):
+    """Small arrays go through shared zeros (the vectorized loop), large ones broadcast 0; both give
+    max(0, x) exactly, NaN and infinities included, on contiguous and strided inputs, and leave the
+    shared zeros untouched."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    x.flat[:3] = [np.nan, np.inf, -np.inf]
+    for inp in (x, x[:, ::2], x.T):
+        out, _ = F.relu_forward(inp)
+        ref = np.where((inp > 0) | np.isnan(inp), inp, dtype(0))
+        np.testing.assert_array_equal(out, ref)
+        assert out.dtype == dtype and not np.shares_memory(out, inp)
+        out[...] = 7  # the caller owns the output: writing it must not touch the shared zeros
+    for z in _act._zeros.values():
+        assert not z.flags.writeable and not z.any()
 
 
 def test_relu_subgradient_at_zero_is_zero():

@@ -35,6 +35,51 @@ def test_backward_accumulates_into_grad(rng):
     assert not lin.W.grad.any() and not lin.b.grad.any()
 
 
+@pytest.mark.parametrize("make", [lambda: gn.nn.Linear(3, 2, rng=0), lambda: gn.nn.BatchNorm1d(3),
+                                  lambda: gn.nn.Conv1d(3, 2, 3, rng=0)])
+def test_zero_grad_is_lazy_but_never_visible(make, rng):
+    """After zero_grad the old values stay in memory until the next write, but every way of looking
+    (reading .grad, the next backward, a second backward, an optimizer's packed buffer) sees zeros."""
+    layer = make()
+    x = rng.standard_normal((5, 3) if not isinstance(layer, gn.nn.Conv1d) else (5, 3, 6)).astype(np.float32)
+    dout = rng.standard_normal(layer.forward(x).shape).astype(np.float32)
+    layer.backward(dout)
+    fresh = {n: p.grad.copy() for n, p in layer.named_parameters()}
+    for p in layer.parameters():
+        p.grad[...] = 123.0  # stale garbage
+    layer.zero_grad()
+    for p in layer.parameters():
+        assert p.unwritten_grad() is not None  # marked, not yet written
+    layer.forward(x)
+    layer.backward(dout)  # written over the garbage, not added to it
+    for n, p in layer.named_parameters():
+        np.testing.assert_array_equal(p.grad, fresh[n])
+    layer.forward(x)
+    layer.backward(dout)  # no zero_grad in between: accumulates
+    for n, p in layer.named_parameters():
+        np.testing.assert_allclose(p.grad, 2 * fresh[n], rtol=1e-6)
+    layer.zero_grad()
+    for p in layer.parameters():
+        assert not p.grad.any() and p.unwritten_grad() is None  # reading wrote the zeros
+
+
+def test_zeroed_gradient_of_an_unused_parameter_reaches_the_optimizer_as_zero(rng):
+    """A packed optimizer reads one flat gradient buffer: a parameter zeroed but untouched by the
+    backward pass must contribute zeros there, not its stale values."""
+    net = gn.nn.Sequential(gn.nn.Linear(3, 4, rng=0), gn.nn.Linear(4, 2, rng=1))
+    opt = gn.optim.SGD(net, lr=0.1)
+    for p in net.parameters():
+        p.grad[...] = 5.0
+    before = [p.data.copy() for p in net[1].parameters()]
+    net.zero_grad()
+    net[0].forward(rng.standard_normal((2, 3)).astype(np.float32))
+    net[0].backward(np.ones((2, 4), np.float32))  # only the first layer gets a gradient
+    opt.step()
+    for p, b in zip(net[1].parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
+    assert not np.array_equal(net[0].W.grad, 0)
+
+
 def test_inplace_writes_to_data_and_grad_are_honoured(rng):
     lin = gn.nn.Linear(3, 2, rng=0)
     x = rng.standard_normal((4, 3)).astype(np.float32)

@@ -4,6 +4,8 @@ Shapes: x (N, d_1, ..., d_k) is read as (N, D) with D = d_1*...*d_k; W (D, M); b
 """
 from __future__ import annotations
 
+from ..backend import get_array_module
+
 
 def linear_forward(x, W, b=None):
     """out = x.reshape(N, -1) @ W + b. Returns (out (N, M), cache)."""
@@ -13,12 +15,14 @@ def linear_forward(x, W, b=None):
     return out, (x, W, b is not None)
 
 
-def linear_backward(dout, cache, need_dW=True, need_dx=True):
-    """Returns (dx shaped like x or None, dW (D, M) or None, db (M,) or None)."""
+def linear_backward(dout, cache, need_dW=True, need_dx=True, dW_out=None, db_out=None):
+    """Returns (dx shaped like x or None, dW (D, M) or None, db (M,) or None). ``dW_out`` /
+    ``db_out``: arrays to write dW / db into (then returned) instead of new ones."""
     x, W, has_bias = cache
+    xp = get_array_module(dout)
     dx = (dout @ W.T).reshape(x.shape) if need_dx else None
-    dW = x.reshape(x.shape[0], -1).T @ dout if need_dW else None
-    db = dout.sum(axis=0) if (has_bias and need_dW) else None
+    dW = xp.matmul(x.reshape(x.shape[0], -1).T, dout, out=dW_out) if need_dW else None
+    db = dout.sum(axis=0, out=db_out) if (has_bias and need_dW) else None
     return dx, dW, db
 
 

@@ -25,19 +25,54 @@ class Parameter:
     layers add into it in place), ``name`` (the dotted name, set by the owning module),
     ``decay`` (penalties apply; False for biases and normalization parameters) and
     ``frozen`` (no gradient is accumulated and optimizers skip it).
+
+    ``zero_grad()`` costs nothing at once: the gradient is marked as zero and reads as zeros
+    from then on, but the first layer to produce a gradient writes it over the old values
+    (``accumulate``, or ``unwritten_grad``/``mark_written`` for a product written in place)
+    instead of adding it to a pass of zeros. Reading ``grad`` first writes the zeros.
     """
 
-    __slots__ = ("data", "grad", "name", "decay", "frozen")
+    __slots__ = ("data", "_grad", "_zeroed", "name", "decay", "frozen")
 
     def __init__(self, data, name: str = "", decay: bool = True, frozen: bool = False):
         if not hasattr(data, "dtype") or data.dtype.kind != "f":
             raise TypeError(f"Parameter {name!r}: data must be a floating-point array, got "
                             f"{getattr(data, 'dtype', type(data).__name__)}")
         self.data = data
-        self.grad = get_array_module(data).zeros_like(data)
+        self._grad = get_array_module(data).zeros_like(data)
+        self._zeroed = False  # True: _grad holds stale values that read as zeros
         self.name = name
         self.decay = decay
         self.frozen = frozen
+
+    @property
+    def grad(self):
+        if self._zeroed:
+            self._grad[...] = 0
+            self._zeroed = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
+        self._zeroed = False
+
+    def accumulate(self, value):
+        """``grad += value`` (after ``zero_grad``: ``grad = value``, one pass instead of two)."""
+        if self._zeroed:
+            self._grad[...] = value
+            self._zeroed = False
+        else:
+            self._grad += value
+
+    def unwritten_grad(self):
+        """The gradient array if it reads as zeros since ``zero_grad`` and nothing was written
+        yet, else None. A layer may then write its whole gradient into it (e.g. a matrix product
+        with ``out=``) and must call ``mark_written()`` afterwards."""
+        return self._grad if self._zeroed else None
+
+    def mark_written(self):
+        self._zeroed = False
 
     @property
     def shape(self):
@@ -57,7 +92,7 @@ class Parameter:
         self.frozen = not value
 
     def zero_grad(self):
-        self.grad[...] = 0
+        self._zeroed = True
 
     def __repr__(self):
         flags = "" if self.decay else ", decay=False"

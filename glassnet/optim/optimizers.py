@@ -279,7 +279,7 @@ class Optimizer:
     def zero_grad(self):
         for g in self.param_groups:
             for p in g["params"]:
-                p.grad[...] = 0
+                p.zero_grad()
 
     def update_ratios(self) -> dict[str, float]:
         """``||update|| / ||w||`` per parameter for the last step (the notes aim for ~1e-3)."""

@@ -60,7 +60,7 @@ class Penalty:
         for name, p in self._targets(target):
             scale = self._scale(name)
             total += self._value(p.data, scale)
-            p.grad += self._grad(p.data, scale)
+            p.accumulate(self._grad(p.data, scale))
         return float(total)
 
     def config(self):

@@ -57,7 +57,7 @@ def check_dout(dout, shape, who: str):
 def accumulate(param, grad):
     """``param.grad += grad`` unless the parameter is absent (None) or frozen."""
     if param is not None and not param.frozen:
-        param.grad += grad
+        param.accumulate(grad)
 
 
 def fill(param, values):

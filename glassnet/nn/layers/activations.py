@@ -119,9 +119,9 @@ class Maxout(Module):
         check_dout(dout, (cache[0].shape[0], self.out_features), "Maxout")
         dx, dW, db = F.maxout_backward(dout, cache)
         if not self.W.frozen:
-            self.W.grad += dW
+            self.W.accumulate(dW)
         if not self.b.frozen:
-            self.b.grad += db
+            self.b.accumulate(db)
         return dx
 
     def extra_repr(self):

@@ -49,10 +49,18 @@ class Linear(Module):
     def backward(self, dout):
         cache = self._pop()
         check_dout(dout, (cache[0].shape[0], self.out_features), self._who)
-        need = not self.W.frozen or (self.b is not None and not self.b.frozen)
-        dx, dW, db = F.linear_backward(dout, cache, need_dW=need, need_dx=not self.skip_input_grad)
-        accumulate(self.W, dW)
-        accumulate(self.b, db)
+        W, b = self.W, self.b
+        need = not W.frozen or (b is not None and not b.frozen)
+        # after zero_grad the products are written straight into the gradient arrays (no pass of zeros, no add)
+        dW_out = None if W.frozen else W.unwritten_grad()
+        db_out = None if b is None or b.frozen else b.unwritten_grad()
+        dx, dW, db = F.linear_backward(dout, cache, need_dW=need, need_dx=not self.skip_input_grad,
+                                       dW_out=dW_out, db_out=db_out)
+        for p, g, out in ((W, dW, dW_out), (b, db, db_out)):
+            if out is not None:
+                p.mark_written()
+            else:
+                accumulate(p, g)
         return dx
 
     def extra_repr(self):

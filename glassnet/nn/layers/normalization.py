@@ -70,9 +70,9 @@ class BatchNorm1d(Module):
         check_dout(dout, cache.xhat.shape, type(self).__name__)
         dx, dgamma, dbeta = F.batchnorm_backward(dout, cache)
         if not self.gamma.frozen:
-            self.gamma.grad += dgamma
+            self.gamma.accumulate(dgamma)
         if not self.beta.frozen:
-            self.beta.grad += dbeta
+            self.beta.accumulate(dbeta)
         return dx
 
     def extra_repr(self):

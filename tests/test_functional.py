@@ -72,6 +72,21 @@ def test_relu_forward_matches_the_definition_on_every_path(shape, dtype):
         assert not z.flags.writeable and not z.any()
 
 
+@pytest.mark.parametrize("C", [1, 10, 64, 65, 300])
+def test_softmax_routes_for_short_and_long_rows_agree_with_float64(C):
+    """Rows of up to 64 classes are reduced as columns / by a matrix-vector product, longer ones by
+    NumPy's row reductions: both match a float64 reference, and non-finite rows stay non-finite."""
+    rng = np.random.default_rng(C)
+    x = (rng.standard_normal((33, C)) * 30).astype(np.float32)
+    ref = x.astype(np.float64) - x.max(axis=1, keepdims=True)
+    ref = ref - np.log(np.exp(ref).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(F.log_softmax(x, axis=1), ref, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(F.softmax(x, axis=-1), np.exp(ref), rtol=1e-5, atol=1e-7)
+    assert F.log_softmax(x[:, ::-1], axis=1).shape == x.shape  # strided input
+    x[3, 0] = np.nan
+    assert np.isnan(F.softmax(x, axis=1)[3]).all() and np.isfinite(np.delete(F.softmax(x, axis=1), 3, 0)).all()
+
+
 def test_relu_subgradient_at_zero_is_zero():
     x = np.array([[-1.0, 0.0, 2.0]])
     _, cache = F.relu_forward(x)

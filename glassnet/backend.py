@@ -25,12 +25,28 @@ __all__ = [
     "device_of",
     "get_array_module",
     "gpu_available",
+    "jit_enabled",
+    "set_jit",
     "to_device",
 ]
 
 
 class DeviceMismatchError(TypeError):
     """Raised when CPU (NumPy) and GPU (CuPy) arrays meet in one operation."""
+
+
+def set_jit(enabled: bool) -> None:
+    """Turn the optional compiled CPU kernels (Numba; see ``glassnet._jit``) on or off for this
+    process. They are on by default when Numba is installed (``GLASSNET_JIT=0`` starts them off)
+    and give bit-identical results to the NumPy code; off is for comparison and debugging."""
+    from . import _jit
+    _jit.set_enabled(enabled)
+
+
+def jit_enabled() -> bool:
+    """True when the compiled CPU kernels will be used: Numba importable and not switched off."""
+    from . import _jit
+    return _jit.enabled()
 
 
 def gpu_available() -> bool:

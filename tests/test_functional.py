@@ -87,6 +87,22 @@ def test_softmax_routes_for_short_and_long_rows_agree_with_float64(C):
     assert np.isnan(F.softmax(x, axis=1)[3]).all() and np.isfinite(np.delete(F.softmax(x, axis=1), 3, 0)).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_relu_backward_equals_numpy(dtype):
+    """The Numba kernel keeps the product dout * (x > 0): identical values, NaN and inf spread alike."""
+    pytest.importorskip("numba")
+    from glassnet import _jit
+    rng = np.random.default_rng(0)
+    x, d = rng.standard_normal((2, 300, 70)).astype(dtype)
+    d.flat[:6] = [np.nan, np.inf, -np.inf, np.nan, np.inf, 1]
+    x.flat[:6] = [-1, -1, 1, 1, 0, np.nan]
+    assert _jit.usable(d, x)
+    with np.errstate(invalid="ignore"):
+        got = F.relu_backward(d, x)
+        np.testing.assert_array_equal(got, d * (x > 0))
+        np.testing.assert_array_equal(F.relu_backward(d[:, ::3], x[:, ::3]), d[:, ::3] * (x[:, ::3] > 0))
+
+
 def test_relu_subgradient_at_zero_is_zero():
     x = np.array([[-1.0, 0.0, 2.0]])
     _, cache = F.relu_forward(x)

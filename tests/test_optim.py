@@ -417,3 +417,57 @@ def test_lbfgs_solves_least_squares_full_batch():
     assert opt.last_update_norms["W"] > 0
     with pytest.raises(TypeError, match="needs a closure|closure"):
         opt.step()
+
+
+# --- the optional compiled kernel (Numba) ------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias_correction", [True, False])
+def test_compiled_adam_is_bit_identical_to_the_numpy_update(dtype, bias_correction):
+    pytest.importorskip("numba")
+    from glassnet.backend import jit_enabled, set_jit
+
+    def run(jit):
+        set_jit(jit)
+        try:
+            assert jit_enabled() is jit
+            net = gn.nn.Sequential(gn.nn.Linear(7, 5, rng=0), gn.nn.Linear(5, 3, rng=1)).to(dtype)
+            lone = gn.nn.Parameter(np.linspace(-1, 1, 6).astype(dtype))  # alone in its group: not packed
+            opt = Adam([{"params": net}, {"params": [lone], "lr": 0.05}], lr=0.01, bias_correction=bias_correction)
+            grads = np.random.default_rng(1)
+            for _ in range(6):
+                for p in [*net.parameters(), lone]:
+                    p.grad[...] = grads.standard_normal(p.shape) * 10.0 ** grads.integers(-4, 2)
+                opt.step()
+            return [p.data.copy() for p in [*net.parameters(), lone]], opt.state_dict()["state"], opt.last_update_norms
+        finally:
+            set_jit(True)
+
+    (w1, s1, n1), (w0, s0, n0) = run(True), run(False)
+    for a, b in zip(w1, w0):
+        assert a.dtype == dtype
+        np.testing.assert_array_equal(a, b)
+    for k in s0:
+        np.testing.assert_array_equal(s1[k], s0[k])
+    assert n1 == n0
+
+
+def test_compiled_adam_spreads_nan_like_numpy_and_skips_strided_arrays():
+    pytest.importorskip("numba")
+    from glassnet import _jit
+    p = gn.nn.Parameter(np.ones(4, np.float32))
+    p.grad[...] = [1.0, np.nan, -np.inf, 0.0]
+    Adam([p], lr=0.1).step()
+    assert np.isnan(p.data[1]) and np.isnan(p.data[2]) and p.data[3] == 1.0 and p.data[0] < 1.0
+    a = np.ones((4, 4), np.float32)
+    assert _jit.usable(a, a) and not _jit.usable(a[:, ::2], a[:, ::2]) and not _jit.usable(a, a.astype(np.float64))
+    assert not _jit.usable(a.astype(np.float16), a.astype(np.float16))
+
+
+def test_glassnet_jit_environment_variable_switches_the_kernels_off():
+    import os
+    import subprocess
+    import sys
+    code = "from glassnet.backend import jit_enabled; print(jit_enabled())"
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "GLASSNET_JIT": "0"},
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _jit
 from ..backend import get_array_module
 
 
@@ -40,6 +41,8 @@ def relu_backward(dout, cache):
     if get_array_module(dout).__name__ != "numpy":  # CuPy: one fused kernel
         from ._fused import relu_backward as fused
         return fused(dout, cache)
+    if dout.shape == cache.shape and _jit.usable(dout, cache):  # Numba: one pass, same values
+        return _jit.relu_backward(dout, cache)
     # a multiplicative mask (np.where is several times slower on large arrays)
     return dout * (cache > 0)
 

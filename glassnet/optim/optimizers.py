@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from .. import _jit
 from .._checks import check_number
 from ..backend import as_numpy, get_array_module
 from ..errors import ShapeError
@@ -494,6 +495,10 @@ class Adam(Optimizer):
         if xp.__name__ != "numpy":  # CuPy: one fused kernel (moments and weights) instead of a dozen
             from ._fused import adam_step
             return Applied(adam_step(p.data, g, m, v, b1, b2, step_size, root_bc2, group["eps"]))
+        if _jit.usable(p.data, g, m, v):  # Numba: the same operations below in one pass, bit-identical
+            delta = _jit.adam_step(p.data, g, m, v, self._buffer(g), b1, b2, group["eps"] * root_bc2,
+                                   -step_size * root_bc2)
+            return Applied(delta)
         m *= b1
         tmp = xp.multiply(g, 1 - b1, out=self._buffer(g))
         m += tmp

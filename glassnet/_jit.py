@@ -1,0 +1,103 @@
+"""Optional compiled CPU kernels (Numba) for work NumPy runs as several array passes.
+
+Adam's NumPy update reads and writes the parameter-sized arrays about twelve times per step;
+the kernel here does it in one pass (3-4x faster on a 535k-parameter MLP). ReLU's backward is
+one pass instead of a comparison, a boolean array and a mixed-type product. Each kernel computes
+exactly the operations of the NumPy code it replaces, in the same order and precision (no
+fast-math, no fused multiply-add), so the results are bit-identical; the tests compare both.
+
+Used when Numba is installed (``pip install glassnet[jit]``), the arrays are contiguous NumPy
+float32/float64, and it is not switched off (``GLASSNET_JIT=0`` in the environment, or
+``glassnet.backend.set_jit(False)``). Kernels compile on first use (about half a second) and
+are cached on disk by Numba.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+_enabled = os.environ.get("GLASSNET_JIT", "1").strip().lower() not in ("0", "false", "no", "off")
+_kernels: dict = {}
+
+
+def available() -> bool:
+    """True when Numba can be imported."""
+    if "numba" not in _kernels:
+        try:
+            import numba  # noqa: F401
+            _kernels["numba"] = True
+        except Exception:  # ImportError, or a Numba/NumPy version mismatch
+            _kernels["numba"] = False
+    return _kernels["numba"]
+
+
+def set_enabled(flag: bool) -> None:
+    global _enabled
+    _enabled = bool(flag)
+
+
+def enabled() -> bool:
+    return _enabled and available()
+
+
+def usable(*arrays) -> bool:
+    """The kernels apply: enabled, and every array a C-contiguous NumPy float32/float64 array of
+    one dtype."""
+    if not enabled():
+        return False
+    dtype = arrays[0].dtype
+    return dtype in (np.float32, np.float64) and all(
+        type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous for a in arrays)
+
+
+def _adam_kernel():
+    if "adam" not in _kernels:
+        import math
+
+        import numba
+
+        @numba.njit(cache=True, error_model="numpy", boundscheck=False)
+        def adam(p, g, m, v, delta, b1, c1, b2, c2, eps, scale):  # pragma: no cover - compiled
+            for k in range(p.shape[0]):
+                gk = g[k]
+                mk = b1 * m[k] + gk * c1
+                vk = b2 * v[k] + gk * gk * c2
+                m[k] = mk
+                v[k] = vk
+                dk = mk / (math.sqrt(vk) + eps) * scale
+                delta[k] = dk
+                p[k] += dk
+
+        _kernels["adam"] = adam
+    return _kernels["adam"]
+
+
+def adam_step(p, g, m, v, delta, b1, b2, eps, scale):
+    """In place, in one pass: ``m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+    delta = m / (sqrt(v) + eps) * scale; p += delta`` (all arrays contiguous, one dtype)."""
+    f = p.dtype.type  # the scalars in the arrays' precision, as NumPy casts Python floats
+    _adam_kernel()(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), delta.reshape(-1),
+                   f(b1), f(1 - b1), f(b2), f(1 - b2), f(eps), f(scale))
+    return delta
+
+
+def _relu_backward_kernel():
+    if "relu_backward" not in _kernels:
+        import numba
+
+        @numba.njit(cache=True, error_model="numpy", boundscheck=False)
+        def relu_backward(d, x, out, one, zero):  # pragma: no cover - compiled
+            for k in range(d.shape[0]):
+                out[k] = d[k] * (one if x[k] > 0 else zero)
+
+        _kernels["relu_backward"] = relu_backward
+    return _kernels["relu_backward"]
+
+
+def relu_backward(dout, x):
+    """``dout * (x > 0)`` in one pass (the product kept, so NaN/inf in ``dout`` spread as in NumPy)."""
+    out = np.empty_like(dout)
+    f = dout.dtype.type
+    _relu_backward_kernel()(dout.reshape(-1), x.reshape(-1), out.reshape(-1), f(1), f(0))
+    return out

@@ -38,6 +38,19 @@ def round_robin_times(fns, rounds=5, settle=0.3, measure=0.4):
     within a minute, every function then sees the same conditions, so the ratios hold."""
     import statistics
 
+    return [statistics.median(ts) for ts in round_robin_samples(fns, rounds, settle, measure)]
+
+
+def paired_ratio(a, b):
+    """Median over rounds of a[i] / b[i] for two ``round_robin_samples`` series: each ratio compares
+    blocks timed seconds apart, so a slow or fast spell of the machine cancels out."""
+    import statistics
+
+    return statistics.median(x / y for x, y in zip(a, b))
+
+
+def round_robin_samples(fns, rounds=5, settle=0.3, measure=0.4):
+    """As ``round_robin_times``, but every round's time per call: one list per function."""
     def run_for(fn, seconds):
         n, t0 = 0, time.perf_counter()
         while True:
@@ -52,7 +65,7 @@ def round_robin_times(fns, rounds=5, settle=0.3, measure=0.4):
         for fn, ts in zip(fns, times):
             run_for(fn, settle)
             ts.append(run_for(fn, measure))
-    return [statistics.median(ts) for ts in times]
+    return times
 
 
 def best_of(fn, repeat=3):

@@ -5,14 +5,24 @@ divided by glassnet's full step time. The four are timed in alternating blocks (
 each, every one runs 0.3 s untimed, then 0.4 s timed; medians), so drift of the shared machine
 affects all of them alike and no library's spinning thread pool slows the next one.
 
-    python benchmarks/bench_throughput.py
+    python benchmarks/bench_throughput.py               # with the compiled kernels when Numba is installed
+    python benchmarks/bench_throughput.py --no-jit      # NumPy only
+    python benchmarks/bench_throughput.py --rounds 9
+
+Throughputs are medians over rounds; the ratios and the GEMM share are medians of each round's
+ratio (glassnet's block and the other's run seconds apart, so a slow spell of the machine hits
+both).
 """
+import statistics
+import sys
+
 import _common
 import numpy as np
 
 import glassnet as gn
 
 CASES = [((784, 512, 256, 10), 256), ((784, 100, 10), 64)]
+ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 7
 
 
 def gemm_only(sizes, batch, rng):
@@ -36,8 +46,9 @@ def main():
     import torch
     _common.set_torch_threads(torch)
     rng = np.random.default_rng(0)
+    gn.backend.set_jit("--no-jit" not in sys.argv)
     print(f"float32, Adam lr 1e-3, softmax cross-entropy; {_common.THREADS} threads; torch {torch.__version__}; "
-          f"BLAS: {_common.blas_info()}")
+          f"BLAS: {_common.blas_info()}; compiled kernels: {gn.backend.jit_enabled()}; {ROUNDS} rounds")
     print(f"{'network / batch':<26} {'glassnet /s':>12} {'torch /s':>10} {'fused /s':>10} {'vs torch':>9} "
           f"{'vs fused':>9} {'GEMM share':>10}")
     for sizes, batch in CASES:
@@ -75,11 +86,14 @@ def main():
                 o.step()
             return step
 
-        t_ours, t_torch, t_fused, t_gemm = _common.round_robin_times(
-            [ours, torch_step(False), torch_step(True), gemm_only(sizes, batch, rng)])
+        s_ours, s_torch, s_fused, s_gemm = _common.round_robin_samples(
+            [ours, torch_step(False), torch_step(True), gemm_only(sizes, batch, rng)], rounds=ROUNDS)
+        t_ours, t_torch, t_fused = (statistics.median(s) for s in (s_ours, s_torch, s_fused))
+        # ratios: medians over rounds of each round's ratio (blocks seconds apart: the machine's drift cancels)
+        r_torch, r_fused, share = (_common.paired_ratio(s, s_ours) for s in (s_torch, s_fused, s_gemm))
         name = "-".join(map(str, sizes)) + f" / {batch}"
         print(f"{name:<26} {batch / t_ours:>12,.0f} {batch / t_torch:>10,.0f} {batch / t_fused:>10,.0f} "
-              f"{t_torch / t_ours:>8.2f}x {t_fused / t_ours:>8.2f}x {t_gemm / t_ours:>9.0%}", flush=True)
+              f"{r_torch:>8.2f}x {r_fused:>8.2f}x {share:>9.0%}", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ glassnet time / PyTorch time (below 1: glassnet is faster).
                                                    # a network: caches are not kept warm for either)
     python benchmarks/bench_conv.py --profile      # also where the conv time goes
     python benchmarks/bench_conv.py --only LSTM    # only the cases whose name contains LSTM
+    python benchmarks/bench_conv.py --no-jit       # without the compiled kernels (NumPy only)
 """
 import statistics
 import sys
@@ -15,6 +16,9 @@ import time
 
 import _common
 import numpy as np
+
+
+ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 7
 
 
 def median_ms(fn):
@@ -63,10 +67,12 @@ def main():
     import glassnet as gn
     _common.set_torch_threads(torch)
     rng = np.random.default_rng(0)
+    gn.backend.set_jit("--no-jit" not in sys.argv)
     mode = ("alternating calls, median of 15" if "--interleaved" in sys.argv
-            else "alternating settled blocks (0.3 s untimed, 0.4 s timed, 5 rounds, medians)")
+            else f"alternating settled blocks (0.3 s untimed, 0.4 s timed, {ROUNDS} rounds; times: medians, "
+                 f"ratio: median of the rounds' ratios)")
     print(f"forward+backward, float32, {_common.THREADS} threads, {mode}; "
-          f"torch {torch.__version__}; BLAS: {_common.blas_info()}")
+          f"torch {torch.__version__}; BLAS: {_common.blas_info()}; compiled kernels: {gn.backend.jit_enabled()}")
     print(f"{'case':<44} {'glassnet ms':>12} {'pytorch ms':>11} {'ratio':>7}")
     table, _ = cases(gn, torch)
     if "--only" in sys.argv:
@@ -94,8 +100,12 @@ def main():
         if "--interleaved" in sys.argv:
             tg, tt = interleaved_ms(g, t)
         else:
-            tg, tt = (1e3 * v for v in _common.round_robin_times([g, t]))
-        print(f"{name:<44} {tg:>12.2f} {tt:>11.2f} {tg / tt:>6.2f}x", flush=True)
+            sg, st = _common.round_robin_samples([g, t], rounds=ROUNDS)
+            tg, tt = 1e3 * statistics.median(sg), 1e3 * statistics.median(st)
+            ratio = _common.paired_ratio(sg, st)  # median of each round's ratio: drift cancels
+        if "--interleaved" in sys.argv:
+            ratio = tg / tt
+        print(f"{name:<44} {tg:>12.2f} {tt:>11.2f} {ratio:>6.2f}x", flush=True)
     if "--profile" in sys.argv:
         profile(gn, rng)
 

@@ -17,6 +17,7 @@ the input gradient, the initial-state gradient(s) and the parameter gradients.
 """
 from __future__ import annotations
 
+from .. import _jit
 from ..backend import get_array_module
 from .activations import sigmoid
 
@@ -116,16 +117,20 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     tc = xp.empty((T, N, H), dtype=a.dtype)  # tanh(c_t)
     hs[0], cs[0] = h0, c0
     Wh_half = Wh * half
+    jit = _jit.usable(a, half, shift, cs)
     for t in range(T):
         g = a[t]  # pre-activations, overwritten by the gate values
         g += hs[t] @ Wh_half
         xp.tanh(g, out=g)
-        g *= half
-        g += shift
         c = cs[t + 1]
-        xp.multiply(g[:, H:2 * H], cs[t], out=c)
-        ig = xp.multiply(g[:, :H], g[:, 2 * H:3 * H], out=tc[t])  # tc[t] as scratch until the next line
-        c += ig
+        if jit:  # Numba: the five lines below in one call, same values
+            _jit.lstm_forward_gates(g, half, shift, cs[t], c)
+        else:
+            g *= half
+            g += shift
+            xp.multiply(g[:, H:2 * H], cs[t], out=c)
+            ig = xp.multiply(g[:, :H], g[:, 2 * H:3 * H], out=tc[t])  # tc[t] as scratch until the next line
+            c += ig
         xp.tanh(c, out=tc[t])
         xp.multiply(g[:, 3 * H:], tc[t], out=hs[t + 1])
     return _batch_first(hs), (xt, a, hs, cs, tc, Wx, Wh)
@@ -159,13 +164,19 @@ def lstm_backward(dhs, cache, dh_last=None, dc_last=None, need_dx=True):
     dh = xp.zeros_like(hs[0]) if dh_last is None else dh_last.copy()
     dc = xp.zeros_like(cs[0]) if dc_last is None else dc_last.copy()
     WhT = xp.ascontiguousarray(Wh.T)  # the recurrent product runs ~1.5x faster on a contiguous operand
+    jit = _jit.usable(dh, dhs, dc, dtanh_c, P, gates, dA)
+    if jit:  # contiguous rows let the compiled loop vectorize
+        dhs_t = xp.ascontiguousarray(dhs_t)
     for t in range(T - 1, -1, -1):
-        dh += dhs_t[t]
-        dc += dh * dtanh_c[t]
         da = dA[t]
-        xp.multiply(P[t].reshape(N, 4, H)[:, :3], dc[:, None, :], out=da.reshape(N, 4, H)[:, :3])
-        xp.multiply(P[t, :, 3 * H:], dh, out=da[:, 3 * H:])
-        dc *= f[t]
+        if jit:  # Numba: the five lines below in one call, same values
+            _jit.lstm_backward_step(dh, dhs_t[t], dc, dtanh_c[t], P[t], gates[t], da)
+        else:
+            dh += dhs_t[t]
+            dc += dh * dtanh_c[t]
+            xp.multiply(P[t].reshape(N, 4, H)[:, :3], dc[:, None, :], out=da.reshape(N, 4, H)[:, :3])
+            xp.multiply(P[t, :, 3 * H:], dh, out=da[:, 3 * H:])
+            dc *= f[t]
         dh = da @ WhT
     dWh = hs[:-1].reshape(-1, H).T @ dA.reshape(-1, G)
     db = dA.sum(axis=(0, 1))

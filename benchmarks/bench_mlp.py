@@ -58,12 +58,15 @@ def load(name, n):
     return prep.transform(Xtr).astype(np.float32), ytr, prep.transform(Xte).astype(np.float32), yte
 
 
+INIT = "he"  # --init: glassnet's initializer ("glorot_uniform" is scikit-learn's)
+
+
 def run_glassnet(Xtr, ytr, Xte, yte, hidden, epochs, bs, lr, seed=0):
     import glassnet as gn
     d = Xtr.shape[1]
-    net = gn.nn.Sequential(gn.nn.Linear(d, hidden, rng=3 * seed), gn.nn.ReLU(),
-                           gn.nn.Linear(hidden, hidden, rng=3 * seed + 1), gn.nn.ReLU(),
-                           gn.nn.Linear(hidden, 10, rng=3 * seed + 2))
+    net = gn.nn.Sequential(gn.nn.Linear(d, hidden, rng=3 * seed, init=INIT), gn.nn.ReLU(),
+                           gn.nn.Linear(hidden, hidden, rng=3 * seed + 1, init=INIT), gn.nn.ReLU(),
+                           gn.nn.Linear(hidden, 10, rng=3 * seed + 2, init=INIT))
     tr = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(net, lr=lr), verbose=0, train_sample=1)
     t0 = time.perf_counter()
     tr.fit((Xtr, ytr), epochs=epochs, batch_size=bs, seed=seed)
@@ -118,7 +121,10 @@ def main():
     ap.add_argument("--only", choices=["glassnet", "pytorch", "sklearn"], default=None)
     ap.add_argument("--isolate", action="store_true", help="one process per library, with peak memory")
     ap.add_argument("--seeds", type=int, default=1, help="train with seeds 0..K-1 and report means")
+    ap.add_argument("--init", default="he", help="glassnet's initializer (glorot_uniform: scikit-learn's)")
     args = ap.parse_args()
+    global INIT
+    INIT = args.init
     if args.isolate:
         return isolated(args)
     data = load(args.data, args.n)
@@ -159,7 +165,7 @@ def isolated(args):
     for name in ("glassnet", "pytorch", "sklearn"):
         cmd = [sys.executable, __file__, "--data", args.data, "--n", str(args.n), "--epochs", str(args.epochs),
                "--hidden", str(args.hidden), "--batch-size", str(args.batch_size), "--only", name,
-               "--seeds", str(args.seeds)]
+               "--seeds", str(args.seeds), "--init", args.init]
         out = subprocess.run(cmd, capture_output=True, text=True).stdout
         if name == "glassnet":
             print("\n".join(out.splitlines()[:2]))

@@ -11,7 +11,8 @@ affects all of them alike and no library's spinning thread pool slows the next o
 
 Throughputs are medians over rounds; the ratios and the GEMM share are medians of each round's
 ratio (glassnet's block and the other's run seconds apart, so a slow spell of the machine hits
-both).
+both). With Numba installed, a last column times the same glassnet step with the compiled
+kernels off, in the same rounds (its ratio against PyTorch's default).
 """
 import statistics
 import sys
@@ -22,6 +23,7 @@ import numpy as np
 import glassnet as gn
 
 CASES = [((784, 512, 256, 10), 256), ((784, 100, 10), 64)]
+JIT = False
 ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 7
 
 
@@ -46,11 +48,13 @@ def main():
     import torch
     _common.set_torch_threads(torch)
     rng = np.random.default_rng(0)
+    global JIT
     gn.backend.set_jit("--no-jit" not in sys.argv)
+    JIT = gn.backend.jit_enabled()
     print(f"float32, Adam lr 1e-3, softmax cross-entropy; {_common.THREADS} threads; torch {torch.__version__}; "
           f"BLAS: {_common.blas_info()}; compiled kernels: {gn.backend.jit_enabled()}; {ROUNDS} rounds")
     print(f"{'network / batch':<26} {'glassnet /s':>12} {'torch /s':>10} {'fused /s':>10} {'vs torch':>9} "
-          f"{'vs fused':>9} {'GEMM share':>10}")
+          f"{'vs fused':>9} {'GEMM share':>10}" + (f" {'NumPy-only vs torch':>20}" if JIT else ""))
     for sizes, batch in CASES:
         X = rng.standard_normal((batch, sizes[0])).astype(np.float32)
         y = rng.integers(0, sizes[-1], batch)
@@ -86,14 +90,17 @@ def main():
                 o.step()
             return step
 
-        s_ours, s_torch, s_fused, s_gemm = _common.round_robin_samples(
-            [ours, torch_step(False), torch_step(True), gemm_only(sizes, batch, rng)], rounds=ROUNDS)
+        fns = [ours, torch_step(False), torch_step(True), gemm_only(sizes, batch, rng)]
+        if JIT:  # the same step with the compiled kernels off, timed in the same rounds
+            fns.append(lambda: (gn.backend.set_jit(False), ours(), gn.backend.set_jit(True)))
+        s_ours, s_torch, s_fused, s_gemm, *s_numpy = _common.round_robin_samples(fns, rounds=ROUNDS)
         t_ours, t_torch, t_fused = (statistics.median(s) for s in (s_ours, s_torch, s_fused))
         # ratios: medians over rounds of each round's ratio (blocks seconds apart: the machine's drift cancels)
         r_torch, r_fused, share = (_common.paired_ratio(s, s_ours) for s in (s_torch, s_fused, s_gemm))
         name = "-".join(map(str, sizes)) + f" / {batch}"
+        extra = f" {_common.paired_ratio(s_torch, s_numpy[0]):>10.2f}x" if JIT else ""
         print(f"{name:<26} {batch / t_ours:>12,.0f} {batch / t_torch:>10,.0f} {batch / t_fused:>10,.0f} "
-              f"{r_torch:>8.2f}x {r_fused:>8.2f}x {share:>9.0%}", flush=True)
+              f"{r_torch:>8.2f}x {r_fused:>8.2f}x {share:>9.0%}{extra}", flush=True)
 
 
 if __name__ == "__main__":

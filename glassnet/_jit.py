@@ -2,10 +2,13 @@
 
 Adam's NumPy update reads and writes the parameter-sized arrays about twelve times per step;
 the kernel here does it in one pass (3-4x faster on a 535k-parameter MLP). ReLU's backward is
-one pass instead of a comparison, a boolean array and a mixed-type product; the LSTM's backward
-time step (the element-wise part between two recurrent products) one call instead of five. Each kernel computes
-exactly the operations of the NumPy code it replaces, in the same order and precision (no
-fast-math, no fused multiply-add), so the results are bit-identical; the tests compare both.
+one pass instead of a comparison, a boolean array and a mixed-type product. The element-wise
+part of an LSTM time step (forward: gate values and cell state after the tanh; backward:
+everything between two recurrent products) is one call instead of five.
+
+Each kernel computes exactly the operations of the NumPy code it replaces, in the same order
+and precision (no fast-math, no fused multiply-add), so the results are bit-identical; the
+tests compare both.
 
 Used when Numba is installed (``pip install glassnet[jit]``), the arrays are contiguous NumPy
 float32/float64, and it is not switched off (``GLASSNET_JIT=0`` in the environment, or

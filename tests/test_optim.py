@@ -271,17 +271,22 @@ def test_step_scratch_is_reused_and_update_norms_stay_true(make):
     the norms read after each step are still those of the step just taken."""
     rng = np.random.default_rng(3)
     net = _two_layer()
-    opt = make(net)
+    lone = gn.nn.Parameter(np.ones(5), name="lone")  # a group of one: never packed
+    opt = make([{"params": net}, {"params": [lone]}])
+    named = [*opt.named_parameters()]
     scratch = []
     for _ in range(3):
-        before = {n: p.data.copy() for n, p in net.named_parameters()}
-        for p in net.parameters():
+        before = {n: p.data.copy() for n, p in named}
+        for _, p in named:
             p.grad[...] = rng.standard_normal(p.shape)
         opt.step()
-        for n, p in net.named_parameters():
+        for n, p in named:
             assert opt.last_update_norms[n] == pytest.approx(np.linalg.norm(p.data - before[n]), rel=1e-9)
-        scratch.append(next(iter(opt._last_deltas.values())).base)
-    assert scratch[0] is not None and scratch[0] is scratch[1] is scratch[2]
+        deltas = list(opt._last_deltas.values())
+        scratch.append((deltas[0].base, deltas[-1].base if deltas[-1].base is not None else deltas[-1]))
+    assert scratch[0][0] is not None
+    assert scratch[0][0] is scratch[1][0] is scratch[2][0]  # the packed group's
+    assert scratch[0][1] is scratch[1][1] is scratch[2][1]  # the lone parameter's
 
 
 def test_pack_follows_replaced_arrays_copies_and_frozen_changes():

@@ -230,9 +230,11 @@ class Optimizer:
         pack = self._packs.get(gi)
         if pack is not None and pack.matches(live, self.state):
             return pack
+        old = pack
         pack = _Pack(live, self.state) if _Pack.packable(live, self.state) else None
         self._packs[gi] = pack
-        self._work.clear()  # the gradient arrays changed: new scratch as needed
+        if old is not None or pack is not None:
+            self._work.clear()  # the gradient arrays changed: new scratch as needed
         return pack
 
     def _buffer(self, g):
@@ -241,6 +243,8 @@ class Optimizer:
         one), so no fresh parameter-sized array is allocated and faulted in per step."""
         buf = self._work.get(id(g))
         if buf is None or buf.shape != g.shape or buf.dtype != g.dtype or type(buf) is not type(g):
+            if len(self._work) > 2 * len(self.state) + 8:  # gradients replaced again and again: forget old ones
+                self._work.clear()
             buf = self._work[id(g)] = get_array_module(g).empty_like(g)
         return buf
 

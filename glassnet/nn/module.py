@@ -244,8 +244,9 @@ class Module:
         return self.train(False)
 
     def zero_grad(self):
-        for p in self.parameters():
-            p.zero_grad()
+        for m in self.modules():  # no dotted names needed (runs every step); a shared one is marked twice
+            for p in m._parameters.values():
+                p.zero_grad()
 
     def freeze(self):
         """Freeze every parameter (transfer learning); returns self."""
@@ -331,6 +332,8 @@ class Module:
     @property
     def dtype(self):
         """dtype of the first parameter (None for a module without parameters)."""
+        for p in self._parameters.values():  # a layer's own first (read on every forward)
+            return p.data.dtype
         p = next(self.parameters(), None)
         return None if p is None else p.data.dtype
 

@@ -147,18 +147,21 @@ def lstm_backward(dhs, cache, dh_last=None, dc_last=None, need_dx=True):
     # d(pre-activation) = P * [dc, dc, dc, dh] per gate, and dc_t += dh_t * o * (1 - tanh(c)^2).
     # In place over the whole gate array first (contiguous), then one product per gate:
     # s * (1 - s) = s - s^2 for the sigmoid gates, 1 - g^2 for the cell gate.
-    P = xp.multiply(gates, gates)
-    Pg = P[..., 2 * H:3 * H]
-    xp.subtract(1, Pg, out=Pg)
-    for k in (0, 1, 3):
-        xp.subtract(gates[..., k * H:(k + 1) * H], P[..., k * H:(k + 1) * H], out=P[..., k * H:(k + 1) * H])
-    P[..., :H] *= g
-    P[..., H:2 * H] *= cs[:-1]
-    Pg *= i
-    P[..., 3 * H:] *= tc
-    dtanh_c = xp.multiply(tc, tc)
-    xp.subtract(1, dtanh_c, out=dtanh_c)
-    dtanh_c *= o
+    if _jit.usable(gates, cs, tc):  # Numba: the lines below in one pass, same values
+        P, dtanh_c = _jit.lstm_gate_factors(gates, cs[:-1], tc)
+    else:
+        P = xp.multiply(gates, gates)
+        Pg = P[..., 2 * H:3 * H]
+        xp.subtract(1, Pg, out=Pg)
+        for k in (0, 1, 3):
+            xp.subtract(gates[..., k * H:(k + 1) * H], P[..., k * H:(k + 1) * H], out=P[..., k * H:(k + 1) * H])
+        P[..., :H] *= g
+        P[..., H:2 * H] *= cs[:-1]
+        Pg *= i
+        P[..., 3 * H:] *= tc
+        dtanh_c = xp.multiply(tc, tc)
+        xp.subtract(1, dtanh_c, out=dtanh_c)
+        dtanh_c *= o
     dhs_t = _time_major(dhs)
     dA = xp.empty_like(gates)
     dh = xp.zeros_like(hs[0]) if dh_last is None else dh_last.copy()

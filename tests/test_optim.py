@@ -429,7 +429,9 @@ def test_lbfgs_solves_least_squares_full_batch():
 @pytest.mark.parametrize("bias_correction", [True, False])
 def test_compiled_adam_is_bit_identical_to_the_numpy_update(dtype, bias_correction):
     pytest.importorskip("numba")
+    from glassnet import _jit
     from glassnet.backend import jit_enabled, set_jit
+    before = _jit._enabled
 
     def run(jit):
         set_jit(jit)
@@ -445,7 +447,7 @@ def test_compiled_adam_is_bit_identical_to_the_numpy_update(dtype, bias_correcti
                 opt.step()
             return [p.data.copy() for p in [*net.parameters(), lone]], opt.state_dict()["state"], opt.last_update_norms
         finally:
-            set_jit(True)
+            set_jit(before)
 
     (w1, s1, n1), (w0, s0, n0) = run(True), run(False)
     for a, b in zip(w1, w0):

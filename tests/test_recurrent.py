@@ -210,13 +210,15 @@ def test_compiled_lstm_steps_are_bit_identical_to_numpy(dtype):
     h0, c0, dh_last, dc_last = rng.standard_normal((4, N, H)).astype(dtype)
     Wx, Wh, b = (rng.standard_normal(s).astype(dtype) * 0.5 for s in ((D, 4 * H), (H, 4 * H), (4 * H,)))
 
+    before = _jit._enabled
+
     def run(jit):
         _jit.set_enabled(jit)
         try:
             hs, cache = R.lstm_forward(x, h0, c0, Wx, Wh, b)
             return [hs, cache[3], *R.lstm_backward(dhs, cache, dh_last, dc_last)]
         finally:
-            _jit.set_enabled(True)
+            _jit.set_enabled(before)
 
     for a, b_ in zip(run(True), run(False)):
         assert a.dtype == dtype

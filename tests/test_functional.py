@@ -88,10 +88,9 @@ def test_softmax_routes_for_short_and_long_rows_agree_with_float64(C):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_compiled_relu_backward_equals_numpy(dtype):
+def test_compiled_relu_backward_equals_numpy(dtype, jit_on):
     """The Numba kernel keeps the product dout * (x > 0): identical values, NaN and inf spread alike."""
-    pytest.importorskip("numba")
-    from glassnet import _jit
+    _jit = jit_on
     rng = np.random.default_rng(0)
     x, d = rng.standard_normal((2, 300, 70)).astype(dtype)
     d.flat[:6] = [np.nan, np.inf, -np.inf, np.nan, np.inf, 1]

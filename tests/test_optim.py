@@ -458,9 +458,8 @@ def test_compiled_adam_is_bit_identical_to_the_numpy_update(dtype, bias_correcti
     assert n1 == n0
 
 
-def test_compiled_adam_spreads_nan_like_numpy_and_skips_strided_arrays():
-    pytest.importorskip("numba")
-    from glassnet import _jit
+def test_compiled_adam_spreads_nan_like_numpy_and_skips_strided_arrays(jit_on):
+    _jit = jit_on
     p = gn.nn.Parameter(np.ones(4, np.float32))
     p.grad[...] = [1.0, np.nan, -np.inf, 0.0]
     Adam([p], lr=0.1).step()

@@ -18,23 +18,26 @@ are cached on disk by Numba.
 """
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
 
 _enabled = os.environ.get("GLASSNET_JIT", "1").strip().lower() not in ("0", "false", "no", "off")
-_kernels: dict = {}
+_numba_found = None  # unknown until first asked
+_kernels: dict = {}  # kernel name -> compiled kernel
 
 
 def available() -> bool:
     """True when Numba can be imported."""
-    if "numba" not in _kernels:
+    global _numba_found
+    if _numba_found is None:
         try:
             import numba  # noqa: F401
-            _kernels["numba"] = True
+            _numba_found = True
         except Exception:  # ImportError, or a Numba/NumPy version mismatch
-            _kernels["numba"] = False
-    return _kernels["numba"]
+            _numba_found = False
+    return _numba_found
 
 
 def set_enabled(flag: bool) -> None:
@@ -56,138 +59,103 @@ def usable(*arrays) -> bool:
         type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous for a in arrays)
 
 
-def _adam_kernel():
-    if "adam" not in _kernels:
-        import math
-
+def _compiled(fn):
+    """``fn`` compiled by Numba on first use (cached here and on disk), with the options every
+    kernel needs: ``error_model="numpy"`` (no per-element division check, which would stop the
+    loops from vectorizing), no bounds checks, no fast-math (so results stay bit-identical)."""
+    kernel = _kernels.get(fn.__name__)
+    if kernel is None:
         import numba
-
-        @numba.njit(cache=True, error_model="numpy", boundscheck=False)
-        def adam(p, g, m, v, delta, b1, c1, b2, c2, eps, scale):  # pragma: no cover - compiled
-            for k in range(p.shape[0]):
-                gk = g[k]
-                mk = b1 * m[k] + gk * c1
-                vk = b2 * v[k] + gk * gk * c2
-                m[k] = mk
-                v[k] = vk
-                dk = mk / (math.sqrt(vk) + eps) * scale
-                delta[k] = dk
-                p[k] += dk
-
-        _kernels["adam"] = adam
-    return _kernels["adam"]
+        kernel = _kernels[fn.__name__] = numba.njit(cache=True, error_model="numpy", boundscheck=False)(fn)
+    return kernel
 
 
+# -- the kernels, as plain Python; each runs only through _compiled -------------------------------
+def _adam(p, g, m, v, delta, b1, c1, b2, c2, eps, scale):  # pragma: no cover - compiled
+    for k in range(p.shape[0]):
+        gk = g[k]
+        mk = b1 * m[k] + gk * c1
+        vk = b2 * v[k] + gk * gk * c2
+        m[k] = mk
+        v[k] = vk
+        dk = mk / (math.sqrt(vk) + eps) * scale
+        delta[k] = dk
+        p[k] += dk
+
+
+def _relu_backward(d, x, out, one, zero):  # pragma: no cover - compiled
+    for k in range(d.shape[0]):
+        out[k] = d[k] * (one if x[k] > 0 else zero)
+
+
+# The LSTM kernels loop over rows and take row views: contiguous 1-D inner loops the compiler vectorizes.
+def _lstm_gates(g, half, shift, c_prev, c):  # pragma: no cover - compiled
+    N, G = g.shape
+    H = G // 4
+    for n in range(N):
+        g_n, c_n, cp_n = g[n], c[n], c_prev[n]
+        for j in range(G):
+            g_n[j] = g_n[j] * half[j] + shift[j]
+        i_n, f_n, gg_n = g_n[:H], g_n[H:2 * H], g_n[2 * H:3 * H]
+        for k in range(H):
+            c_n[k] = f_n[k] * cp_n[k] + i_n[k] * gg_n[k]
+
+
+def _lstm_factors(gates, c_prev, tc, P, dtanh_c, one):  # pragma: no cover - compiled
+    R, G = gates.shape
+    H = G // 4
+    for r in range(R):
+        i_r, f_r, g_r, o_r = gates[r, :H], gates[r, H:2 * H], gates[r, 2 * H:3 * H], gates[r, 3 * H:]
+        Pi, Pf, Pg, Po = P[r, :H], P[r, H:2 * H], P[r, 2 * H:3 * H], P[r, 3 * H:]
+        cp_r, tc_r, dt_r = c_prev[r], tc[r], dtanh_c[r]
+        for k in range(H):
+            iv, fv, gv, ov, tv = i_r[k], f_r[k], g_r[k], o_r[k], tc_r[k]
+            Pi[k] = (iv - iv * iv) * gv
+            Pf[k] = (fv - fv * fv) * cp_r[k]
+            Pg[k] = (one - gv * gv) * iv
+            Po[k] = (ov - ov * ov) * tv
+            dt_r[k] = (one - tv * tv) * ov
+
+
+def _lstm_step(dh, dhs, dc, dtanh_c, P, gates, da):  # pragma: no cover - compiled
+    N, H = dh.shape
+    for n in range(N):
+        dh_n, dhs_n, dc_n, dt_n = dh[n], dhs[n], dc[n], dtanh_c[n]
+        Pi, Pf, Pg, Po = P[n, :H], P[n, H:2 * H], P[n, 2 * H:3 * H], P[n, 3 * H:]
+        di, df, dg, do = da[n, :H], da[n, H:2 * H], da[n, 2 * H:3 * H], da[n, 3 * H:]
+        f_n = gates[n, H:2 * H]
+        for k in range(H):
+            dhk = dh_n[k] + dhs_n[k]
+            dck = dc_n[k] + dhk * dt_n[k]
+            di[k] = Pi[k] * dck
+            df[k] = Pf[k] * dck
+            dg[k] = Pg[k] * dck
+            do[k] = Po[k] * dhk
+            dc_n[k] = dck * f_n[k]
+
+
+# -- what the library calls -----------------------------------------------------------------------
 def adam_step(p, g, m, v, delta, b1, b2, eps, scale):
     """In place, in one pass: ``m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
     delta = m / (sqrt(v) + eps) * scale; p += delta`` (all arrays contiguous, one dtype)."""
     f = p.dtype.type  # the scalars in the arrays' precision, as NumPy casts Python floats
-    _adam_kernel()(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), delta.reshape(-1),
-                   f(b1), f(1 - b1), f(b2), f(1 - b2), f(eps), f(scale))
+    _compiled(_adam)(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), delta.reshape(-1),
+                     f(b1), f(1 - b1), f(b2), f(1 - b2), f(eps), f(scale))
     return delta
-
-
-def _relu_backward_kernel():
-    if "relu_backward" not in _kernels:
-        import numba
-
-        @numba.njit(cache=True, error_model="numpy", boundscheck=False)
-        def relu_backward(d, x, out, one, zero):  # pragma: no cover - compiled
-            for k in range(d.shape[0]):
-                out[k] = d[k] * (one if x[k] > 0 else zero)
-
-        _kernels["relu_backward"] = relu_backward
-    return _kernels["relu_backward"]
 
 
 def relu_backward(dout, x):
     """``dout * (x > 0)`` in one pass (the product kept, so NaN/inf in ``dout`` spread as in NumPy)."""
     out = np.empty_like(dout)
     f = dout.dtype.type
-    _relu_backward_kernel()(dout.reshape(-1), x.reshape(-1), out.reshape(-1), f(1), f(0))
+    _compiled(_relu_backward)(dout.reshape(-1), x.reshape(-1), out.reshape(-1), f(1), f(0))
     return out
-
-
-def _lstm_step_kernel():
-    if "lstm_step" not in _kernels:
-        import numba
-
-        @numba.njit(cache=True, error_model="numpy", boundscheck=False)
-        def lstm_step(dh, dhs, dc, dtanh_c, P, gates, da):  # pragma: no cover - compiled
-            N, H = dh.shape
-            for n in range(N):  # row views: contiguous 1-D loops the compiler vectorizes
-                dh_n, dhs_n, dc_n, dt_n = dh[n], dhs[n], dc[n], dtanh_c[n]
-                Pi, Pf, Pg, Po = P[n, :H], P[n, H:2 * H], P[n, 2 * H:3 * H], P[n, 3 * H:]
-                di, df, dg, do = da[n, :H], da[n, H:2 * H], da[n, 2 * H:3 * H], da[n, 3 * H:]
-                f_n = gates[n, H:2 * H]
-                for k in range(H):
-                    dhk = dh_n[k] + dhs_n[k]
-                    dck = dc_n[k] + dhk * dt_n[k]
-                    di[k] = Pi[k] * dck
-                    df[k] = Pf[k] * dck
-                    dg[k] = Pg[k] * dck
-                    do[k] = Po[k] * dhk
-                    dc_n[k] = dck * f_n[k]
-
-        _kernels["lstm_step"] = lstm_step
-    return _kernels["lstm_step"]
-
-
-def lstm_backward_step(dh, dhs, dc, dtanh_c, P, gates, da):
-    """One LSTM backward step between the recurrent products, on C-contiguous arrays ((N, H), but
-    P, gates and da (N, 4H)): ``dh += dhs; dc += dh * dtanh_c; da = P * [dc, dc, dc, dh];
-    dc *= f`` with f the forget gate (``gates[:, H:2H]``); dh is not written back."""
-    _lstm_step_kernel()(dh, dhs, dc, dtanh_c, P, gates, da)
-
-
-def _lstm_gates_kernel():
-    if "lstm_gates" not in _kernels:
-        import numba
-
-        @numba.njit(cache=True, error_model="numpy", boundscheck=False)
-        def lstm_gates(g, half, shift, c_prev, c):  # pragma: no cover - compiled
-            N, G = g.shape
-            H = G // 4
-            for n in range(N):  # row views: contiguous 1-D loops the compiler vectorizes
-                g_n, c_n, cp_n = g[n], c[n], c_prev[n]
-                for j in range(G):
-                    g_n[j] = g_n[j] * half[j] + shift[j]
-                i_n, f_n, gg_n = g_n[:H], g_n[H:2 * H], g_n[2 * H:3 * H]
-                for k in range(H):
-                    c_n[k] = f_n[k] * cp_n[k] + i_n[k] * gg_n[k]
-
-        _kernels["lstm_gates"] = lstm_gates
-    return _kernels["lstm_gates"]
 
 
 def lstm_forward_gates(g, half, shift, c_prev, c):
     """After the step's tanh: ``g = g * half + shift`` (the gate values, in place), then
     ``c = f * c_prev + i * g_cell``."""
-    _lstm_gates_kernel()(g, half, shift, c_prev, c)
-
-
-def _lstm_factors_kernel():
-    if "lstm_factors" not in _kernels:
-        import numba
-
-        @numba.njit(cache=True, error_model="numpy", boundscheck=False)
-        def lstm_factors(gates, c_prev, tc, P, dtanh_c, one):  # pragma: no cover - compiled
-            R, G = gates.shape
-            H = G // 4
-            for r in range(R):  # row views: contiguous 1-D loops the compiler vectorizes
-                i_r, f_r, g_r, o_r = gates[r, :H], gates[r, H:2 * H], gates[r, 2 * H:3 * H], gates[r, 3 * H:]
-                Pi, Pf, Pg, Po = P[r, :H], P[r, H:2 * H], P[r, 2 * H:3 * H], P[r, 3 * H:]
-                cp_r, tc_r, dt_r = c_prev[r], tc[r], dtanh_c[r]
-                for k in range(H):
-                    iv, fv, gv, ov, tv = i_r[k], f_r[k], g_r[k], o_r[k], tc_r[k]
-                    Pi[k] = (iv - iv * iv) * gv
-                    Pf[k] = (fv - fv * fv) * cp_r[k]
-                    Pg[k] = (one - gv * gv) * iv
-                    Po[k] = (ov - ov * ov) * tv
-                    dt_r[k] = (one - tv * tv) * ov
-
-        _kernels["lstm_factors"] = lstm_factors
-    return _kernels["lstm_factors"]
+    _compiled(_lstm_gates)(g, half, shift, c_prev, c)
 
 
 def lstm_gate_factors(gates, c_prev, tc):
@@ -198,6 +166,13 @@ def lstm_gate_factors(gates, c_prev, tc):
     dtanh_c = np.empty_like(tc)
     G = gates.shape[-1]
     H = G // 4
-    _lstm_factors_kernel()(gates.reshape(-1, G), c_prev.reshape(-1, H), tc.reshape(-1, H),
-                           P.reshape(-1, G), dtanh_c.reshape(-1, H), gates.dtype.type(1))
+    _compiled(_lstm_factors)(gates.reshape(-1, G), c_prev.reshape(-1, H), tc.reshape(-1, H),
+                             P.reshape(-1, G), dtanh_c.reshape(-1, H), gates.dtype.type(1))
     return P, dtanh_c
+
+
+def lstm_backward_step(dh, dhs, dc, dtanh_c, P, gates, da):
+    """One LSTM backward step between the recurrent products, on C-contiguous arrays ((N, H), but
+    P, gates and da (N, 4H)): ``dh += dhs; dc += dh * dtanh_c; da = P * [dc, dc, dc, dh];
+    dc *= f`` with f the forget gate (``gates[:, H:2H]``); dh is not written back."""
+    _compiled(_lstm_step)(dh, dhs, dc, dtanh_c, P, gates, da)

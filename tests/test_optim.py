@@ -427,27 +427,21 @@ def test_lbfgs_solves_least_squares_full_batch():
 # --- the optional compiled kernel (Numba) ------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("bias_correction", [True, False])
-def test_compiled_adam_is_bit_identical_to_the_numpy_update(dtype, bias_correction):
-    pytest.importorskip("numba")
-    from glassnet import _jit
+def test_compiled_adam_is_bit_identical_to_the_numpy_update(dtype, bias_correction, jit_on):
     from glassnet.backend import jit_enabled, set_jit
-    before = _jit._enabled
 
     def run(jit):
-        set_jit(jit)
-        try:
-            assert jit_enabled() is jit
-            net = gn.nn.Sequential(gn.nn.Linear(7, 5, rng=0), gn.nn.Linear(5, 3, rng=1)).to(dtype)
-            lone = gn.nn.Parameter(np.linspace(-1, 1, 6).astype(dtype))  # alone in its group: not packed
-            opt = Adam([{"params": net}, {"params": [lone], "lr": 0.05}], lr=0.01, bias_correction=bias_correction)
-            grads = np.random.default_rng(1)
-            for _ in range(6):
-                for p in [*net.parameters(), lone]:
-                    p.grad[...] = grads.standard_normal(p.shape) * 10.0 ** grads.integers(-4, 2)
-                opt.step()
-            return [p.data.copy() for p in [*net.parameters(), lone]], opt.state_dict()["state"], opt.last_update_norms
-        finally:
-            set_jit(before)
+        set_jit(jit)  # the fixture restores the switch
+        assert jit_enabled() is jit
+        net = gn.nn.Sequential(gn.nn.Linear(7, 5, rng=0), gn.nn.Linear(5, 3, rng=1)).to(dtype)
+        lone = gn.nn.Parameter(np.linspace(-1, 1, 6).astype(dtype))  # alone in its group: not packed
+        opt = Adam([{"params": net}, {"params": [lone], "lr": 0.05}], lr=0.01, bias_correction=bias_correction)
+        grads = np.random.default_rng(1)
+        for _ in range(6):
+            for p in [*net.parameters(), lone]:
+                p.grad[...] = grads.standard_normal(p.shape) * 10.0 ** grads.integers(-4, 2)
+            opt.step()
+        return [p.data.copy() for p in [*net.parameters(), lone]], opt.state_dict()["state"], opt.last_update_norms
 
     (w1, s1, n1), (w0, s0, n0) = run(True), run(False)
     for a, b in zip(w1, w0):

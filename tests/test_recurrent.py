@@ -198,11 +198,9 @@ def test_vanishing_gradients_plain_vs_residual():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_compiled_lstm_steps_are_bit_identical_to_numpy(dtype):
+def test_compiled_lstm_steps_are_bit_identical_to_numpy(dtype, jit_on):
     """With Numba the element-wise part of each LSTM step runs as one compiled loop; forward and
     backward give exactly the NumPy code's arrays (last-state gradients included)."""
-    pytest.importorskip("numba")
-    from glassnet import _jit
     from glassnet.functional import recurrent as R
     rng = np.random.default_rng(0)
     N, T, D, H = 5, 7, 3, 6
@@ -210,15 +208,10 @@ def test_compiled_lstm_steps_are_bit_identical_to_numpy(dtype):
     h0, c0, dh_last, dc_last = rng.standard_normal((4, N, H)).astype(dtype)
     Wx, Wh, b = (rng.standard_normal(s).astype(dtype) * 0.5 for s in ((D, 4 * H), (H, 4 * H), (4 * H,)))
 
-    before = _jit._enabled
-
     def run(jit):
-        _jit.set_enabled(jit)
-        try:
-            hs, cache = R.lstm_forward(x, h0, c0, Wx, Wh, b)
-            return [hs, cache[3], *R.lstm_backward(dhs, cache, dh_last, dc_last)]
-        finally:
-            _jit.set_enabled(before)
+        jit_on.set_enabled(jit)  # the fixture restores the switch
+        hs, cache = R.lstm_forward(x, h0, c0, Wx, Wh, b)
+        return [hs, cache[3], *R.lstm_backward(dhs, cache, dh_last, dc_last)]
 
     for a, b_ in zip(run(True), run(False)):
         assert a.dtype == dtype

@@ -145,11 +145,11 @@ def lstm_backward(dhs, cache, dh_last=None, dc_last=None, need_dx=True):
     i, f, g, o = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
     # Everything that does not depend on the flowing gradients, for all steps at once:
     # d(pre-activation) = P * [dc, dc, dc, dh] per gate, and dc_t += dh_t * o * (1 - tanh(c)^2).
-    # In place over the whole gate array first (contiguous), then one product per gate:
-    # s * (1 - s) = s - s^2 for the sigmoid gates, 1 - g^2 for the cell gate.
     if _jit.usable(gates, cs, tc):  # Numba: the lines below in one pass, same values
         P, dtanh_c = _jit.lstm_gate_factors(gates, cs[:-1], tc)
     else:
+        # In place over the whole gate array first (contiguous), then one product per gate:
+        # s * (1 - s) = s - s^2 for the sigmoid gates, 1 - g^2 for the cell gate.
         P = xp.multiply(gates, gates)
         Pg = P[..., 2 * H:3 * H]
         xp.subtract(1, Pg, out=Pg)

@@ -7,6 +7,13 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, str(THREADS))
 
 
+def int_flag(name, default):
+    """The integer after ``name`` on the command line (e.g. ``--rounds 9``), else ``default``."""
+    import sys
+
+    return int(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+
 def set_torch_threads(torch):
     torch.set_num_threads(THREADS)
 

@@ -18,7 +18,7 @@ import _common
 import numpy as np
 
 
-ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 7
+ROUNDS = _common.int_flag("--rounds", 7)
 
 
 def median_ms(fn):
@@ -99,12 +99,11 @@ def main():
 
         if "--interleaved" in sys.argv:
             tg, tt = interleaved_ms(g, t)
+            ratio = tg / tt
         else:
             sg, st = _common.round_robin_samples([g, t], rounds=ROUNDS)
             tg, tt = 1e3 * statistics.median(sg), 1e3 * statistics.median(st)
             ratio = _common.paired_ratio(sg, st)  # median of each round's ratio: drift cancels
-        if "--interleaved" in sys.argv:
-            ratio = tg / tt
         print(f"{name:<44} {tg:>12.2f} {tt:>11.2f} {ratio:>6.2f}x", flush=True)
     if "--profile" in sys.argv:
         profile(gn, rng)

@@ -1,8 +1,8 @@
 """MLP training throughput on the CPU (issue 10, case 1): glassnet against PyTorch eager with
 its default Adam and with ``fused=True``, same network, data, thread count and process; plus
 the GEMM-bound limit: the time of the step's matrix products alone (same BLAS, same shapes)
-divided by glassnet's full step time. The four are timed in alternating blocks (5 rounds; in
-each, every one runs 0.3 s untimed, then 0.4 s timed; medians), so drift of the shared machine
+divided by glassnet's full step time. All are timed in alternating blocks (7 rounds by default;
+in each, every one runs 0.3 s untimed, then 0.4 s timed), so drift of the shared machine
 affects all of them alike and no library's spinning thread pool slows the next one.
 
     python benchmarks/bench_throughput.py               # with the compiled kernels when Numba is installed
@@ -23,8 +23,7 @@ import numpy as np
 import glassnet as gn
 
 CASES = [((784, 512, 256, 10), 256), ((784, 100, 10), 64)]
-JIT = False
-ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 7
+ROUNDS = _common.int_flag("--rounds", 7)
 
 
 def gemm_only(sizes, batch, rng):
@@ -48,13 +47,12 @@ def main():
     import torch
     _common.set_torch_threads(torch)
     rng = np.random.default_rng(0)
-    global JIT
     gn.backend.set_jit("--no-jit" not in sys.argv)
-    JIT = gn.backend.jit_enabled()
+    jit = gn.backend.jit_enabled()
     print(f"float32, Adam lr 1e-3, softmax cross-entropy; {_common.THREADS} threads; torch {torch.__version__}; "
-          f"BLAS: {_common.blas_info()}; compiled kernels: {gn.backend.jit_enabled()}; {ROUNDS} rounds")
+          f"BLAS: {_common.blas_info()}; compiled kernels: {jit}; {ROUNDS} rounds")
     print(f"{'network / batch':<26} {'glassnet /s':>12} {'torch /s':>10} {'fused /s':>10} {'vs torch':>9} "
-          f"{'vs fused':>9} {'GEMM share':>10}" + (f" {'NumPy-only vs torch':>20}" if JIT else ""))
+          f"{'vs fused':>9} {'GEMM share':>10}" + (f" {'NumPy-only vs torch':>20}" if jit else ""))
     for sizes, batch in CASES:
         X = rng.standard_normal((batch, sizes[0])).astype(np.float32)
         y = rng.integers(0, sizes[-1], batch)
@@ -91,14 +89,14 @@ def main():
             return step
 
         fns = [ours, torch_step(False), torch_step(True), gemm_only(sizes, batch, rng)]
-        if JIT:  # the same step with the compiled kernels off, timed in the same rounds
+        if jit:  # the same step with the compiled kernels off, timed in the same rounds
             fns.append(lambda: (gn.backend.set_jit(False), ours(), gn.backend.set_jit(True)))
         s_ours, s_torch, s_fused, s_gemm, *s_numpy = _common.round_robin_samples(fns, rounds=ROUNDS)
         t_ours, t_torch, t_fused = (statistics.median(s) for s in (s_ours, s_torch, s_fused))
         # ratios: medians over rounds of each round's ratio (blocks seconds apart: the machine's drift cancels)
         r_torch, r_fused, share = (_common.paired_ratio(s, s_ours) for s in (s_torch, s_fused, s_gemm))
         name = "-".join(map(str, sizes)) + f" / {batch}"
-        extra = f" {_common.paired_ratio(s_torch, s_numpy[0]):>10.2f}x" if JIT else ""
+        extra = f" {_common.paired_ratio(s_torch, s_numpy[0]):>10.2f}x" if jit else ""
         print(f"{name:<26} {batch / t_ours:>12,.0f} {batch / t_torch:>10,.0f} {batch / t_fused:>10,.0f} "
               f"{r_torch:>8.2f}x {r_fused:>8.2f}x {share:>9.0%}{extra}", flush=True)
 

@@ -77,6 +77,24 @@ def test_loss_gradients_float64(rng, make, target):
     assert report.passed, str(report)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64])
+def test_label_range_check_for_every_integer_dtype(dtype):
+    s = np.zeros((4, 3), np.float32)
+    ce = gn.nn.SoftmaxCrossEntropy()
+    assert np.isfinite(ce(s, np.array([0, 1, 2, 2], dtype)))
+    ce.backward()
+    with pytest.raises(ValueError, match="got label 3 "):
+        ce(s, np.array([0, 3, 1, 2], dtype))
+    strided = np.array([0, 9, 2, 9, 1, 9, 2, 3], dtype)[::2]  # a view, the 9s skipped
+    assert np.isfinite(ce(s, strided))
+    ce.backward()
+    if np.dtype(dtype).kind == "i":  # negative labels: caught, and named
+        with pytest.raises(ValueError, match=r"got label -1 \(labels range from -1 to 2\)"):
+            ce(s, np.array([0, -1, 2, 1], dtype))
+        with pytest.raises(ValueError, match=f"got label {np.iinfo(dtype).min} "):
+            ce(s, np.array([0, np.iinfo(dtype).min, 2, 1], dtype))
+
+
 def test_bad_targets_are_explained():
     s = np.zeros((3, 4), np.float32)
     ce = gn.nn.SoftmaxCrossEntropy()

@@ -1,4 +1,6 @@
 """The Trainer: the notes' sanity checks, callbacks, reproducibility and ensembles."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -425,6 +427,9 @@ def test_huge_but_finite_gradients_are_not_called_non_finite():
     assert all_finite(g) and all_finite(big) and all_finite(None)
     big[3] = np.nan
     assert not all_finite(big)
+    with warnings.catch_warnings():  # an overflowing dot product is no warning to the user
+        warnings.simplefilter("error")
+        assert all_finite(np.full(100, 1e30, np.float32))
     for dtype in (np.float16, np.float32, np.float64):  # dot product, plain sum and full scan all agree
         x = np.full((3, 4), np.finfo(dtype).max / 2, dtype)
         assert all_finite(x) and all_finite(x.T) and all_finite(x[:, ::2])

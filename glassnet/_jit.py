@@ -4,8 +4,10 @@ Adam's NumPy update reads and writes the parameter-sized arrays about twelve tim
 the kernel here does it in one pass (3-4x faster on a 535k-parameter MLP). ReLU's backward is
 one pass instead of a comparison, a boolean array and a mixed-type product. The element-wise
 part of an LSTM time step (forward: gate values and cell state after the tanh; backward:
-everything between two recurrent products) is one call instead of five, and the LSTM's gate
-derivatives for all steps one pass instead of eleven.
+everything between two recurrent products, the gate derivatives included) is one call instead
+of five, and the backward's gate derivatives are computed inside that call from the gate values
+it reads anyway, instead of in eleven passes over all steps beforehand (which wrote and re-read
+two arrays the size of all gates).
 
 Each kernel computes exactly the operations of the NumPy code it replaces, in the same order
 and precision (no fast-math, no fused multiply-add), so the results are bit-identical; the
@@ -101,37 +103,21 @@ def _lstm_gates(g, half, shift, c_prev, c):  # pragma: no cover - compiled
             c_n[k] = f_n[k] * cp_n[k] + i_n[k] * gg_n[k]
 
 
-def _lstm_factors(gates, c_prev, tc, P, dtanh_c, one):  # pragma: no cover - compiled
-    R, G = gates.shape
-    H = G // 4
-    for r in range(R):
-        i_r, f_r, g_r, o_r = gates[r, :H], gates[r, H:2 * H], gates[r, 2 * H:3 * H], gates[r, 3 * H:]
-        Pi, Pf, Pg, Po = P[r, :H], P[r, H:2 * H], P[r, 2 * H:3 * H], P[r, 3 * H:]
-        cp_r, tc_r, dt_r = c_prev[r], tc[r], dtanh_c[r]
-        for k in range(H):
-            iv, fv, gv, ov, tv = i_r[k], f_r[k], g_r[k], o_r[k], tc_r[k]
-            Pi[k] = (iv - iv * iv) * gv
-            Pf[k] = (fv - fv * fv) * cp_r[k]
-            Pg[k] = (one - gv * gv) * iv
-            Po[k] = (ov - ov * ov) * tv
-            dt_r[k] = (one - tv * tv) * ov
-
-
-def _lstm_step(dh, dhs, dc, dtanh_c, P, gates, da):  # pragma: no cover - compiled
+def _lstm_step(dh, dhs, dc, gates, c_prev, tc, da, one):  # pragma: no cover - compiled
     N, H = dh.shape
     for n in range(N):
-        dh_n, dhs_n, dc_n, dt_n = dh[n], dhs[n], dc[n], dtanh_c[n]
-        Pi, Pf, Pg, Po = P[n, :H], P[n, H:2 * H], P[n, 2 * H:3 * H], P[n, 3 * H:]
+        dh_n, dhs_n, dc_n, cp_n, tc_n = dh[n], dhs[n], dc[n], c_prev[n], tc[n]
+        i_n, f_n, g_n, o_n = gates[n, :H], gates[n, H:2 * H], gates[n, 2 * H:3 * H], gates[n, 3 * H:]
         di, df, dg, do = da[n, :H], da[n, H:2 * H], da[n, 2 * H:3 * H], da[n, 3 * H:]
-        f_n = gates[n, H:2 * H]
         for k in range(H):
+            iv, fv, gv, ov, tv = i_n[k], f_n[k], g_n[k], o_n[k], tc_n[k]
             dhk = dh_n[k] + dhs_n[k]
-            dck = dc_n[k] + dhk * dt_n[k]
-            di[k] = Pi[k] * dck
-            df[k] = Pf[k] * dck
-            dg[k] = Pg[k] * dck
-            do[k] = Po[k] * dhk
-            dc_n[k] = dck * f_n[k]
+            dck = dc_n[k] + dhk * ((one - tv * tv) * ov)
+            di[k] = ((iv - iv * iv) * gv) * dck
+            df[k] = ((fv - fv * fv) * cp_n[k]) * dck
+            dg[k] = ((one - gv * gv) * iv) * dck
+            do[k] = ((ov - ov * ov) * tv) * dhk
+            dc_n[k] = dck * fv
 
 
 # -- what the library calls -----------------------------------------------------------------------
@@ -158,21 +144,10 @@ def lstm_forward_gates(g, half, shift, c_prev, c):
     _compiled(_lstm_gates)(g, half, shift, c_prev, c)
 
 
-def lstm_gate_factors(gates, c_prev, tc):
-    """For all steps at once (gates (T, N, 4H), c_prev and tc (T, N, H), C-contiguous): the factors
-    P with d(pre-activation) = P * [dc, dc, dc, dh] (``s - s^2`` times the partner for the sigmoid
-    gates, ``(1 - g^2) * i`` for the cell gate) and ``dtanh_c = (1 - tanh(c)^2) * o``."""
-    P = np.empty_like(gates)
-    dtanh_c = np.empty_like(tc)
-    G = gates.shape[-1]
-    H = G // 4
-    _compiled(_lstm_factors)(gates.reshape(-1, G), c_prev.reshape(-1, H), tc.reshape(-1, H),
-                             P.reshape(-1, G), dtanh_c.reshape(-1, H), gates.dtype.type(1))
-    return P, dtanh_c
-
-
-def lstm_backward_step(dh, dhs, dc, dtanh_c, P, gates, da):
+def lstm_backward_step(dh, dhs, dc, gates, c_prev, tc, da):
     """One LSTM backward step between the recurrent products, on C-contiguous arrays ((N, H), but
-    P, gates and da (N, 4H)): ``dh += dhs; dc += dh * dtanh_c; da = P * [dc, dc, dc, dh];
-    dc *= f`` with f the forget gate (``gates[:, H:2H]``); dh is not written back."""
-    _compiled(_lstm_step)(dh, dhs, dc, dtanh_c, P, gates, da)
+    gates and da (N, 4H)), the gate derivatives computed on the spot from the step's gate values:
+    ``dh += dhs; dc += dh * (1 - tanh(c)^2) * o; da = [i' dc, f' dc, g' dc, o' dh]`` with
+    ``i' = (i - i^2) g``, ``f' = (f - f^2) c_prev``, ``g' = (1 - g^2) i``, ``o' = (o - o^2) tanh(c)``;
+    then ``dc *= f``; dh is not written back."""
+    _compiled(_lstm_step)(dh, dhs, dc, gates, c_prev, tc, da, gates.dtype.type(1))

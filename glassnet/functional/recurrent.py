@@ -143,11 +143,17 @@ def lstm_backward(dhs, cache, dh_last=None, dc_last=None, need_dx=True):
     T, N, G = gates.shape
     H = G // 4
     i, f, g, o = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
-    # Everything that does not depend on the flowing gradients, for all steps at once:
-    # d(pre-activation) = P * [dc, dc, dc, dh] per gate, and dc_t += dh_t * o * (1 - tanh(c)^2).
-    if _jit.usable(gates, cs, tc):  # Numba: the lines below in one pass, same values
-        P, dtanh_c = _jit.lstm_gate_factors(gates, cs[:-1], tc)
+    dhs_t = _time_major(dhs)
+    dA = xp.empty_like(gates)
+    dh = xp.zeros_like(hs[0]) if dh_last is None else dh_last.copy()
+    dc = xp.zeros_like(cs[0]) if dc_last is None else dc_last.copy()
+    WhT = xp.ascontiguousarray(Wh.T)  # the recurrent product runs ~1.5x faster on a contiguous operand
+    jit = _jit.usable(dh, dhs, dc, gates, cs, tc, dA)
+    if jit:  # contiguous rows let the compiled loop vectorize
+        dhs_t = xp.ascontiguousarray(dhs_t)
     else:
+        # Everything that does not depend on the flowing gradients, for all steps at once:
+        # d(pre-activation) = P * [dc, dc, dc, dh] per gate, and dc_t += dh_t * o * (1 - tanh(c)^2).
         # In place over the whole gate array first (contiguous), then one product per gate:
         # s * (1 - s) = s - s^2 for the sigmoid gates, 1 - g^2 for the cell gate.
         P = xp.multiply(gates, gates)
@@ -162,18 +168,10 @@ def lstm_backward(dhs, cache, dh_last=None, dc_last=None, need_dx=True):
         dtanh_c = xp.multiply(tc, tc)
         xp.subtract(1, dtanh_c, out=dtanh_c)
         dtanh_c *= o
-    dhs_t = _time_major(dhs)
-    dA = xp.empty_like(gates)
-    dh = xp.zeros_like(hs[0]) if dh_last is None else dh_last.copy()
-    dc = xp.zeros_like(cs[0]) if dc_last is None else dc_last.copy()
-    WhT = xp.ascontiguousarray(Wh.T)  # the recurrent product runs ~1.5x faster on a contiguous operand
-    jit = _jit.usable(dh, dhs, dc, dtanh_c, P, gates, dA)
-    if jit:  # contiguous rows let the compiled loop vectorize
-        dhs_t = xp.ascontiguousarray(dhs_t)
     for t in range(T - 1, -1, -1):
         da = dA[t]
-        if jit:  # Numba: the five lines below in one call, same values
-            _jit.lstm_backward_step(dh, dhs_t[t], dc, dtanh_c[t], P[t], gates[t], da)
+        if jit:  # Numba: the same values in one call, the gate derivatives (P, dtanh_c) computed inside
+            _jit.lstm_backward_step(dh, dhs_t[t], dc, gates[t], cs[t], tc[t], da)
         else:
             dh += dhs_t[t]
             dc += dh * dtanh_c[t]

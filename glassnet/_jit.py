@@ -1,7 +1,8 @@
 """Optional compiled CPU kernels (Numba) for work NumPy runs as several array passes.
 
 Adam's NumPy update reads and writes the parameter-sized arrays about twelve times per step;
-the kernel here does it in one pass (3-4x faster on a 535k-parameter MLP). ReLU's backward is
+the kernel here does it in one pass (3-4x faster on a 535k-parameter MLP) and does not store the
+step (recomputed from the moments only when its norm is asked for). ReLU's backward is
 one pass instead of a comparison, a boolean array and a mixed-type product. The element-wise
 part of an LSTM time step (forward: gate values and cell state after the tanh; backward:
 everything between two recurrent products, the gate derivatives included) is one call instead
@@ -73,16 +74,14 @@ def _compiled(fn):
 
 
 # -- the kernels, as plain Python; each runs only through _compiled -------------------------------
-def _adam(p, g, m, v, delta, b1, c1, b2, c2, eps, scale):  # pragma: no cover - compiled
+def _adam(p, g, m, v, b1, c1, b2, c2, eps, scale):  # pragma: no cover - compiled
     for k in range(p.shape[0]):
         gk = g[k]
         mk = b1 * m[k] + gk * c1
         vk = b2 * v[k] + gk * gk * c2
         m[k] = mk
         v[k] = vk
-        dk = mk / (math.sqrt(vk) + eps) * scale
-        delta[k] = dk
-        p[k] += dk
+        p[k] += mk / (math.sqrt(vk) + eps) * scale
 
 
 def _relu_backward(d, x, out, one, zero):  # pragma: no cover - compiled
@@ -121,13 +120,20 @@ def _lstm_step(dh, dhs, dc, gates, c_prev, tc, da, one):  # pragma: no cover - c
 
 
 # -- what the library calls -----------------------------------------------------------------------
-def adam_step(p, g, m, v, delta, b1, b2, eps, scale):
+def adam_step(p, g, m, v, b1, b2, eps, scale):
     """In place, in one pass: ``m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-    delta = m / (sqrt(v) + eps) * scale; p += delta`` (all arrays contiguous, one dtype)."""
+    p += m / (sqrt(v) + eps) * scale`` (all arrays contiguous, one dtype). The step itself is not
+    stored (one parameter-sized write fewer): ``adam_delta`` recomputes it from m and v."""
     f = p.dtype.type  # the scalars in the arrays' precision, as NumPy casts Python floats
-    _compiled(_adam)(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), delta.reshape(-1),
+    _compiled(_adam)(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
                      f(b1), f(1 - b1), f(b2), f(1 - b2), f(eps), f(scale))
-    return delta
+
+
+def adam_delta(m, v, eps, scale):
+    """The step ``adam_step`` just added, from the moments it left: the same operations, so the
+    same values (NumPy, on demand)."""
+    f = m.dtype.type
+    return m / (np.sqrt(v) + f(eps)) * f(scale)
 
 
 def relu_backward(dout, x):

@@ -29,6 +29,31 @@ class Applied:
         self.delta = delta
 
 
+class _Deferred:
+    """A step that was not stored: recomputed on demand (for its norm) from the state the step
+    left behind. Sliced like the flat step array it stands for; valid until the next step."""
+
+    __slots__ = ("fn", "arrays", "args")
+
+    def __init__(self, fn, arrays, args=()):
+        self.fn, self.arrays, self.args = fn, tuple(a.reshape(-1) for a in arrays), args
+
+    def __getitem__(self, sl):
+        return _Deferred(self.fn, [a[sl] for a in self.arrays], self.args)
+
+    def reshape(self, *shape):  # already flat
+        return self
+
+    def value(self):
+        return self.fn(*self.arrays, *self.args)
+
+
+def _square_norm(d) -> float:
+    if isinstance(d, _Deferred):
+        d = d.value()
+    return float(d @ d)
+
+
 class _Pack:
     """One group's live (non-frozen) parameters packed into contiguous buffers: every parameter's
     data, gradient and state array is a view into one flat array of its kind, so an update rule
@@ -259,7 +284,7 @@ class Optimizer:
     def last_update_norms(self) -> dict[str, float]:
         """``||lr * update||`` per parameter name for the last step."""
         if self._last_deltas:
-            return {n: math.sqrt(max(float(d @ d), 0.0)) for n, d in self._last_deltas.items()}
+            return {n: math.sqrt(max(_square_norm(d), 0.0)) for n, d in self._last_deltas.items()}
         return {n: math.sqrt(max(float(v), 0.0)) for n, v in self._update_sq_norms.items()}
 
     @last_update_norms.setter
@@ -342,6 +367,8 @@ class Optimizer:
                 if k != "names":
                     g[k] = tuple(v) if isinstance(v, list) else v
         self.step_count = int(sd["step_count"])
+        self._last_deltas, self._update_sq_norms = {}, {}  # no step taken since: none to report (and a
+        # step recomputed from the moments would now read the loaded ones)
 
     def __repr__(self):
         hyper = {k: v for k, v in self.param_groups[0].items() if k not in ("params", "names", "initial_lr")}
@@ -500,9 +527,9 @@ class Adam(Optimizer):
             from ._fused import adam_step
             return Applied(adam_step(p.data, g, m, v, b1, b2, step_size, root_bc2, group["eps"]))
         if _jit.usable(p.data, g, m, v):  # Numba: the same operations below in one pass, bit-identical
-            delta = _jit.adam_step(p.data, g, m, v, self._buffer(g), b1, b2, group["eps"] * root_bc2,
-                                   -step_size * root_bc2)
-            return Applied(delta)
+            eps, scale = group["eps"] * root_bc2, -step_size * root_bc2
+            _jit.adam_step(p.data, g, m, v, b1, b2, eps, scale)
+            return Applied(_Deferred(_jit.adam_delta, (m, v), (eps, scale)))  # the step is not stored
         m *= b1
         tmp = xp.multiply(g, 1 - b1, out=self._buffer(g))
         m += tmp

@@ -6,6 +6,8 @@ ratios to PyTorch and scikit-learn, and test accuracy.
     python benchmarks/bench_mlp.py --n 60000 --isolate   # end to end on all of Fashion-MNIST, each
                                                          # library in its own process: time, accuracy
                                                          # and peak resident memory (issue 10, cases 4-5)
+    --rounds 3  with --isolate: the three processes three times round-robin; median time ratios of
+                the rounds (the shared host's speed drifts over minutes)
     --seeds 3   trains each library with seeds 0, 1, 2 and reports the means (and the accuracy range):
                 one seed cannot say whether two accuracies differ
 """
@@ -122,6 +124,7 @@ def main():
     ap.add_argument("--isolate", action="store_true", help="one process per library, with peak memory")
     ap.add_argument("--seeds", type=int, default=1, help="train with seeds 0..K-1 and report means")
     ap.add_argument("--init", default="he", help="glassnet's initializer (glorot_uniform: scikit-learn's)")
+    ap.add_argument("--rounds", type=int, default=1, help="with --isolate: repeat the three processes round-robin")
     args = ap.parse_args()
     global INIT
     INIT = args.init
@@ -159,29 +162,37 @@ def main():
 
 
 def isolated(args):
+    """Each library in its own process, ``--rounds`` times round-robin (glassnet, PyTorch,
+    scikit-learn, glassnet, ...): times are medians over rounds and the time ratios medians of
+    each round's ratio, so a slow spell of the shared host (minutes long) hits every library."""
     import re
+    import statistics
     import subprocess
-    rows = {}
-    for name in ("glassnet", "pytorch", "sklearn"):
-        cmd = [sys.executable, __file__, "--data", args.data, "--n", str(args.n), "--epochs", str(args.epochs),
-               "--hidden", str(args.hidden), "--batch-size", str(args.batch_size), "--only", name,
-               "--seeds", str(args.seeds), "--init", args.init]
-        out = subprocess.run(cmd, capture_output=True, text=True).stdout
-        if name == "glassnet":
-            print("\n".join(out.splitlines()[:2]))
-        m = re.search(rf"^{name}\s+([\d.]+) ms/epoch\s+test accuracy\s+([\d.]+)%\s+peak RSS (-?\d+) MiB", out, re.M)
-        if m:
-            rows[name] = tuple(float(v) for v in m.groups())
-            print(out.strip().splitlines()[-1])
-        else:
-            print(f"{name}: no result\n{out}")
-    if "glassnet" in rows:
-        g = rows["glassnet"]
+    runs = {name: [] for name in ("glassnet", "pytorch", "sklearn")}
+    for r in range(args.rounds):
+        for name in runs:
+            cmd = [sys.executable, __file__, "--data", args.data, "--n", str(args.n), "--epochs", str(args.epochs),
+                   "--hidden", str(args.hidden), "--batch-size", str(args.batch_size), "--only", name,
+                   "--seeds", str(args.seeds), "--init", args.init]
+            out = subprocess.run(cmd, capture_output=True, text=True).stdout
+            if name == "glassnet" and r == 0:
+                print("\n".join(out.splitlines()[:2]) + (f"; {args.rounds} rounds" if args.rounds > 1 else ""))
+            m = re.search(rf"^{name}\s+([\d.]+) ms/epoch\s+test accuracy\s+([\d.]+)%\s+peak RSS (-?\d+) MiB", out, re.M)
+            if m:
+                runs[name].append(tuple(float(v) for v in m.groups()))
+                print(out.strip().splitlines()[-1], flush=True)
+            else:
+                print(f"{name}: no result\n{out}")
+    done = {n: rs for n, rs in runs.items() if len(rs) == args.rounds}
+    if "glassnet" in done:
+        g = done["glassnet"]
         for other in ("pytorch", "sklearn"):
-            if other in rows:
-                o = rows[other]
-                print(f"glassnet / {other}: time {g[0] / o[0]:.2f}, peak memory {g[2] / o[2]:.2f}, "
-                      f"accuracy {g[1]:.1f}% vs {o[1]:.1f}%")
+            if other in done:
+                o = done[other]
+                ratio = statistics.median(a[0] / b[0] for a, b in zip(g, o))
+                mem = statistics.median(a[2] / b[2] for a, b in zip(g, o))
+                print(f"glassnet / {other}: time {ratio:.2f}, peak memory {mem:.2f}, "
+                      f"accuracy {g[0][1]:.1f}% vs {o[0][1]:.1f}%" + (" (medians of the rounds' ratios)" if args.rounds > 1 else ""))
     return 0
 
 

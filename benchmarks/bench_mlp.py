@@ -163,8 +163,8 @@ def main():
 
 def isolated(args):
     """Each library in its own process, ``--rounds`` times round-robin (glassnet, PyTorch,
-    scikit-learn, glassnet, ...): times are medians over rounds and the time ratios medians of
-    each round's ratio, so a slow spell of the shared host (minutes long) hits every library."""
+    scikit-learn, glassnet, ...), one line per process; the ratios are medians of each round's
+    ratio, so a slow spell of the shared host (minutes long) hits every library."""
     import re
     import statistics
     import subprocess

@@ -123,17 +123,10 @@ def _lstm_step(dh, dhs, dc, gates, c_prev, tc, da, one):  # pragma: no cover - c
 def adam_step(p, g, m, v, b1, b2, eps, scale):
     """In place, in one pass: ``m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
     p += m / (sqrt(v) + eps) * scale`` (all arrays contiguous, one dtype). The step itself is not
-    stored (one parameter-sized write fewer): ``adam_delta`` recomputes it from m and v."""
+    stored (one parameter-sized write fewer): ``Adam`` recomputes it from m and v when asked."""
     f = p.dtype.type  # the scalars in the arrays' precision, as NumPy casts Python floats
     _compiled(_adam)(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
                      f(b1), f(1 - b1), f(b2), f(1 - b2), f(eps), f(scale))
-
-
-def adam_delta(m, v, eps, scale):
-    """The step ``adam_step`` just added, from the moments it left: the same operations, so the
-    same values (NumPy, on demand)."""
-    f = m.dtype.type
-    return m / (np.sqrt(v) + f(eps)) * f(scale)
 
 
 def relu_backward(dout, x):

@@ -529,7 +529,7 @@ class Adam(Optimizer):
         if _jit.usable(p.data, g, m, v):  # Numba: the same operations below in one pass, bit-identical
             eps, scale = group["eps"] * root_bc2, -step_size * root_bc2
             _jit.adam_step(p.data, g, m, v, b1, b2, eps, scale)
-            return Applied(_Deferred(_jit.adam_delta, (m, v), (eps, scale)))  # the step is not stored
+            return Applied(_Deferred(_adam_step_from_moments, (m, v), (eps, scale)))  # the step is not stored
         m *= b1
         tmp = xp.multiply(g, 1 - b1, out=self._buffer(g))
         m += tmp
@@ -543,6 +543,13 @@ class Adam(Optimizer):
         delta = xp.divide(m, denom, out=denom)
         delta *= -step_size * root_bc2
         return delta
+
+
+def _adam_step_from_moments(m, v, eps, scale):
+    """The step the compiled Adam kernel just added, recomputed from the moments it left with the
+    operations of the NumPy update above (so the same values): ``m / (sqrt(v) + eps) * scale``."""
+    f = m.dtype.type  # the scalars in the arrays' precision, as in the kernel
+    return m / (get_array_module(m).sqrt(v) + f(eps)) * f(scale)
 
 
 #: Solver names used by the estimators and the classic models: name -> (class, extra arguments).

@@ -165,7 +165,7 @@ class Optimizer:
         self.step_count = 0
         self.constraints = list(constraints)
         self._update_sq_norms: dict = {}  # set through last_update_norms (LBFGS)
-        self._last_deltas: dict = {}  # name -> the flat step taken; norms are computed when asked for
+        self._last_steps: list = []  # (flat step taken, [(name, offset, size)]); norms are computed when asked for
         self._packs: dict = {}  # group index -> _Pack or None
         self._work: dict = {}  # id(gradient array) -> the scratch array its steps are computed in
         for gi, group in enumerate(self.param_groups):  # now, so that .data read after this line stays live
@@ -232,20 +232,26 @@ class Optimizer:
         flat buffer (see ``_Pack``)."""
         self.step_count += 1
         t = self.step_count
-        deltas = {}
+        steps = []
         for gi, group in enumerate(self.param_groups):
             live = self._live(group)
             pack = self._pack(gi, live)
             if pack is not None:
-                delta = self._apply(pack.param, pack.grad, pack.state, group, t)
-                for name, o, n in pack.slots:
-                    deltas[name] = delta[o:o + n]
+                steps.append((self._apply(pack.param, pack.grad, pack.state, group, t), pack.slots))
             else:
                 for name, p in live:
-                    deltas[name] = self._apply(p, p.grad, self.state[id(p)], group, t).reshape(-1)
+                    steps.append((self._apply(p, p.grad, self.state[id(p)], group, t).reshape(-1),
+                                  ((name, 0, None),)))
         for c in self.constraints:
             c.apply(self)
-        self._last_deltas, self._update_sq_norms = deltas, {}
+        self._last_steps, self._update_sq_norms = steps, {}
+
+    @property
+    def _last_deltas(self) -> dict:
+        """Parameter name -> the flat step it took in the last ``step()`` (a view, or a ``_Deferred``
+        step). Sliced from the packed steps only when asked for: not at every step."""
+        return {name: step if n is None else step[o:o + n]
+                for step, slots in self._last_steps for name, o, n in slots}
 
     @staticmethod
     def _live(group):
@@ -289,7 +295,7 @@ class Optimizer:
 
     @last_update_norms.setter
     def last_update_norms(self, value):
-        self._last_deltas = {}
+        self._last_steps = []
         self._update_sq_norms = {n: float(v) ** 2 for n, v in dict(value).items()}
 
     # -- copying and pickling: the per-parameter state is keyed by id(p), which a copy changes ------------
@@ -305,6 +311,8 @@ class Optimizer:
         states = d["state"]
         self.__dict__.update(d)
         self.__dict__.setdefault("_work", {})
+        self.__dict__.setdefault("_last_steps", [])  # pickled before steps were kept per pack
+        self.__dict__.pop("_last_deltas", None)
         params = [p for g in self.param_groups for p in g["params"]]
         self.state = {id(p): st for p, st in zip(params, states)}
 
@@ -367,7 +375,7 @@ class Optimizer:
                 if k != "names":
                     g[k] = tuple(v) if isinstance(v, list) else v
         self.step_count = int(sd["step_count"])
-        self._last_deltas, self._update_sq_norms = {}, {}  # no step taken since: none to report (and a
+        self._last_steps, self._update_sq_norms = [], {}  # no step taken since: none to report (and a
         # step recomputed from the moments would now read the loaded ones)
 
     def __repr__(self):

@@ -114,3 +114,43 @@ def test_bad_targets_are_explained():
         gn.nn.BinaryCrossEntropy()(s, np.full((3, 4), 2.0))
     with pytest.raises(gn.ShapeError, match=r"reshape it with target\[:, None\]"):
         gn.nn.MSE()(np.zeros((3, 1)), np.zeros(3))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_softmax_cross_entropy_matches_numpy(dtype, jit_on):
+    """The one-pass kernel (Numba) gives the NumPy path's loss and gradient to a few units in the
+    last place, for integer labels of any width and scores of any size; labels out of range and
+    strided labels take the NumPy path."""
+    from glassnet.functional import losses as FL
+    rng = np.random.default_rng(3)
+    s = (rng.standard_normal((50, 7)) * 20).astype(dtype)
+    s[0] = [1e4, -1e4, 0, 3e3, 1e4, -5, 2]  # a huge row: stable, finite
+    eps = np.finfo(dtype).eps
+    for ldtype in (np.int64, np.int32, np.uint8):
+        y = rng.integers(0, 7, 50).astype(ldtype)
+        jit_on.set_enabled(True)
+        loss, cache = FL.softmax_cross_entropy_forward(s, y)
+        assert isinstance(cache, FL._Gradient)  # the kernel ran
+        d = FL.softmax_cross_entropy_backward(cache, 0.5)
+        jit_on.set_enabled(False)
+        ref_loss, ref_cache = FL.softmax_cross_entropy_forward(s, y)
+        ref = FL.softmax_cross_entropy_backward(ref_cache, 0.5)
+        assert d.dtype == dtype and np.isfinite(d).all()
+        assert loss == pytest.approx(ref_loss, rel=8 * eps)
+        np.testing.assert_allclose(d, ref, rtol=0, atol=8 * eps * np.abs(ref).max())
+    jit_on.set_enabled(True)
+    rev = y.astype(np.int64)[::-1]  # a strided view: the NumPy path, the loss of its contiguous copy
+    rev_loss, rev_cache = FL.softmax_cross_entropy_forward(s, rev)
+    assert not isinstance(rev_cache, FL._Gradient)
+    assert rev_loss == pytest.approx(FL.softmax_cross_entropy_forward(s, rev.copy())[0], rel=8 * eps)
+    with pytest.raises(IndexError):  # the functional form does not validate labels: NumPy's error, no stray read
+        FL.softmax_cross_entropy_forward(s, np.full(50, 7))
+    ce = gn.nn.SoftmaxCrossEntropy()  # the module names the bad label before any kernel runs
+    with pytest.raises(ValueError, match="got label 7"):
+        ce(s, np.full(50, 7))
+
+
+def test_compiled_softmax_cross_entropy_gradient_float64(jit_on, rng):
+    jit_on.set_enabled(True)
+    report = check_loss(gn.nn.SoftmaxCrossEntropy(), rng.standard_normal((9, 6)) * 3, rng.integers(0, 6, 9))
+    assert report.passed, str(report)

@@ -6,6 +6,11 @@ Labels are validated by the loss modules in ``glassnet.nn``, not here.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import _jit
 from ..backend import get_array_module
 from .activations import log_softmax, sigmoid
 
@@ -14,8 +19,22 @@ def _rows(xp, n):
     return xp.arange(n)
 
 
+class _Gradient(NamedTuple):
+    """Cache of the compiled softmax cross-entropy: d(loss)/d(scores) at dloss = 1."""
+    grad: object
+
+
+def _compiled_labels(scores, target) -> bool:
+    return (target.ndim == 1 and scores.shape[0] > 0 and _jit.usable(scores) and type(target) is np.ndarray
+            and target.dtype.kind in "iu" and target.flags.c_contiguous)
+
+
 # Softmax cross-entropy: L_i = -sum_j t_ij log softmax(s_i)_j (t one-hot for integer labels).
 def softmax_cross_entropy_forward(scores, target):
+    if _compiled_labels(scores, target):  # Numba: loss and gradient in one pass over each row
+        done = _jit.softmax_cross_entropy(scores, target)
+        if done is not None:
+            return float(done[0]), _Gradient(done[1])
     xp = get_array_module(scores)
     n = scores.shape[0]
     logp = log_softmax(scores, axis=1)
@@ -28,6 +47,8 @@ def softmax_cross_entropy_forward(scores, target):
 
 def softmax_cross_entropy_backward(cache, dloss=1.0):
     # dL/ds_k = p_k * sum_j t_j - t_k  (= p - onehot for labels)
+    if isinstance(cache, _Gradient):
+        return cache.grad * dloss
     probs, target = cache
     xp = get_array_module(probs)
     n = probs.shape[0]

@@ -122,6 +122,89 @@ def _lstm_step(dh, dhs, dc, gates, c_prev, tc, da, one):  # pragma: no cover - c
             dc_n[k] = dck * fv
 
 
+# Pooling over planes x (P, H, W) = (N*C, H, W); windows kh x kw every sh, sw; offsets k = di*kw + dj.
+def _max_pool(x, kh, kw, sh, sw, out, arg):  # pragma: no cover - compiled
+    P, Ho, Wo = out.shape
+    for p in range(P):
+        x_p = x[p]
+        for i in range(Ho):
+            for j in range(Wo):
+                r0, c0 = i * sh, j * sw
+                best = x_p[r0, c0]
+                at = 0
+                k = 0
+                nan = best != best
+                for di in range(kh):
+                    for dj in range(kw):
+                        v = x_p[r0 + di, c0 + dj]
+                        if v > best:  # strict: ties keep the first maximum
+                            best = v
+                            at = k
+                        nan |= v != v
+                        k += 1
+                if nan:  # rare: again with np.maximum's rule (NaN wins; no later position wins over it)
+                    best = x_p[r0, c0]
+                    at = 0
+                    k = 0
+                    for di in range(kh):
+                        for dj in range(kw):
+                            v = x_p[r0 + di, c0 + dj]
+                            if v > best:
+                                best = v
+                                at = k
+                            elif v != v:
+                                best = v
+                            k += 1
+                out[p, i, j] = best
+                arg[p, i, j] = at
+
+
+# Max pooling's backward visits the windows last to first: every input position then receives
+# its windows' gradients in increasing kernel offset, the order in which the NumPy path adds
+# them, so overlapping windows give the same sums to the last bit.
+def _max_pool_back(dout, arg, kh, kw, sh, sw, dx, zero):  # pragma: no cover - compiled
+    P, Ho, Wo = dout.shape
+    for p in range(P):
+        d_p, a_p, dx_p = dout[p], arg[p], dx[p]
+        for i in range(Ho - 1, -1, -1):
+            for j in range(Wo - 1, -1, -1):
+                g = d_p[i, j]
+                at = a_p[i, j]
+                r0, c0 = i * sh, j * sw
+                dx_p[r0 + at // kw, c0 + at % kw] += g
+                if not math.isfinite(g):  # the NumPy path adds g * 0 (NaN) at the other positions too
+                    for di in range(kh):
+                        for dj in range(kw):
+                            if di * kw + dj != at:
+                                dx_p[r0 + di, c0 + dj] += g * zero
+
+
+def _avg_pool(x, kh, kw, sh, sw, out, scale):  # pragma: no cover - compiled
+    P, Ho, Wo = out.shape
+    for p in range(P):
+        x_p = x[p]
+        for i in range(Ho):
+            for j in range(Wo):
+                r0, c0 = i * sh, j * sw
+                acc = x_p[r0, c0]
+                for di in range(kh):  # in offset order, as the NumPy path sums
+                    for dj in range(kw):
+                        if di or dj:
+                            acc += x_p[r0 + di, c0 + dj]
+                out[p, i, j] = acc * scale
+
+
+def _avg_pool_back(dout, kh, kw, sh, sw, dx, scale):  # pragma: no cover - compiled
+    P, Ho, Wo = dout.shape
+    for p in range(P):
+        d_p, dx_p = dout[p], dx[p]
+        for di in range(kh):  # offset by offset, as the NumPy path adds
+            for dj in range(kw):
+                for i in range(Ho):
+                    for j in range(Wo):
+                        dx_p[i * sh + di, j * sw + dj] += d_p[i, j] * scale
+
+
 def _softmax_xent(s, y, d, scale):  # pragma: no cover - compiled
     N, C = s.shape
     total = 0.0  # float64 accumulator
@@ -179,6 +262,43 @@ def softmax_cross_entropy(scores, labels):
     if total < 0:
         return None  # a label out of range (the loss itself is never negative)
     return total / n, d
+
+
+def _planes(a):
+    return a.reshape(-1, a.shape[-2], a.shape[-1])
+
+
+def max_pool(x, kernel, stride, out_hw, arg_dtype):
+    """Max pooling of a contiguous (N, C, H, W) array: (out, offset of each window's first
+    maximum), as the NumPy path computes them (NaN propagates; ties keep the first)."""
+    N, C = x.shape[:2]
+    out = np.empty((N, C) + tuple(out_hw), dtype=x.dtype)
+    arg = np.empty(out.shape, dtype=arg_dtype)
+    _compiled(_max_pool)(_planes(x), *kernel, *stride, _planes(out), _planes(arg))
+    return out, arg
+
+
+def max_pool_backward(dout, arg, kernel, stride, x_shape):
+    """dx: each window's gradient added at its maximum, offset by offset as in the NumPy path."""
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    _compiled(_max_pool_back)(_planes(dout), _planes(arg), *kernel, *stride, _planes(dx), dout.dtype.type(0))
+    return dx
+
+
+def avg_pool(x, kernel, stride, out_hw):
+    """Average pooling of a contiguous (N, C, H, W) array: the window sums in offset order, times
+    1/(kh*kw) in the array's precision, as the NumPy path."""
+    N, C = x.shape[:2]
+    out = np.empty((N, C) + tuple(out_hw), dtype=x.dtype)
+    _compiled(_avg_pool)(_planes(x), *kernel, *stride, _planes(out), x.dtype.type(1.0 / (kernel[0] * kernel[1])))
+    return out
+
+
+def avg_pool_backward(dout, kernel, stride, x_shape):
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    scale = dout.dtype.type(1.0 / (kernel[0] * kernel[1]))
+    _compiled(_avg_pool_back)(_planes(dout), *kernel, *stride, _planes(dx), scale)
+    return dx
 
 
 def lstm_forward_gates(g, half, shift, c_prev, c):

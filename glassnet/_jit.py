@@ -8,7 +8,8 @@ part of an LSTM time step (forward: gate values and cell state after the tanh; b
 everything between two recurrent products, the gate derivatives included) is one call instead
 of five, and the backward's gate derivatives are computed inside that call from the gate values
 it reads anyway, instead of in eleven passes over all steps beforehand (which wrote and re-read
-two arrays the size of all gates). Softmax cross-entropy with integer labels (loss and
+two arrays the size of all gates). Max and average pooling other than 2x2/2 run window by
+window instead of one NumPy pass over strided views per kernel offset. Softmax cross-entropy with integer labels (loss and
 gradient) is one pass over each row instead of about fifteen NumPy calls on a small array.
 
 Each kernel but the last computes exactly the operations of the NumPy code it replaces, in the

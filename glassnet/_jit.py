@@ -9,14 +9,18 @@ everything between two recurrent products, the gate derivatives included) is one
 of five, and the backward's gate derivatives are computed inside that call from the gate values
 it reads anyway, instead of in eleven passes over all steps beforehand (which wrote and re-read
 two arrays the size of all gates). Max and average pooling other than 2x2/2 run window by
-window instead of one NumPy pass over strided views per kernel offset. Softmax cross-entropy with integer labels (loss and
-gradient) is one pass over each row instead of about fifteen NumPy calls on a small array.
+window instead of one NumPy pass over strided views per kernel offset. Training-mode batch
+norm reads its input twice after NumPy's channel sums and writes its output once (instead of
+about ten passes, and keeps the input rather than a normalized copy for backward); its
+backward likewise. Softmax cross-entropy with integer labels (loss and gradient) is one pass
+over each row instead of about fifteen NumPy calls on a small array.
 
-Each kernel but the last computes exactly the operations of the NumPy code it replaces, in the
-same order and precision (no fast-math, no fused multiply-add), so the results are
-bit-identical; the tests compare both. The softmax cross-entropy kernel calls the C library's
-exp and log, which differ from NumPy's vectorized ones in the last bit: it agrees with the NumPy
-path to a few units in the last place (tested).
+Each kernel but the batch-norm and softmax ones computes exactly the operations of the NumPy
+code it replaces, in the same order and precision (no fast-math, no fused multiply-add), so
+the results are bit-identical; the tests compare both. The softmax cross-entropy kernel calls
+the C library's exp and log, which differ from NumPy's vectorized ones in the last bit, and the
+batch-norm kernels sum in another order: they agree with the NumPy path to float rounding
+(tested).
 
 Used when Numba is installed (``pip install glassnet[jit]``), the arrays are contiguous NumPy
 float32/float64, and it is not switched off (``GLASSNET_JIT=0`` in the environment, or
@@ -66,14 +70,19 @@ def usable(*arrays) -> bool:
         type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous for a in arrays)
 
 
-def _compiled(fn):
+def _compiled(fn, reassociate=False):
     """``fn`` compiled by Numba on first use (cached here and on disk), with the options every
     kernel needs: ``error_model="numpy"`` (no per-element division check, which would stop the
-    loops from vectorizing), no bounds checks, no fast-math (so results stay bit-identical)."""
+    loops from vectorizing), no bounds checks, no fast-math (so results stay bit-identical).
+    ``reassociate``: let the compiler reorder the additions of a sum (fast-math's "reassoc"
+    only), so that a reduction runs on vector registers; for kernels that are not bit-identical
+    anyway."""
     kernel = _kernels.get(fn.__name__)
     if kernel is None:
         import numba
-        kernel = _kernels[fn.__name__] = numba.njit(cache=True, error_model="numpy", boundscheck=False)(fn)
+        math_flags = {"fastmath": {"reassoc"}} if reassociate else {}
+        kernel = _kernels[fn.__name__] = numba.njit(cache=True, error_model="numpy", boundscheck=False,
+                                                    **math_flags)(fn)
     return kernel
 
 
@@ -206,6 +215,57 @@ def _avg_pool_back(dout, kh, kw, sh, sw, dx, scale):  # pragma: no cover - compi
                         dx_p[i * sh + di, j * sw + dj] += d_p[i, j] * scale
 
 
+# Batch norm over x (N, C, L): per-channel sums of rows, each row summed in the array's precision
+# (vectorized: the additions reordered, as NumPy's pairwise sum also does), rows added in float64.
+def _bn_centered_squares(x, mean, out):  # pragma: no cover - compiled (reassociate)
+    N, C, L = x.shape
+    for c in range(C):
+        mu = mean[c]
+        total = 0.0
+        for n in range(N):
+            row = x[n, c]
+            s = row[0] - row[0]
+            for k in range(L):
+                d = row[k] - mu
+                s += d * d
+            total += s
+        out[c] = total
+
+
+def _bn_centered_dot(g, x, mean, out):  # pragma: no cover - compiled (reassociate)
+    N, C, L = x.shape
+    for c in range(C):
+        mu = mean[c]
+        total = 0.0
+        for n in range(N):
+            g_row, x_row = g[n, c], x[n, c]
+            s = x_row[0] - x_row[0]
+            for k in range(L):
+                s += g_row[k] * (x_row[k] - mu)
+            total += s
+        out[c] = total
+
+
+def _bn_normalize(x, mean, scale, beta, out):  # pragma: no cover - compiled
+    N, C, L = x.shape
+    for n in range(N):
+        for c in range(C):
+            mu, a, b = mean[c], scale[c], beta[c]
+            x_row, o_row = x[n, c], out[n, c]
+            for k in range(L):
+                o_row[k] = (x_row[k] - mu) * a + b
+
+
+def _bn_input_grad(g, x, mean, k_, a_, b_, dx):  # pragma: no cover - compiled
+    N, C, L = x.shape
+    for n in range(N):
+        for c in range(C):
+            mu, k, a, b = mean[c], k_[c], a_[c], b_[c]
+            g_row, x_row, d_row = g[n, c], x[n, c], dx[n, c]
+            for j in range(L):
+                d_row[j] = k * g_row[j] - a * (x_row[j] - mu) - b
+
+
 def _softmax_xent(s, y, d, scale):  # pragma: no cover - compiled
     N, C = s.shape
     total = 0.0  # float64 accumulator
@@ -300,6 +360,42 @@ def avg_pool_backward(dout, kernel, stride, x_shape):
     scale = dout.dtype.type(1.0 / (kernel[0] * kernel[1]))
     _compiled(_avg_pool_back)(_planes(dout), *kernel, *stride, _planes(dx), scale)
     return dx
+
+
+def _ncl(a):
+    return a.reshape(a.shape[0], a.shape[1], -1)
+
+
+def batchnorm_train_forward(x, gamma, beta, eps):
+    """Training-mode batch norm of a contiguous (N, C, ...) array in two passes over it after
+    NumPy's channel sums: (out, mean, biased var, inv_std), statistics in x's dtype. The
+    variance sums squares of the centred values (no E[x^2] - mean^2 cancellation)."""
+    x3 = _ncl(x)
+    m = x3.shape[0] * x3.shape[2]
+    mean = (x3.sum(axis=2).sum(axis=0) / m).astype(x.dtype)
+    sq = np.empty(x3.shape[1])
+    _compiled(_bn_centered_squares, reassociate=True)(x3, mean, sq)
+    var = (sq / m).astype(x.dtype)
+    inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
+    out = np.empty_like(x)
+    _compiled(_bn_normalize)(x3, mean, (gamma * inv_std).astype(x.dtype), beta.astype(x.dtype), _ncl(out))
+    return out, mean, var, inv_std
+
+
+def batchnorm_train_backward(dout, x, mean, inv_std, gamma):
+    """(dx, dgamma, dbeta) of training-mode batch norm from its input (no normalized copy kept):
+    dx = k dout - (k dgamma / m) xhat - k dbeta / m with k = gamma inv_std, xhat = (x - mean) inv_std."""
+    g3, x3 = _ncl(dout), _ncl(x)
+    m = x3.shape[0] * x3.shape[2]
+    dbeta = g3.sum(axis=2).sum(axis=0)
+    dot = np.empty(x3.shape[1])
+    _compiled(_bn_centered_dot, reassociate=True)(g3, x3, mean, dot)
+    dgamma = (dot * inv_std).astype(x.dtype)
+    k = gamma * inv_std
+    dx = np.empty_like(dout)
+    _compiled(_bn_input_grad)(g3, x3, mean, k, (k * dgamma * inv_std / m).astype(x.dtype),
+                              (k * dbeta / m).astype(x.dtype), _ncl(dx))
+    return dx, dgamma, dbeta
 
 
 def lstm_forward_gates(g, half, shift, c_prev, c):

@@ -3,22 +3,31 @@
 Train: normalize with the batch mean and (biased) variance, and return updated running
 statistics ``running = momentum * running + (1 - momentum) * batch_stat`` where the running
 variance uses the unbiased batch variance. Eval: normalize with the running statistics.
-out = gamma * xhat + beta. The inputs are never modified.
+out = gamma * xhat + beta. The inputs are never modified. With Numba, training mode keeps the
+input instead of a normalized copy and runs compiled passes (``glassnet._jit``).
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
+from .. import _jit
 from ..backend import get_array_module
 
 
 class BatchNormCache(NamedTuple):
-    xhat: object
+    xhat: object  # None when the compiled path kept the input instead (x, mean)
     inv_std: object  # (C,)
     gamma: object
     train: bool
     running_mean: object  # running statistics after this call (unchanged in eval)
     running_var: object
+    x: object = None
+    mean: object = None
+
+    @property
+    def shape(self):
+        """The input's (and output's) shape."""
+        return (self.x if self.xhat is None else self.xhat).shape
 
 
 def _bshape(x):
@@ -47,6 +56,13 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, train, momen
     """Returns (out, cache); the new running statistics are ``cache.running_mean/var``."""
     xp = get_array_module(x, gamma, beta)
     shape = _bshape(x)
+    if train and x.size and _jit.usable(x, gamma, beta):  # Numba: two passes over x, none over a copy
+        m = x.size // x.shape[1]
+        out, mean, var, inv_std = _jit.batchnorm_train_forward(x, gamma, beta, eps)
+        unbiased = var * (m / (m - 1)) if m > 1 else var
+        new_mean = momentum * running_mean + (1 - momentum) * mean
+        new_var = momentum * running_var + (1 - momentum) * unbiased
+        return out, BatchNormCache(None, inv_std, gamma, True, new_mean, new_var, x, mean)
     if train:
         m = x.size // x.shape[1]
         mean = _channel_sum(x) / m
@@ -70,6 +86,10 @@ def batchnorm_backward(dout, cache):
     """Returns (dx, dgamma, dbeta)."""
     xhat, inv_std, gamma, train = cache.xhat, cache.inv_std, cache.gamma, cache.train
     shape = _bshape(dout)
+    if xhat is None:  # the compiled forward kept its input
+        if _jit.usable(dout, cache.x):
+            return _jit.batchnorm_train_backward(dout, cache.x, cache.mean, inv_std, gamma)
+        xhat = (cache.x - cache.mean.reshape(shape)) * inv_std.reshape(shape)
     dbeta = _channel_sum(dout)
     dgamma = _channel_dot(dout, xhat)
     k = gamma * inv_std

@@ -67,7 +67,7 @@ class BatchNorm1d(Module):
 
     def backward(self, dout):
         cache = self._pop()
-        check_dout(dout, cache.xhat.shape, type(self).__name__)
+        check_dout(dout, cache.shape, type(self).__name__)
         dx, dgamma, dbeta = F.batchnorm_backward(dout, cache)
         if not self.gamma.frozen:
             self.gamma.accumulate(dgamma)

@@ -36,7 +36,7 @@ import numpy as np
 
 _enabled = os.environ.get("GLASSNET_JIT", "1").strip().lower() not in ("0", "false", "no", "off")
 _numba_found = None  # unknown until first asked
-_kernels: dict = {}  # kernel name -> compiled kernel
+_kernels: dict = {}  # (kernel name, reassociate) -> compiled kernel
 
 
 def available() -> bool:
@@ -76,12 +76,14 @@ def _compiled(fn, reassociate=False):
     loops from vectorizing), no bounds checks, no fast-math (so results stay bit-identical).
     ``reassociate``: let the compiler reorder the additions of a sum (fast-math's "reassoc"
     only), so that a reduction runs on vector registers; for kernels that are not bit-identical
-    anyway."""
-    kernel = _kernels.get(fn.__name__)
+    anyway. A kernel is always compiled with the same flags (Numba's disk cache does not tell
+    them apart)."""
+    key = (fn.__name__, reassociate)
+    kernel = _kernels.get(key)
     if kernel is None:
         import numba
         math_flags = {"fastmath": {"reassoc"}} if reassociate else {}
-        kernel = _kernels[fn.__name__] = numba.njit(cache=True, error_model="numpy", boundscheck=False,
+        kernel = _kernels[key] = numba.njit(cache=True, error_model="numpy", boundscheck=False,
                                                     **math_flags)(fn)
     return kernel
 
@@ -266,6 +268,44 @@ def _bn_input_grad(g, x, mean, k_, a_, b_, dx):  # pragma: no cover - compiled
                 d_row[j] = k * g_row[j] - a * (x_row[j] - mu) - b
 
 
+# The same for (N, C) inputs: channels along the contiguous axis, so the loops run over them.
+def _bn2_centered_squares(x, mean, out):  # pragma: no cover - compiled
+    N, C = x.shape
+    for c in range(C):
+        out[c] = 0.0
+    for n in range(N):
+        row = x[n]
+        for c in range(C):
+            d = row[c] - mean[c]
+            out[c] += d * d
+
+
+def _bn2_centered_dot(g, x, mean, out):  # pragma: no cover - compiled
+    N, C = x.shape
+    for c in range(C):
+        out[c] = 0.0
+    for n in range(N):
+        g_row, x_row = g[n], x[n]
+        for c in range(C):
+            out[c] += g_row[c] * (x_row[c] - mean[c])
+
+
+def _bn2_normalize(x, mean, scale, beta, out):  # pragma: no cover - compiled
+    N, C = x.shape
+    for n in range(N):
+        x_row, o_row = x[n], out[n]
+        for c in range(C):
+            o_row[c] = (x_row[c] - mean[c]) * scale[c] + beta[c]
+
+
+def _bn2_input_grad(g, x, mean, k, a, b, dx):  # pragma: no cover - compiled
+    N, C = x.shape
+    for n in range(N):
+        g_row, x_row, d_row = g[n], x[n], dx[n]
+        for c in range(C):
+            d_row[c] = k[c] * g_row[c] - a[c] * (x_row[c] - mean[c]) - b[c]
+
+
 def _softmax_xent(s, y, d, scale):  # pragma: no cover - compiled
     N, C = s.shape
     total = 0.0  # float64 accumulator
@@ -366,35 +406,47 @@ def _ncl(a):
     return a.reshape(a.shape[0], a.shape[1], -1)
 
 
+def _bn_kernels(x):
+    """The batch-norm kernels and the array view they take: (N, C) as is, else (N, C, L)."""
+    if x.ndim == 2:
+        return x, (_bn2_centered_squares, _bn2_centered_dot, _bn2_normalize, _bn2_input_grad)
+    return _ncl(x), (_bn_centered_squares, _bn_centered_dot, _bn_normalize, _bn_input_grad)
+
+
+def _bn_sum(x3):
+    return x3.sum(axis=0) if x3.ndim == 2 else x3.sum(axis=2).sum(axis=0)
+
+
 def batchnorm_train_forward(x, gamma, beta, eps):
     """Training-mode batch norm of a contiguous (N, C, ...) array in two passes over it after
     NumPy's channel sums: (out, mean, biased var, inv_std), statistics in x's dtype. The
     variance sums squares of the centred values (no E[x^2] - mean^2 cancellation)."""
-    x3 = _ncl(x)
-    m = x3.shape[0] * x3.shape[2]
-    mean = (x3.sum(axis=2).sum(axis=0) / m).astype(x.dtype)
-    sq = np.empty(x3.shape[1])
-    _compiled(_bn_centered_squares, reassociate=True)(x3, mean, sq)
+    x3, (squares, _, normalize, _) = _bn_kernels(x)
+    m = x.size // x.shape[1]
+    mean = (_bn_sum(x3) / m).astype(x.dtype)
+    sq = np.empty(x.shape[1])
+    _compiled(squares, reassociate=x3.ndim == 3)(x3, mean, sq)
     var = (sq / m).astype(x.dtype)
     inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
     out = np.empty_like(x)
-    _compiled(_bn_normalize)(x3, mean, (gamma * inv_std).astype(x.dtype), beta.astype(x.dtype), _ncl(out))
+    _compiled(normalize)(x3, mean, (gamma * inv_std).astype(x.dtype), beta.astype(x.dtype), out.reshape(x3.shape))
     return out, mean, var, inv_std
 
 
 def batchnorm_train_backward(dout, x, mean, inv_std, gamma):
     """(dx, dgamma, dbeta) of training-mode batch norm from its input (no normalized copy kept):
     dx = k dout - (k dgamma / m) xhat - k dbeta / m with k = gamma inv_std, xhat = (x - mean) inv_std."""
-    g3, x3 = _ncl(dout), _ncl(x)
-    m = x3.shape[0] * x3.shape[2]
-    dbeta = g3.sum(axis=2).sum(axis=0)
-    dot = np.empty(x3.shape[1])
-    _compiled(_bn_centered_dot, reassociate=True)(g3, x3, mean, dot)
+    x3, (_, dot_kernel, _, input_grad) = _bn_kernels(x)
+    g3 = dout.reshape(x3.shape)
+    m = x.size // x.shape[1]
+    dbeta = _bn_sum(g3)
+    dot = np.empty(x.shape[1])
+    _compiled(dot_kernel, reassociate=x3.ndim == 3)(g3, x3, mean, dot)
     dgamma = (dot * inv_std).astype(x.dtype)
     k = gamma * inv_std
     dx = np.empty_like(dout)
-    _compiled(_bn_input_grad)(g3, x3, mean, k, (k * dgamma * inv_std / m).astype(x.dtype),
-                              (k * dbeta / m).astype(x.dtype), _ncl(dx))
+    _compiled(input_grad)(g3, x3, mean, k, (k * dgamma * inv_std / m).astype(x.dtype),
+                          (k * dbeta / m).astype(x.dtype), dx.reshape(x3.shape))
     return dx, dgamma, dbeta
 
 

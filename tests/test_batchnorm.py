@@ -50,7 +50,7 @@ def test_running_stats_survive_state_dict(rng):
     np.testing.assert_array_equal(fresh.running_mean, bn.running_mean)
 
 
-@pytest.mark.parametrize("shape", [(64, 6), (8, 5, 7), (6, 4, 9, 11)])
+@pytest.mark.parametrize("shape", [(64, 6), (8, 5, 17), (6, 4, 9, 11)])
 @pytest.mark.parametrize("dtype,rtol", [(np.float32, 2e-5), (np.float64, 1e-12)])
 def test_compiled_batchnorm_matches_the_numpy_path(shape, dtype, rtol, jit_on):
     """The Numba training path (input kept, statistics in two passes) against the NumPy one:
@@ -81,6 +81,14 @@ def test_compiled_batchnorm_matches_the_numpy_path(shape, dtype, rtol, jit_on):
     if dtype == np.float64:  # (float32 cannot hold 1000 +- 0.01 finely enough for this; both paths alike)
         np.testing.assert_allclose(got[True][0].mean(axis=tuple(i for i in range(len(shape)) if i != 1)), beta,
                                    atol=1e-9)
+
+
+def test_batchnorm_with_short_rows_keeps_the_numpy_path(jit_on, rng):
+    from glassnet.functional import batchnorm as FB
+    x = rng.standard_normal((8, 5, 7)).astype(np.float32)  # 7 values per row: the loops would not pay
+    _, cache = FB.batchnorm_forward(x, np.ones(5, np.float32), np.zeros(5, np.float32), np.zeros(5, np.float32),
+                                    np.ones(5, np.float32), train=True)
+    assert cache.xhat is not None and cache.shape == x.shape
 
 
 def test_compiled_batchnorm_gradients_float64(jit_on, rng):

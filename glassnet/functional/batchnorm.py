@@ -52,11 +52,17 @@ def _channel_dot(a, b):
     return xp.einsum("ncp,ncp->c", a.reshape(shape), b.reshape(shape))
 
 
+def _compiled_shape(x) -> bool:
+    """(N, C), or trailing axes of 16 values or more: the compiled loops' good cases (short rows
+    would cost a loop setup each)."""
+    return x.ndim == 2 or x.size // (x.shape[0] * x.shape[1]) >= 16
+
+
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, train, momentum=0.9, eps=1e-5):
     """Returns (out, cache); the new running statistics are ``cache.running_mean/var``."""
     xp = get_array_module(x, gamma, beta)
     shape = _bshape(x)
-    if train and x.size and _jit.usable(x, gamma, beta):  # Numba: two passes over x, none over a copy
+    if train and x.size and _compiled_shape(x) and _jit.usable(x, gamma, beta):  # Numba: two passes over x
         m = x.size // x.shape[1]
         out, mean, var, inv_std = _jit.batchnorm_train_forward(x, gamma, beta, eps)
         unbiased = var * (m / (m - 1)) if m > 1 else var

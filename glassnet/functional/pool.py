@@ -5,8 +5,8 @@ Both directions run one vectorized pass per kernel offset over a strided view of
 (kh*kw passes, no copy of the windows, no loop over pixels or samples); backward writes
 directly when windows are disjoint and adds when they overlap. With Numba (``glassnet._jit``)
 a compiled loop does the same arithmetic in the same order, window by window (bit-identical;
-3x3/2 max pooling about 3x faster); 2x2/2 pooling keeps its two halving passes. Max pooling sends the
-gradient to the first maximum of each window (as PyTorch does).
+3x3/2 max pooling 2-3x faster); 2x2/2 pooling keeps its two halving passes. Max pooling sends
+the gradient to the first maximum of each window (as PyTorch does).
 """
 from __future__ import annotations
 

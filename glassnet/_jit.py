@@ -17,7 +17,8 @@ over each row instead of about fifteen NumPy calls on a small array.
 
 Each kernel but the batch-norm and softmax ones computes exactly the operations of the NumPy
 code it replaces, in the same order and precision (no fast-math, no fused multiply-add), so
-the results are bit-identical; the tests compare both. The softmax cross-entropy kernel calls
+the results are bit-identical (one exception: max pooling's backward leaves +0.0 where the
+NumPy path writes a non-hit -0.0, equal values); the tests compare both. The softmax cross-entropy kernel calls
 the C library's exp and log, which differ from NumPy's vectorized ones in the last bit, and the
 batch-norm kernels sum in another order: they agree with the NumPy path to float rounding
 (tested).

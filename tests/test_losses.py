@@ -125,7 +125,7 @@ def test_compiled_softmax_cross_entropy_matches_numpy(dtype, jit_on):
     rng = np.random.default_rng(3)
     s = (rng.standard_normal((50, 7)) * 20).astype(dtype)
     s[0] = [1e4, -1e4, 0, 3e3, 1e4, -5, 2]  # a huge row: stable, finite
-    eps = np.finfo(dtype).eps
+    eps = float(np.finfo(dtype).eps)
     for ldtype in (np.int64, np.int32, np.uint8):
         y = rng.integers(0, 7, 50).astype(ldtype)
         jit_on.set_enabled(True)

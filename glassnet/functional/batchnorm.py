@@ -58,25 +58,27 @@ def _compiled_shape(x) -> bool:
     return x.ndim == 2 or x.size // (x.shape[0] * x.shape[1]) >= 16
 
 
+def _running(running_mean, running_var, mean, var, m, momentum):
+    """The running statistics after a training batch of m values per channel (the running
+    variance takes the unbiased batch variance)."""
+    unbiased = var * (m / (m - 1)) if m > 1 else var
+    return momentum * running_mean + (1 - momentum) * mean, momentum * running_var + (1 - momentum) * unbiased
+
+
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, train, momentum=0.9, eps=1e-5):
     """Returns (out, cache); the new running statistics are ``cache.running_mean/var``."""
     xp = get_array_module(x, gamma, beta)
     shape = _bshape(x)
+    m = x.size // x.shape[1] if train else None  # values per channel
     if train and x.size and _compiled_shape(x) and _jit.usable(x, gamma, beta):  # Numba: two passes over x
-        m = x.size // x.shape[1]
         out, mean, var, inv_std = _jit.batchnorm_train_forward(x, gamma, beta, eps)
-        unbiased = var * (m / (m - 1)) if m > 1 else var
-        new_mean = momentum * running_mean + (1 - momentum) * mean
-        new_var = momentum * running_var + (1 - momentum) * unbiased
+        new_mean, new_var = _running(running_mean, running_var, mean, var, m, momentum)
         return out, BatchNormCache(None, inv_std, gamma, True, new_mean, new_var, x, mean)
     if train:
-        m = x.size // x.shape[1]
         mean = _channel_sum(x) / m
         xhat = x - mean.reshape(shape)  # centred; normalized in place below
         var = _channel_dot(xhat, xhat) / m
-        unbiased = var * (m / (m - 1)) if m > 1 else var
-        new_mean = momentum * running_mean + (1 - momentum) * mean
-        new_var = momentum * running_var + (1 - momentum) * unbiased
+        new_mean, new_var = _running(running_mean, running_var, mean, var, m, momentum)
     else:
         mean, var = running_mean, running_var
         new_mean, new_var = running_mean, running_var

@@ -289,8 +289,9 @@ class Optimizer:
     @property
     def last_update_norms(self) -> dict[str, float]:
         """``||lr * update||`` per parameter name for the last step."""
-        if self._last_deltas:
-            return {n: math.sqrt(max(_square_norm(d), 0.0)) for n, d in self._last_deltas.items()}
+        deltas = self._last_deltas  # sliced from the kept steps on each read: once here
+        if deltas:
+            return {n: math.sqrt(max(_square_norm(d), 0.0)) for n, d in deltas.items()}
         return {n: math.sqrt(max(float(v), 0.0)) for n, v in self._update_sq_norms.items()}
 
     @last_update_norms.setter

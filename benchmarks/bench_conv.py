@@ -110,20 +110,37 @@ def main():
 
 
 def profile(gn, rng):
+    """Where the 3x3 convolution's time goes on the NumPy path: the whole forward and backward,
+    then their parts summed over the chunks (columns gathered, the three products, the adds)."""
     from glassnet import functional as F
+    from glassnet.functional.workspace import scratch
     x = rng.standard_normal((64, 32, 32, 32)).astype(np.float32)
     w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
     out, cache = F.conv2d_forward(x, w, None, 1, 1)
     dout = np.ones_like(out)
-    cols = np.empty_like(cache.cols)  # reused, as a layer's workspace is
-    d2 = dout.reshape(64, 64, -1)
+    n, N, CK, P = cache.chunk, 64, 32 * 9, 32 * 32
+    ws = scratch()
+    xpad = F.conv.pad2d(x, (1, 1))
+    cols = np.empty((CK, n, P), np.float32)
+    d2 = np.ones((64, n * P), np.float32)
+    dw = np.empty((64, CK), np.float32)
+    chunks = range(0, N - N % n if N % n else N, n)  # whole chunks only
+    w_kc = w.transpose(2, 3, 1, 0).reshape(-1, 64)
+    frame = np.zeros((64, n * 34 * 34), np.float32)
+    dcols = np.empty((CK, n * 34 * 34), np.float32)
     parts = {
-        "im2col": lambda: F.im2col(x, (3, 3), (1, 1), (1, 1), out=cols),
-        "forward GEMM": lambda: np.matmul(w.reshape(64, -1), cache.cols),
-        "dW GEMM": lambda: np.matmul(d2, cache.cols.transpose(0, 2, 1)).sum(0),
-        # column gradients on the padded grid (a product 34*34/(32*32) larger) and the 9 contiguous adds
-        "dx product+col2im": lambda: F.conv._input_grad(d2, w.reshape(64, -1).T, cache),
+        "forward": lambda: F.conv2d_forward(x, w, None, 1, 1),
+        "backward": lambda: F.conv2d_backward(dout, cache),
+        "gather columns": lambda: [F.conv._gather(xpad, s, s + n, (3, 3), (32, 32), (1, 1), (1, 1), cols)
+                                   for s in chunks],
+        "forward GEMM": lambda: [np.matmul(w.reshape(64, -1), cols.reshape(CK, -1), out=d2) for _ in chunks],
+        "dW GEMM": lambda: [np.matmul(d2, cols.reshape(CK, -1).T, out=dw) for _ in chunks],
+        # column gradients on the padded grid (a product 34*34/(32*32) larger), then the 9 contiguous adds
+        "dx GEMM": lambda: [np.matmul(w_kc, frame, out=dcols) for _ in chunks],
+        "dx (GEMM+adds)": lambda: [F.conv._chunk_input_grad(d2.reshape(64, n, P), w, w_kc, cache, ws, np.float32)
+                                   for _ in chunks],
     }
+    print(f"  (chunks of {n} images, F.conv.CHUNK_BYTES = {F.conv.CHUNK_BYTES >> 20} MiB of columns)")
     for k, fn in parts.items():
         print(f"  {k:<18} {median_ms(fn):8.2f} ms")
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from ..backend import get_array_module
 from ..errors import ShapeError
 from .workspace import scratch
@@ -90,7 +92,8 @@ def im2col(x, kernel, stride=(1, 1), padding=(0, 0), dilation=(1, 1), out=None):
 
 
 def col2im(cols, x_shape, kernel, out_hw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
-    """Adjoint of im2col: scatter-add columns (N, C*kh*kw, Ho*Wo) back to (N, C, H, W)."""
+    """Adjoint of im2col: scatter-add columns (N, C*kh*kw, Ho*Wo) (or a view of them shaped
+    (N, C, kh, kw, Ho, Wo)) back to (N, C, H, W)."""
     xp = get_array_module(cols)
     N, C, H, W = x_shape
     kh, kw = kernel
@@ -109,19 +112,45 @@ def col2im(cols, x_shape, kernel, out_hw, stride=(1, 1), padding=(0, 0), dilatio
 
 
 class ConvCache(NamedTuple):
-    cols: object  # (N, C*kh*kw, Ho*Wo)
+    cols: object  # (N, C*kh*kw, Ho*Wo) (batched layout); chunked layout: (C*kh*kw, N, Ho*Wo) or None
     w: object
     x_shape: tuple
     out_hw: tuple
     stride: tuple
     padding: tuple
     dilation: tuple
+    chunk: int = 0  # 0: batched layout; else images per chunk of the chunked NumPy path
+    xpad: object = None  # the padded input, kept when the chunked path recomputes its columns
+
+
+#: Bytes of columns per chunk on the NumPy path: a few images at a time, so that the columns, the
+#: products and the column gradients stay in the CPU caches instead of streaming through memory.
+CHUNK_BYTES = 4 << 20
+
+
+def _chunk_size(N, CK, P, itemsize):
+    return max(1, min(N, CHUNK_BYTES // max(1, CK * P * itemsize)))
+
+
+def _gather(xpad, s, e, kernel, out_hw, stride, dilation, out):
+    """Columns of images s..e-1 of a padded input into ``out`` (C*kh*kw, e-s, Ho*Wo): the images'
+    columns side by side, so that one product serves the whole chunk."""
+    kh, kw = kernel
+    C = xpad.shape[1]
+    win = _windows(np, xpad[s:e], kh, kw, out_hw[0], out_hw[1], stride, dilation)  # (n, C, kh, kw, Ho, Wo)
+    out.reshape(C, kh, kw, e - s, out_hw[0], out_hw[1])[...] = win.transpose(1, 2, 3, 0, 4, 5)
+    return out
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, workspace=None):
     """out (N, F, Ho, Wo) = w (F, C, kh, kw) convolved with x (N, C, H, W) (cross-correlation,
     as in every framework) plus b (F,). Returns (out, cache). With a ``Workspace`` the columns
-    are written into its reused buffer (valid until the next call with the same workspace)."""
+    are written into its reused buffer (valid until the next call with the same workspace).
+
+    On NumPy arrays the images go a few at a time (``CHUNK_BYTES`` of columns): each chunk's
+    columns (C*kh*kw, n*Ho*Wo) meet the weights in one product, in cache. When the whole batch
+    fits in one chunk its columns are kept for backward; otherwise backward gathers them again
+    from the padded input (cheaper than streaming them through memory, and far less memory)."""
     xp = get_array_module(x, w, b)
     stride, padding, dilation = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
     F_, C, kh, kw = w.shape
@@ -129,23 +158,53 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, workspace=None
         raise ShapeError(f"conv2d: expected x of shape (N, {C}, H, W) for weights {tuple(w.shape)}, "
                          f"got {tuple(x.shape)}")
     N = x.shape[0]
+    w2 = w.reshape(F_, -1)
     if kh == 1 and kw == 1 and stride == (1, 1) and padding == (0, 0):
         cols, (Ho, Wo) = x.reshape(N, C, -1), x.shape[2:]  # 1x1 convolution: no gathering
+        cache = ConvCache(cols, w, tuple(x.shape), (Ho, Wo), stride, padding, dilation)
+        out = xp.matmul(w2, cols)  # (F, C) @ (N, C, P) -> (N, F, P): one batched product
     else:
         Ho = out_size(x.shape[2], kh, stride[0], padding[0], dilation[0], "conv2d", "H")
         Wo = out_size(x.shape[3], kw, stride[1], padding[1], dilation[1], "conv2d", "W")
-        buf = None if workspace is None else workspace.get("cols", (N, C * kh * kw, Ho * Wo), x.dtype, xp)
-        cols, _ = im2col(x, (kh, kw), stride, padding, dilation, out=buf)
-    w2 = w.reshape(F_, -1)
-    out = xp.matmul(w2, cols)  # (F, CK) @ (N, CK, P) -> (N, F, P): one batched product
+        if xp is np:
+            out, cache = _chunked_forward(x, w2, (kh, kw), (Ho, Wo), stride, padding, dilation, workspace)
+        else:  # GPU: one batched product over the whole batch
+            cols, _ = im2col(x, (kh, kw), stride, padding, dilation)
+            out = xp.matmul(w2, cols)
+            cache = ConvCache(cols, w, tuple(x.shape), (Ho, Wo), stride, padding, dilation)
     if b is not None:
         out += b.reshape(1, F_, 1)
-    out = out.reshape(N, F_, Ho, Wo)
-    return out, ConvCache(cols, w, tuple(x.shape), (Ho, Wo), stride, padding, dilation)
+    return out.reshape(N, F_, *cache.out_hw), cache
+
+
+def _chunked_forward(x, w2, kernel, out_hw, stride, padding, dilation, workspace):
+    N, C = x.shape[:2]
+    F_, CK = w2.shape
+    P = out_hw[0] * out_hw[1]
+    dtype = np.result_type(x, w2)
+    n = _chunk_size(N, CK, P, dtype.itemsize)
+    keep = n >= N  # one chunk: its columns are kept for backward (in the layer's workspace)
+    xpad = np.ascontiguousarray(pad2d(x, padding))
+    ws = scratch()
+    out = np.empty((N, F_, P), dtype)
+    for s in range(0, N, n):
+        e = min(N, s + n)
+        if not keep:
+            buf = ws.get("cols", (CK, e - s, P), x.dtype)
+        else:
+            buf = np.empty((CK, N, P), x.dtype) if workspace is None else workspace.get("cols", (CK, N, P), x.dtype)
+        cols = _gather(xpad, s, e, kernel, out_hw, stride, dilation, buf)
+        prod = np.matmul(w2, cols.reshape(CK, -1), out=ws.get("prod", (F_, (e - s) * P), dtype))
+        out[s:e].transpose(1, 0, 2)[...] = prod.reshape(F_, e - s, P)
+    w = w2.reshape(F_, C, *kernel)
+    return out, ConvCache(cols if keep else None, w, tuple(x.shape), out_hw, stride, padding, dilation,
+                          chunk=n, xpad=None if keep else xpad)
 
 
 def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     """Returns (dx, dw, db); dx is None when ``need_dx`` is False, dw/db when ``need_dw`` is."""
+    if cache.chunk:
+        return _chunked_backward(dout, cache, need_dx, need_dw)
     xp = get_array_module(dout)
     cols, w = cache.cols, cache.w
     N, F_ = dout.shape[:2]
@@ -163,6 +222,70 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
         else:
             dx = _input_grad(d2, w2t, cache)
     return dx, dw, db
+
+
+def _chunked_backward(dout, cache, need_dx, need_dw):
+    """Backward of the chunked NumPy path, chunk by chunk: the upstream gradient of n images as
+    (F, n*P), one product with the chunk's columns for dw, one with the weights for dx."""
+    w = cache.w
+    N, C, H, W = cache.x_shape
+    F_, _, kh, kw = w.shape
+    CK, P, n = C * kh * kw, cache.out_hw[0] * cache.out_hw[1], cache.chunk
+    d3 = dout.reshape(N, F_, P)
+    dtype = np.result_type(dout, w)
+    ws = scratch()
+    dw = db = dx = None
+    if need_dw:
+        dw = np.zeros((F_, CK), dtype)
+        db = d3.sum(axis=(0, 2))
+    if need_dx:
+        dx = np.empty(cache.x_shape, dtype)
+        w_kc = w.transpose(2, 3, 1, 0).reshape(kh * kw * C, F_)  # rows (i, j, c): kernel offset first
+    for s in range(0, N, n):
+        e = min(N, s + n)
+        dchunk = ws.get("dout_t", (F_, e - s, P), dout.dtype)
+        dchunk[...] = d3[s:e].transpose(1, 0, 2)
+        d2 = dchunk.reshape(F_, -1)
+        if need_dw:
+            cols = cache.cols if cache.cols is not None else _gather(
+                cache.xpad, s, e, (kh, kw), cache.out_hw, cache.stride, cache.dilation,
+                ws.get("cols", (CK, e - s, P), cache.xpad.dtype))
+            if s == 0:
+                np.matmul(d2, cols.reshape(CK, -1).T, out=dw)
+            else:
+                dw += np.matmul(d2, cols.reshape(CK, -1).T, out=ws.get("dw", (F_, CK), dtype))
+        if need_dx:
+            dx[s:e] = _chunk_input_grad(dchunk, w, w_kc, cache, ws, dtype)
+    return dx, (None if dw is None else dw.reshape(w.shape)), db
+
+
+def _chunk_input_grad(dchunk, w, w_kc, cache, ws, dtype):
+    """dx (n, C, H, W) of one chunk from its upstream gradient (F, n, P); see ``_input_grad``
+    for the stride-1 frame: the same, with the chunk's images side by side in each channel."""
+    F_, n, _ = dchunk.shape
+    _, C, H, W = cache.x_shape
+    kh, kw = w.shape[2:]
+    Ho, Wo = cache.out_hw
+    (ph, pw), (dh, dw) = cache.padding, cache.dilation
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    if cache.stride != (1, 1):
+        dcols = np.matmul(w.reshape(F_, -1).T, dchunk.reshape(F_, -1), out=ws.get("dcols", (C * kh * kw, n * Ho * Wo), dtype))
+        c6 = dcols.reshape(C, kh, kw, n, Ho, Wo).transpose(3, 0, 1, 2, 4, 5)
+        return col2im(c6, (n, C, H, W), (kh, kw), (Ho, Wo), cache.stride, cache.padding, cache.dilation)
+    frame = ws.get("dout_frame", (F_, n, Hp, Wp), dchunk.dtype)
+    frame[:, :, Ho:] = 0
+    frame[:, :, :Ho, Wo:] = 0
+    frame[:, :, :Ho, :Wo] = dchunk.reshape(F_, n, Ho, Wo)
+    dcols = np.matmul(w_kc, frame.reshape(F_, -1), out=ws.get("dcols", (kh * kw * C, n * Hp * Wp), dtype))
+    M = C * n * Hp * Wp
+    by_offset = dcols.reshape(kh * kw, M)
+    dpad = ws.get("dpad", (M + (kh - 1) * dh * Wp + (kw - 1) * dw,), dtype)
+    dpad[...] = 0
+    for i in range(kh):
+        for j in range(kw):
+            o = i * dh * Wp + j * dw
+            dpad[o:o + M] += by_offset[i * kw + j]
+    return dpad[:M].reshape(C, n, Hp, Wp)[:, :, ph:ph + H, pw:pw + W].transpose(1, 0, 2, 3)
 
 
 def _input_grad(d2, w2t, cache):

@@ -133,7 +133,7 @@ class _ConvNd(Module):
 
 
 class Conv2d(_ConvNd):
-    """2-D convolution (cross-correlation) by im2col and one matrix product.
+    """2-D convolution (cross-correlation) by im2col: one matrix product per chunk of images.
 
     Shapes: x (N, in_channels, H, W), W (out_channels, in_channels, kh, kw), b (out_channels,),
     y (N, out_channels, Ho, Wo) with Ho = (H + 2P - D*(kh-1) - 1) // S + 1 (the notes'

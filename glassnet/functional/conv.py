@@ -1,5 +1,6 @@
 """Convolution by im2col, as the notes describe: every receptive field becomes a column,
-and the convolution is one (batched) matrix product.
+and the convolution is a matrix product: on CuPy one batched product over the whole batch, on
+NumPy one product per chunk of a few images (their columns side by side, still in cache).
 
 Shapes: x (N, C, H, W), w (F, C, kh, kw), b (F,), out (N, F, Ho, Wo) with
 ``Ho = (H + 2*ph - dh*(kh - 1) - 1) // sh + 1`` (the notes' ``(W - F + 2P)/S + 1`` with

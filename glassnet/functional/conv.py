@@ -270,7 +270,8 @@ def _chunk_input_grad(dchunk, w, w_kc, cache, ws, dtype):
     (ph, pw), (dh, dw) = cache.padding, cache.dilation
     Hp, Wp = H + 2 * ph, W + 2 * pw
     if cache.stride != (1, 1):
-        dcols = np.matmul(w.reshape(F_, -1).T, dchunk.reshape(F_, -1), out=ws.get("dcols", (C * kh * kw, n * Ho * Wo), dtype))
+        dcols = np.matmul(w.reshape(F_, -1).T, dchunk.reshape(F_, -1),
+                          out=ws.get("dcols", (C * kh * kw, n * Ho * Wo), dtype))
         c6 = dcols.reshape(C, kh, kw, n, Ho, Wo).transpose(3, 0, 1, 2, 4, 5)
         return col2im(c6, (n, C, H, W), (kh, kw), (Ho, Wo), cache.stride, cache.padding, cache.dilation)
     frame = ws.get("dout_frame", (F_, n, Hp, Wp), dchunk.dtype)

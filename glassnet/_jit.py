@@ -353,10 +353,10 @@ def relu_backward(dout, x):
 def softmax_cross_entropy(scores, labels):
     """Mean cross-entropy of softmax(scores (N, C)) with integer labels (N,) in range, and its
     gradient ``(softmax(scores) - onehot(labels)) / N``, in one pass over each row. Returns
-    (loss as a float, gradient), or None when a label is out of range. Unlike the other kernels this one is not bit-identical to NumPy:
-    it calls the C library's exp and log, which differ from NumPy's vectorized ones in the last
-    bit, and it sums the per-row losses in float64 (the tests compare to the NumPy path within a
-    few units in the last place)."""
+    (loss as a float, gradient), or None when a label is out of range. Unlike the other kernels
+    this one is not bit-identical to NumPy: it calls the C library's exp and log, which differ
+    from NumPy's vectorized ones in the last bit, and it sums the per-row losses in float64 (the
+    tests compare to the NumPy path within a few units in the last place)."""
     d = np.empty_like(scores)
     n = scores.shape[0]
     labels = labels.astype(np.int64, copy=False)  # one compiled version per float dtype, not per label dtype

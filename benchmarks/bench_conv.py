@@ -123,7 +123,7 @@ def profile(gn, rng):
     xpad = F.conv.pad2d(x, (1, 1))
     cols = np.empty((CK, n, P), np.float32)
     d2 = np.ones((64, n * P), np.float32)
-    dw = np.empty((64, CK), np.float32)
+    dw_t = np.empty((CK, 64), np.float32)
     chunks = range(0, N - N % n if N % n else N, n)  # whole chunks only
     w_kc = w.transpose(2, 3, 1, 0).reshape(-1, 64)
     frame = np.zeros((64, n * 34 * 34), np.float32)
@@ -134,7 +134,7 @@ def profile(gn, rng):
         "gather columns": lambda: [F.conv._gather(xpad, s, s + n, (3, 3), (32, 32), (1, 1), (1, 1), cols)
                                    for s in chunks],
         "forward GEMM": lambda: [np.matmul(w.reshape(64, -1), cols.reshape(CK, -1), out=d2) for _ in chunks],
-        "dW GEMM": lambda: [np.matmul(d2, cols.reshape(CK, -1).T, out=dw) for _ in chunks],
+        "dW GEMM": lambda: [np.matmul(cols.reshape(CK, -1), d2.T, out=dw_t) for _ in chunks],  # dw transposed
         # column gradients on the padded grid (a product 34*34/(32*32) larger), then the 9 contiguous adds
         "dx GEMM": lambda: [np.matmul(w_kc, frame, out=dcols) for _ in chunks],
         "dx (GEMM+adds)": lambda: [F.conv._chunk_input_grad(d2.reshape(64, n, P), w, w_kc, cache, ws, np.float32)

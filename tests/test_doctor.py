@@ -81,6 +81,62 @@ def test_monitor_overhead_is_a_sample_not_every_step():
     assert len(mon.records) == 1  # only iteration 0 was sampled
 
 
+def _histogram_cases(rng):
+    yield rng.standard_normal(4000)
+    yield rng.integers(-5, 5, 3000).astype(float)  # many values exactly on bin edges
+    yield np.full(17, 3.7)  # one value: NumPy's +-0.5 outer edges
+    yield rng.uniform(-1e-30, 1e-30, 500)
+    yield np.linspace(-2, 2, 1001) * 37.0
+    yield np.array([1.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_histogram_is_numpys_bin_for_bin(jit_on, dtype):
+    rng = np.random.default_rng(0)
+    for values in _histogram_cases(rng):
+        v = values.astype(dtype)
+        for bins in (1, 7, 30):
+            counts, edges = jit_on.histogram(v, bins)
+            ref_counts, ref_edges = np.histogram(v, bins=bins)
+            assert edges.dtype == ref_edges.dtype
+            np.testing.assert_array_equal(counts, ref_counts)
+            np.testing.assert_array_equal(edges, ref_edges)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_monitor_statistics_equal_float64_numpy(jit):
+    """The monitor's statistics are computed in the arrays' own precision (no float64 copies):
+    they still agree with float64 NumPy, NaN/inf are reported as non-finite, and finite values
+    whose squares overflow float32 still give a finite norm."""
+    from glassnet import _jit
+    from glassnet.doctor import monitors as M
+    if jit:
+        pytest.importorskip("numba")
+    before = _jit._enabled
+    _jit.set_enabled(jit)
+    try:
+        rng = np.random.default_rng(1)
+        a = (rng.standard_normal((64, 300)) * 3 + 1).astype(np.float32)
+        st = M._stats(a, 30)
+        a64 = a.astype(np.float64)
+        assert st["finite"] and st["mean"] == pytest.approx(a64.mean(), rel=1e-12)
+        assert st["std"] == pytest.approx(a64.std(), rel=1e-12)
+        ref_counts, ref_edges = np.histogram(a.ravel(), bins=30)
+        assert st["hist"] == ref_counts.tolist() and st["edges"] == ref_edges.tolist()
+        sq, finite = M._sq_norm(a.ravel())
+        assert finite and sq == pytest.approx(float(a64.ravel() @ a64.ravel()), rel=1e-5)
+        big = np.full(10, 1e20, np.float32)  # finite, but the float32 sum of squares overflows
+        assert M._sq_norm(big) == (pytest.approx(1e41, rel=1e-6), True)
+        bad = a.copy()
+        bad[3, 4], bad[5, 6] = np.nan, np.inf
+        st = M._stats(bad, 30)
+        assert not st["finite"] and sum(st["hist"]) == a.size - 2
+        assert st["mean"] == pytest.approx(np.delete(a64.ravel(), [3 * 300 + 4, 5 * 300 + 6]).mean(), rel=1e-12)
+        assert M._sq_norm(bad.ravel())[1] is False
+    finally:
+        _jit.set_enabled(before)
+
+
 def test_examine_a_run_folder_matches_the_live_trainer(tmp_path):
     from glassnet.train.run import run
     cfg = {"seed": 0, "data": {"dataset": "digits", "val_fraction": 0.2, "preprocessing": [{"type": "Standardize"}]},

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from .. import _jit
 from ..backend import as_numpy
 from ..train.callbacks.base import Callback
 
@@ -30,15 +31,39 @@ def _units(a):
     return np.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
 
 
+def _sq_norm(v):
+    """(sum of squares as a float, all finite?) of a flat array, without a float64 copy in the
+    common case: one dot product in the array's precision (``vdot``: no floating-point warning
+    state); NaN or inf make it non-finite, and only then (or on an overflow of finite values) is
+    the array checked and summed in float64."""
+    sq = float(np.vdot(v, v)) if v.dtype in (np.float32, np.float64) else float("nan")
+    if math.isfinite(sq):
+        return sq, True
+    if not np.isfinite(v).all():
+        return float("nan"), False
+    v64 = v.astype(np.float64)
+    return float(v64 @ v64), True
+
+
+def _histogram(v, bins):
+    """np.histogram of a flat array of finite values; one compiled pass when Numba is there (the
+    same bins and counts: tested), else NumPy's."""
+    if v.ndim == 1 and v.size and _jit.usable(v):
+        return _jit.histogram(v, bins)
+    return np.histogram(v, bins=bins)
+
+
 def _stats(a, bins):
-    a = as_numpy(a).astype(np.float64, copy=False)
-    finite = np.isfinite(a)
-    vals = a[finite] if not finite.all() else a.ravel()
+    """Mean, std (accumulated in float64) and histogram of the finite values of an array."""
+    a = as_numpy(a)
+    flat = a.ravel()
+    finite = bool(np.isfinite(flat).all())
+    vals = flat if finite else flat[np.isfinite(flat)]
     if vals.size == 0:
         return {"mean": float("nan"), "std": float("nan"), "hist": [], "edges": [], "finite": False}
-    counts, edges = np.histogram(vals, bins=bins)
-    return {"mean": float(vals.mean()), "std": float(vals.std()), "hist": counts.tolist(),
-            "edges": [float(e) for e in edges], "finite": bool(finite.all())}
+    counts, edges = _histogram(vals, bins)
+    return {"mean": float(vals.mean(dtype=np.float64)), "std": float(vals.std(dtype=np.float64)),
+            "hist": counts.tolist(), "edges": [float(e) for e in edges], "finite": finite}
 
 
 class Monitor(Callback):
@@ -117,14 +142,19 @@ class Monitor(Callback):
             return
         self._unwrap()
         for name, p in trainer.model.named_parameters():
-            g = as_numpy(p.grad).astype(np.float64).ravel()
-            w = as_numpy(p.data).astype(np.float64).ravel()
-            if p.decay and np.isfinite(g).all() and g.size:
-                counts, edges = np.histogram(g, bins=self.bins)
+            # in the arrays' own precision (no float64 copies of the weights): the sums accumulate
+            # in float64 where precision matters (mean, std), the norms by one dot product
+            g = as_numpy(p.grad).ravel()
+            w = as_numpy(p.data).ravel()
+            g_sq, g_finite = _sq_norm(g)
+            w_sq, w_finite = _sq_norm(w)
+            if p.decay and g_finite and g.size:
+                counts, edges = _histogram(g, self.bins)
                 rec.setdefault("grad_hist", {})[name] = {"hist": counts.tolist(), "edges": edges.tolist()}
-            rec["params"][name] = {"grad_norm": float(math.sqrt(g @ g)) if np.isfinite(g).all() else float("nan"),
-                                   "weight_norm": float(math.sqrt(w @ w)) if np.isfinite(w).all() else float("nan"),
-                                   "weight_mean": float(w.mean()), "weight_std": float(w.std()),
+            rec["params"][name] = {"grad_norm": math.sqrt(g_sq) if g_finite else float("nan"),
+                                   "weight_norm": math.sqrt(w_sq) if w_finite else float("nan"),
+                                   "weight_mean": float(w.mean(dtype=np.float64)),
+                                   "weight_std": float(w.std(dtype=np.float64)),
                                    "decay": bool(p.decay), "shape": list(p.shape)}
 
     def after_step(self, trainer, logs):

@@ -13,16 +13,17 @@ window instead of one NumPy pass over strided views per kernel offset. Training-
 norm reads its input twice after NumPy's channel sums and writes its output once (instead of
 about ten passes, and keeps the input rather than a normalized copy for backward); its
 backward likewise. Softmax cross-entropy with integer labels (loss and gradient) is one pass
-over each row instead of about fifteen NumPy calls on a small array. The
-doctor's monitor histograms its samples in one pass, bin for bin as ``np.histogram``.
+over each row instead of about fifteen NumPy calls on a small array. The doctor's monitor
+histograms its samples in one pass (bin for bin ``np.histogram`` in float64) and takes their
+mean and variance in two vectorized passes (no float64 temporary).
 
-Each kernel but the batch-norm and softmax ones computes exactly the operations of the NumPy
-code it replaces, in the same order and precision (no fast-math, no fused multiply-add), so
-the results are bit-identical (one exception: max pooling's backward leaves +0.0 where the
-NumPy path writes a non-hit -0.0, equal values); the tests compare both. The softmax cross-entropy kernel calls
-the C library's exp and log, which differ from NumPy's vectorized ones in the last bit, and the
-batch-norm kernels sum in another order: they agree with the NumPy path to float rounding
-(tested).
+Each kernel but the batch-norm, softmax and moment ones computes exactly the operations of
+the NumPy code it replaces, in the same order and precision (no fast-math, no fused
+multiply-add), so the results are bit-identical (one exception: max pooling's backward leaves
++0.0 where the NumPy path writes a non-hit -0.0, equal values); the tests compare both. The
+softmax cross-entropy kernel calls the C library's exp and log, which differ from NumPy's
+vectorized ones in the last bit, and the batch-norm and moment kernels sum in another order:
+they agree with the NumPy path to float rounding (tested).
 
 Used when Numba is installed (``pip install glassnet[jit]``), the arrays are contiguous NumPy
 float32/float64, and it is not switched off (``GLASSNET_JIT=0`` in the environment, or
@@ -339,8 +340,8 @@ def _softmax_xent(s, y, d, scale):  # pragma: no cover - compiled
 def _histogram(v, first, denom, numer, edges, counts):  # pragma: no cover - compiled
     n_bins = counts.shape[0]
     for k in range(v.shape[0]):
-        x = v[k]
-        i = int(((x - first) / denom) * numer)  # in the values' precision, as NumPy computes it
+        x = np.float64(v[k])  # in float64 (as NumPy on a float64 copy), whatever the values' dtype
+        i = int(((x - first) / denom) * numer)
         if i == n_bins:  # the right edge belongs to the last bin
             i -= 1
         if x < edges[i]:  # within a rounding of an edge: NumPy's two corrections
@@ -349,6 +350,18 @@ def _histogram(v, first, denom, numer, edges, counts):  # pragma: no cover - com
             i += 1
         counts[i] += 1
 
+
+
+def _moments(v):  # pragma: no cover - compiled (with reassociation: the sums vectorize)
+    s = 0.0
+    for k in range(v.shape[0]):
+        s += np.float64(v[k])
+    mean = s / v.shape[0]
+    q = 0.0
+    for k in range(v.shape[0]):  # a second pass over centred values, as np.var
+        d = np.float64(v[k]) - mean
+        q += d * d
+    return mean, q / v.shape[0]
 
 # -- what the library calls -----------------------------------------------------------------------
 def adam_step(p, g, m, v, b1, b2, eps, scale):
@@ -385,18 +398,28 @@ def softmax_cross_entropy(scores, labels):
 
 
 def histogram(values, bins):
-    """``np.histogram(values, bins)`` (counts as int64, edges) of a contiguous 1-D array of finite
-    float32/float64 values, bin for bin the same: NumPy's outer edges, its equal-width index
-    arithmetic in the values' precision and its two corrections near an edge, in one pass."""
-    first, last = values.min(), values.max()
+    """``np.histogram(values.astype(np.float64), bins)`` (counts as int64, float64 edges) of a
+    contiguous 1-D array of finite float32/float64 values without the float64 copy, bin for bin
+    the same: NumPy's outer edges, its equal-width index arithmetic and its two corrections near
+    an edge, in one pass. (In float64 because float32 edges cannot resolve a narrow range of
+    large values, where np.histogram raises.) A range that overflows float64 goes to NumPy
+    (which raises ValueError)."""
+    first, last = float(values.min()), float(values.max())
     if first == last:
         first, last = first - 0.5, last + 0.5
-    edges = np.linspace(first, last, bins + 1, endpoint=True, dtype=values.dtype)
+    if not math.isfinite(last - first):
+        return np.histogram(values.astype(np.float64), bins=bins)
+    edges = np.linspace(first, last, bins + 1, endpoint=True)
     counts = np.zeros(bins, dtype=np.int64)
-    f = values.dtype.type
-    _compiled(_histogram)(values, f(first), f(last - first), f(bins), edges, counts)
+    _compiled(_histogram)(values, first, last - first, float(bins), edges, counts)
     return counts, edges
 
+
+def mean_var(values):
+    """(mean, variance) of a contiguous 1-D float32/float64 array, accumulated in float64 in two
+    passes like ``np.mean``/``np.var`` with ``dtype=np.float64`` (other summation order: equal to
+    float64 rounding), without their float64 temporary."""
+    return _compiled(_moments, reassociate=True)(values)
 
 def _planes(a):
     return a.reshape(-1, a.shape[-2], a.shape[-1])

@@ -88,19 +88,31 @@ def _histogram_cases(rng):
     yield rng.uniform(-1e-30, 1e-30, 500)
     yield np.linspace(-2, 2, 1001) * 37.0
     yield np.array([1.0])
+    yield 16777216.0 + rng.integers(0, 3, 200)  # a narrow range of large values: float32 edges fail
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_compiled_histogram_is_numpys_bin_for_bin(jit_on, dtype):
+def test_compiled_histogram_is_numpys_in_float64_bin_for_bin(jit_on, dtype):
     rng = np.random.default_rng(0)
     for values in _histogram_cases(rng):
         v = values.astype(dtype)
         for bins in (1, 7, 30):
             counts, edges = jit_on.histogram(v, bins)
-            ref_counts, ref_edges = np.histogram(v, bins=bins)
-            assert edges.dtype == ref_edges.dtype
+            ref_counts, ref_edges = np.histogram(v.astype(np.float64), bins=bins)
+            assert edges.dtype == np.float64
             np.testing.assert_array_equal(counts, ref_counts)
             np.testing.assert_array_equal(edges, ref_edges)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_moments_equal_numpys_in_float64(jit_on, dtype):
+    rng = np.random.default_rng(2)
+    for v in (rng.standard_normal(100_003) * 0.05 + 0.01, 1e4 + rng.standard_normal(5000), np.full(7, 2.5),
+              np.array([3.0])):
+        v = v.astype(dtype)
+        mean, var = jit_on.mean_var(v)
+        assert mean == pytest.approx(v.mean(dtype=np.float64), rel=1e-12, abs=1e-300)
+        assert var == pytest.approx(v.var(dtype=np.float64), rel=1e-10, abs=1e-300)
 
 
 @pytest.mark.parametrize("jit", [False, True])
@@ -121,8 +133,14 @@ def test_monitor_statistics_equal_float64_numpy(jit):
         a64 = a.astype(np.float64)
         assert st["finite"] and st["mean"] == pytest.approx(a64.mean(), rel=1e-12)
         assert st["std"] == pytest.approx(a64.std(), rel=1e-12)
-        ref_counts, ref_edges = np.histogram(a.ravel(), bins=30)
+        ref_counts, ref_edges = np.histogram(a.ravel().astype(np.float64), bins=30)
         assert st["hist"] == ref_counts.tolist() and st["edges"] == ref_edges.tolist()
+        narrow = np.float32(16777216) + np.arange(3, dtype=np.float32)  # float32 edges cannot bin these
+        assert sum(M._stats(narrow, 30)["hist"]) == 3
+        huge = np.array([-1.7e308, 1.7e308])  # a range beyond float64: no histogram, no exception
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            assert M._stats(huge, 30)["hist"] == [] and M._stats(huge, 30)["finite"]
         sq, finite = M._sq_norm(a.ravel())
         assert finite and sq == pytest.approx(float(a64.ravel() @ a64.ravel()), rel=1e-5)
         big = np.full(10, 1e20, np.float32)  # finite, but the float32 sum of squares overflows

@@ -46,11 +46,25 @@ def _sq_norm(v):
 
 
 def _histogram(v, bins):
-    """np.histogram of a flat array of finite values; one compiled pass when Numba is there (the
-    same bins and counts: tested), else NumPy's."""
+    """(counts, edges) of a flat array of finite values, binned in float64 (float32 edges cannot
+    resolve a narrow range of large values): one compiled pass when Numba is there (bin for bin
+    np.histogram's: tested), else np.histogram on a float64 copy. A range too wide for float64
+    gives an empty histogram: a sample must never stop the run it watches."""
+    try:
+        if v.ndim == 1 and v.size and _jit.usable(v):
+            return _jit.histogram(v, bins)
+        return np.histogram(v.astype(np.float64, copy=False), bins=bins)
+    except ValueError:  # "Too many bins for data range": values near +-1.8e308
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+
+
+def _mean_std(v):
+    """Mean and std of a flat array, accumulated in float64 (a compiled pair of passes when Numba
+    is there; else NumPy's, which makes a float64 temporary)."""
     if v.ndim == 1 and v.size and _jit.usable(v):
-        return _jit.histogram(v, bins)
-    return np.histogram(v, bins=bins)
+        mean, var = _jit.mean_var(v)
+        return float(mean), math.sqrt(var)
+    return float(v.mean(dtype=np.float64)), float(v.std(dtype=np.float64))
 
 
 def _stats(a, bins):
@@ -62,8 +76,9 @@ def _stats(a, bins):
     if vals.size == 0:
         return {"mean": float("nan"), "std": float("nan"), "hist": [], "edges": [], "finite": False}
     counts, edges = _histogram(vals, bins)
-    return {"mean": float(vals.mean(dtype=np.float64)), "std": float(vals.std(dtype=np.float64)),
-            "hist": counts.tolist(), "edges": [float(e) for e in edges], "finite": finite}
+    mean, std = _mean_std(vals)
+    return {"mean": mean, "std": std, "hist": counts.tolist(), "edges": [float(e) for e in edges],
+            "finite": finite}
 
 
 class Monitor(Callback):
@@ -150,11 +165,12 @@ class Monitor(Callback):
             w_sq, w_finite = _sq_norm(w)
             if p.decay and g_finite and g.size:
                 counts, edges = _histogram(g, self.bins)
-                rec.setdefault("grad_hist", {})[name] = {"hist": counts.tolist(), "edges": edges.tolist()}
+                if counts.size:
+                    rec.setdefault("grad_hist", {})[name] = {"hist": counts.tolist(), "edges": edges.tolist()}
+            w_mean, w_std = _mean_std(w)
             rec["params"][name] = {"grad_norm": math.sqrt(g_sq) if g_finite else float("nan"),
                                    "weight_norm": math.sqrt(w_sq) if w_finite else float("nan"),
-                                   "weight_mean": float(w.mean(dtype=np.float64)),
-                                   "weight_std": float(w.std(dtype=np.float64)),
+                                   "weight_mean": w_mean, "weight_std": w_std,
                                    "decay": bool(p.decay), "shape": list(p.shape)}
 
     def after_step(self, trainer, logs):

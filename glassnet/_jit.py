@@ -351,7 +351,6 @@ def _histogram(v, first, denom, numer, edges, counts):  # pragma: no cover - com
         counts[i] += 1
 
 
-
 def _moments(v):  # pragma: no cover - compiled (with reassociation: the sums vectorize)
     s = 0.0
     for k in range(v.shape[0]):

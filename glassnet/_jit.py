@@ -362,6 +362,7 @@ def _moments(v):  # pragma: no cover - compiled (with reassociation: the sums ve
         q += d * d
     return mean, q / v.shape[0]
 
+
 # -- what the library calls -----------------------------------------------------------------------
 def adam_step(p, g, m, v, b1, b2, eps, scale):
     """In place, in one pass: ``m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
@@ -419,6 +420,7 @@ def mean_var(values):
     passes like ``np.mean``/``np.var`` with ``dtype=np.float64`` (other summation order: equal to
     float64 rounding), without their float64 temporary."""
     return _compiled(_moments, reassociate=True)(values)
+
 
 def _planes(a):
     return a.reshape(-1, a.shape[-2], a.shape[-1])

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .. import _jit
+from .._checks import all_finite
 from ..backend import as_numpy
 from ..train.callbacks.base import Callback
 
@@ -71,7 +72,7 @@ def _stats(a, bins):
     """Mean, std (accumulated in float64) and histogram of the finite values of an array."""
     a = as_numpy(a)
     flat = a.ravel()
-    finite = bool(np.isfinite(flat).all())
+    finite = all_finite(flat)  # one dot product unless something is not finite
     vals = flat if finite else flat[np.isfinite(flat)]
     if vals.size == 0:
         return {"mean": float("nan"), "std": float("nan"), "hist": [], "edges": [], "finite": False}

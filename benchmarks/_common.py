@@ -3,8 +3,10 @@ import os
 import time
 
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(var, str(THREADS))
+# what ``import glassnet`` sets when it comes before NumPy (the scripts import NumPy first)
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "22")
 
 
 def int_flag(name, default):

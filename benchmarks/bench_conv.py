@@ -42,11 +42,38 @@ def interleaved_ms(f, g, warmup=2, repeat=15):
     return 1e3 * statistics.median(a), 1e3 * statistics.median(b)
 
 
+class Im2col:
+    """A layer run with ``functional.conv.ALGORITHM = "im2col"`` (exact products instead of
+    Winograd's algorithm, which "auto" picks for this layer)."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def _with(self, fn, arg):
+        from glassnet.functional import conv
+        before, conv.ALGORITHM = conv.ALGORITHM, "im2col"
+        try:
+            return fn(arg)
+        finally:
+            conv.ALGORITHM = before
+
+    def forward(self, x):
+        return self._with(self.layer.forward, x)
+
+    def backward(self, dout):
+        return self._with(self.layer.backward, dout)
+
+    def clear_cache(self):
+        self.layer.clear_cache()
+
+
 def cases(gn, torch):
     F = torch.nn.functional
     return [
         ("Conv2d 3x3 32->64, N=64, 32x32, pad 1", (64, 32, 32, 32),
          lambda: gn.nn.Conv2d(32, 64, 3, padding=1, rng=0), lambda: torch.nn.Conv2d(32, 64, 3, padding=1)),
+        ("Conv2d 3x3 as above, by im2col (exact)", (64, 32, 32, 32),
+         lambda: Im2col(gn.nn.Conv2d(32, 64, 3, padding=1, rng=0)), lambda: torch.nn.Conv2d(32, 64, 3, padding=1)),
         ("MaxPool2d 2x2, N=64, 64ch, 32x32", (64, 64, 32, 32), lambda: gn.nn.MaxPool2d(2), lambda: torch.nn.MaxPool2d(2)),
         ("AvgPool2d 2x2, N=64, 64ch, 32x32", (64, 64, 32, 32), lambda: gn.nn.AvgPool2d(2), lambda: torch.nn.AvgPool2d(2)),
         ("MaxPool2d 3x3 stride 2, N=64, 64ch, 32x32", (64, 64, 32, 32), lambda: gn.nn.MaxPool2d(3, 2),
@@ -110,12 +137,14 @@ def main():
 
 
 def profile(gn, rng):
-    """Where the 3x3 convolution's time goes on the NumPy path: the whole forward and backward,
-    then their parts summed over the chunks (columns gathered, the three products, the adds)."""
+    """Where the 3x3 convolution's time goes on the NumPy path: by im2col, the whole forward and
+    backward, then their parts summed over the chunks (columns gathered, the three products, the
+    adds); then the same for Winograd's algorithm (when the compiled kernels are on)."""
     from glassnet import functional as F
     from glassnet.functional.workspace import scratch
     x = rng.standard_normal((64, 32, 32, 32)).astype(np.float32)
     w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
+    before, F.conv.ALGORITHM = F.conv.ALGORITHM, "im2col"
     out, cache = F.conv2d_forward(x, w, None, 1, 1)
     dout = np.ones_like(out)
     n, N, CK, P = cache.chunk, 64, 32 * 9, 32 * 32
@@ -140,9 +169,47 @@ def profile(gn, rng):
         "dx (GEMM+adds)": lambda: [F.conv._chunk_input_grad(d2.reshape(64, n, P), w, w_kc, cache, ws, np.float32)
                                    for _ in chunks],
     }
-    print(f"  (chunks of {n} images, F.conv.CHUNK_BYTES = {F.conv.CHUNK_BYTES >> 20} MiB of columns)")
+    print(f"  im2col (chunks of {n} images, F.conv.CHUNK_BYTES = {F.conv.CHUNK_BYTES >> 20} MiB of columns)")
     for k, fn in parts.items():
         print(f"  {k:<18} {median_ms(fn):8.2f} ms")
+    F.conv.ALGORITHM = before
+    if gn.backend.jit_enabled():
+        profile_winograd(x, w, dout)
+
+
+def profile_winograd(x, w, dout):
+    """Winograd F(4x4, 3x3): forward, backward, and their parts summed over whole chunks."""
+    from glassnet import _jit
+    from glassnet.functional import winograd as wg
+    b = np.zeros(w.shape[0], np.float32)
+    out, cache = wg.forward(x, w, b, (1, 1))
+    n, (Ty, Tx) = cache.chunk, cache.tiles
+    T, (N, C), F_ = n * Ty * Tx, x.shape[:2], w.shape[0]
+    chunks = range(0, N - N % n if N % n else N, n)
+    k = wg._constants(np.float32)
+    V, dV = np.empty((C, 36, T), np.float32), np.empty((C, 36, T), np.float32)
+    M, Z = np.empty((F_, 36, T), np.float32), np.empty((F_, 36, T), np.float32)
+    dU, dx = np.empty((36, F_, C), np.float32), np.empty_like(x)
+    U = cache.U
+
+    def run(kernel):  # the parallel kernel, launched as the library launches it
+        return lambda *args: _jit.launch(wg._kernel(kernel), *args)
+    parts = {
+        "forward": lambda: wg.forward(x, w, b, (1, 1)),
+        "backward": lambda: wg.backward(dout, cache),
+        "input tiles": lambda: [run(wg._input_tiles)(x, s, s + n, 1, 1, Ty, Tx, V, k) for s in chunks],
+        "forward GEMMs": lambda: [np.matmul(U, V.transpose(1, 0, 2), out=M.transpose(1, 0, 2)) for _ in chunks],
+        "output tiles": lambda: [run(wg._output_tiles)(M, s, Ty, Tx, b, out, k) for s in chunks],
+        "gradient tiles": lambda: [run(wg._grad_tiles)(dout, s, s + n, Ty, Tx, Z, k) for s in chunks],
+        "dW GEMMs": lambda: [np.matmul(Z.transpose(1, 0, 2), V.transpose(1, 2, 0), out=dU) for _ in chunks],
+        "dx GEMMs": lambda: [np.matmul(U.transpose(0, 2, 1), Z.transpose(1, 0, 2), out=dV.transpose(1, 0, 2))
+                             for _ in chunks],
+        "dx tiles (adjoint)": lambda: [run(wg._input_tiles_adjoint)(dV, s, 1, 1, Ty, Tx, dx, k) for s in chunks],
+    }
+    print(f"  Winograd F(4x4, 3x3) (chunks of {n} images, winograd.CHUNK_BYTES = "
+          f"{wg.CHUNK_BYTES >> 10} KiB of transformed input); backward transforms the input again")
+    for key, fn in parts.items():
+        print(f"  {key:<18} {median_ms(fn):8.2f} ms")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,17 @@
     trainer = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(net, lr=1e-3))
     trainer.fit((X, y), val=(Xv, yv), epochs=20, batch_size=128, seed=0)
 """
+import os as _os
+import sys as _sys
+
+# OpenBLAS's idle threads spin for about 0.1 s after each product (2**28 cycles), taking a core
+# from the compiled kernels that run on all cores (Winograd's transforms). About 1.6 ms
+# (2**22 cycles) keeps products as fast (measured) and frees the core. OpenBLAS reads this once,
+# when NumPy loads: so only when glassnet comes first and the variable is unset.
+# See docs/decisions.md ("OpenBLAS's idle spin").
+if "numpy" not in _sys.modules:
+    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "22")
+
 from . import backend, callbacks, classic, data, doctor, ensemble, estimators, functional, gradcheck, nn, optim, report, tune
 from .errors import BackwardError, ConvergenceWarning, NonFiniteError, NotFittedError, ShapeError, SymmetryWarning
 from .serialization import CheckpointError, load, save

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -73,22 +74,44 @@ def usable(*arrays) -> bool:
         type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous for a in arrays)
 
 
-def _compiled(fn, reassociate=False):
+def _compiled(fn, reassociate=False, parallel=False):
     """``fn`` compiled by Numba on first use (cached here and on disk), with the options every
     kernel needs: ``error_model="numpy"`` (no per-element division check, which would stop the
     loops from vectorizing), no bounds checks, no fast-math (so results stay bit-identical).
     ``reassociate``: let the compiler reorder the additions of a sum (fast-math's "reassoc"
     only), so that a reduction runs on vector registers; for kernels that are not bit-identical
-    anyway. A kernel is always compiled with the same flags (Numba's disk cache does not tell
-    them apart)."""
-    key = (fn.__name__, reassociate)
+    anyway. ``parallel``: the kernel's ``prange`` loops (its module binds ``prange = range``)
+    run on Numba's threads; call such a kernel through ``launch``. A kernel is always compiled
+    with the same flags (Numba's disk cache does not tell them apart)."""
+    key = (fn.__name__, reassociate, parallel)
     kernel = _kernels.get(key)
     if kernel is None:
         import numba
         math_flags = {"fastmath": {"reassoc"}} if reassociate else {}
+        if parallel:
+            fn.__globals__["prange"] = numba.prange
         kernel = _kernels[key] = numba.njit(cache=True, error_model="numpy", boundscheck=False,
-                                                    **math_flags)(fn)
+                                            parallel=parallel, **math_flags)(fn)
     return kernel
+
+
+_launch_lock = threading.Lock()
+_threadsafe_layer = False  # known once a parallel kernel has run
+
+
+def launch(kernel, *args):
+    """Run a kernel compiled with ``parallel=True``. Numba's "workqueue" threading layer (used
+    when neither TBB nor OpenMP is found) aborts the process when two threads launch parallel
+    kernels at once, so until a launch shows a thread-safe layer ("tbb" or "omp"), launches
+    take turns."""
+    global _threadsafe_layer
+    if _threadsafe_layer:
+        return kernel(*args)
+    with _launch_lock:
+        result = kernel(*args)
+        import numba
+        _threadsafe_layer = numba.threading_layer() in ("tbb", "omp")
+    return result
 
 
 # -- the kernels, as plain Python; each runs only through _compiled -------------------------------

@@ -16,7 +16,24 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..errors import ShapeError
+from . import winograd
 from .workspace import scratch
+
+#: How a 3x3 stride-1 convolution on the CPU is computed: "auto" (Winograd's F(4x4, 3x3) where it
+#: applies and pays, else im2col), "im2col" (always; the exact products), "winograd" (wherever it
+#: applies). See ``functional/winograd.py`` for what it changes (speed, and float32 accuracy).
+ALGORITHM = "auto"
+_ALGORITHMS = ("auto", "im2col", "winograd")
+
+
+def _use_winograd(x, w, stride, padding, dilation) -> bool:
+    if ALGORITHM not in _ALGORITHMS:
+        raise ValueError(f"functional.conv.ALGORITHM must be one of {_ALGORITHMS}, got {ALGORITHM!r}")
+    if ALGORITHM == "im2col" or not winograd.applies(x, w, stride, padding, dilation):
+        return False
+    Ho = x.shape[2] + 2 * padding[0] - 2  # (3x3, stride 1: checked by applies)
+    Wo = x.shape[3] + 2 * padding[1] - 2
+    return ALGORITHM == "winograd" or winograd.worthwhile(x, w, (Ho, Wo))
 
 
 def pair(v, name="value"):
@@ -167,6 +184,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, workspace=None
     else:
         Ho = out_size(x.shape[2], kh, stride[0], padding[0], dilation[0], "conv2d", "H")
         Wo = out_size(x.shape[3], kw, stride[1], padding[1], dilation[1], "conv2d", "W")
+        if xp is np and _use_winograd(x, w, stride, padding, dilation):
+            return winograd.forward(x, w, b, padding)
         if xp is np:
             out, cache = _chunked_forward(x, w2, b, (kh, kw), (Ho, Wo), stride, padding, dilation, workspace)
             return out.reshape(N, F_, Ho, Wo), cache  # the bias is added inside
@@ -209,6 +228,8 @@ def _chunked_forward(x, w2, b, kernel, out_hw, stride, padding, dilation, worksp
 
 def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     """Returns (dx, dw, db); dx is None when ``need_dx`` is False, dw/db when ``need_dw`` is."""
+    if isinstance(cache, winograd.WinogradCache):
+        return winograd.backward(dout, cache, need_dx, need_dw)
     if cache.chunk:
         return _chunked_backward(dout, cache, need_dx, need_dw)
     xp = get_array_module(dout)
@@ -359,4 +380,4 @@ def conv1d_backward(dout, cache, need_dx=True, need_dw=True):
 
 
 __all__ = ["conv2d_forward", "conv2d_backward", "conv1d_forward", "conv1d_backward", "im2col", "col2im",
-           "out_size", "check_geometry", "pair", "pad2d", "ConvCache"]
+           "out_size", "check_geometry", "pair", "pad2d", "ConvCache", "ALGORITHM"]

@@ -18,7 +18,7 @@ import time
 
 __all__ = ["SerialExecutor", "ProcessExecutor", "RayExecutor", "make_executor"]
 
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 class SerialExecutor(cf.Executor):

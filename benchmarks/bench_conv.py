@@ -189,7 +189,7 @@ def profile_winograd(x, w, dout):
     k = wg._constants(np.float32)
     V, dV = np.empty((C, 36, T), np.float32), np.empty((C, 36, T), np.float32)
     M, Z = np.empty((F_, 36, T), np.float32), np.empty((F_, 36, T), np.float32)
-    dU, dx = np.empty((36, F_, C), np.float32), np.empty_like(x)
+    dU, dx, db = np.empty((36, F_, C), np.float32), np.empty_like(x), np.zeros(F_)
     U = cache.U
 
     def run(kernel):  # the parallel kernel, launched as the library launches it
@@ -200,7 +200,7 @@ def profile_winograd(x, w, dout):
         "input tiles": lambda: [run(wg._input_tiles)(x, s, s + n, 1, 1, Ty, Tx, V, k) for s in chunks],
         "forward GEMMs": lambda: [np.matmul(U, V.transpose(1, 0, 2), out=M.transpose(1, 0, 2)) for _ in chunks],
         "output tiles": lambda: [run(wg._output_tiles)(M, s, Ty, Tx, b, out, k) for s in chunks],
-        "gradient tiles": lambda: [run(wg._grad_tiles)(dout, s, s + n, Ty, Tx, Z, k) for s in chunks],
+        "gradient tiles": lambda: [run(wg._grad_tiles)(dout, s, s + n, Ty, Tx, Z, k, db) for s in chunks],
         "dW GEMMs": lambda: [np.matmul(Z.transpose(1, 0, 2), V.transpose(1, 2, 0), out=dU) for _ in chunks],
         "dx GEMMs": lambda: [np.matmul(U.transpose(0, 2, 1), Z.transpose(1, 0, 2), out=dV.transpose(1, 0, 2))
                              for _ in chunks],

@@ -188,9 +188,10 @@ def _output_tiles(M, s, Ty, Tx, b, out, k):  # pragma: no cover - compiled
                     img[y, xx] = P[xx & 3, y, xx >> 2]
 
 
-def _grad_tiles(dout, s, e, Ty, Tx, Z, k):  # pragma: no cover - compiled
-    """Z[f, a*6+b, t] = (A dY A^T)[a, b] of every 4x4 block dY of dout (N, F, Ho, Wo), zero past
-    Ho and Wo: the adjoint of ``_output_tiles`` (without the bias)."""
+def _grad_tiles(dout, s, e, Ty, Tx, Z, k, db):  # pragma: no cover - compiled
+    """Z[f, a*6+b, t] = (A dY A^T)[a, b] of every 4x4 block dY of dout (N, F, Ho, Wo), zero
+    past Ho and Wo: the adjoint of ``_output_tiles``; and db[f] += the sum of dout[s:e, f]
+    (float64, summed by columns so that the additions vectorize)."""
     k2, k8 = k[2], k[3]
     k4 = k2 * k2
     F, Ho, Wo = dout.shape[1], dout.shape[2], dout.shape[3]
@@ -198,11 +199,14 @@ def _grad_tiles(dout, s, e, Ty, Tx, Z, k):  # pragma: no cover - compiled
     for f in prange(F):  # output channels in parallel: each has its own scratch planes
         P = np.zeros((4, 4 * Ty, Tx), dout.dtype)  # past Ho and Wo never written: zero
         S = np.empty((4, 6, Tx), dout.dtype)
+        sums = np.zeros(Wo, db.dtype)
         for i in range(e - s):
             img = dout[s + i, f]
             for y in range(Ho):
                 for xx in range(Wo):
                     P[xx & 3, y, xx >> 2] = img[y, xx]
+                for xx in range(Wo):
+                    sums[xx] += img[y, xx]
             for ty in range(Ty):
                 r0 = 4 * ty
                 for q in range(4):  # along rows: S[q, a] = sum_j AT[j, a] y_j
@@ -227,6 +231,7 @@ def _grad_tiles(dout, s, e, Ty, Tx, Z, k):  # pragma: no cover - compiled
                         z[3, t0 + tx] = r + u
                         z[4, t0 + tx] = r - u
                         z[5, t0 + tx] = y3
+        db[f] += sums.sum()
 
 
 # -- the driver -------------------------------------------------------------------------------------
@@ -320,17 +325,18 @@ def backward(dout, cache, need_dx=True, need_dw=True):
     grad, inp, adj = _kernel(_grad_tiles), _kernel(_input_tiles), _kernel(_input_tiles_adjoint)
     dx = np.empty(x.shape, dtype) if need_dx else None
     dU = np.zeros((36, F_, C), dtype) if need_dw else None
+    db64 = np.zeros(F_)
     Ut = U.transpose(0, 2, 1)  # (36, C, F)
     for s in range(0, N, n):
         e = min(N, s + n)
         T = (e - s) * TT
         Z = ws.get("wino_Z", (F_, 36, T), dtype)
-        _jit.launch(grad, dout, s, e, Ty, Tx, Z, k)
+        _jit.launch(grad, dout, s, e, Ty, Tx, Z, k, db64)
         Zk = Z.transpose(1, 0, 2)  # (36, F, T)
-        if need_dw:
+        if need_dw:  # (a longer T per product, several chunks at once, measured slower overall)
             V = ws.get("wino_V", (C, 36, T), dtype)
             _jit.launch(inp, x, s, e, ph, pw, Ty, Tx, V, k)
-            dU += np.matmul(Zk, V.transpose(1, 2, 0), out=ws.get("wino_dU", (36, F_, C), dtype))
+            dU += np.matmul(Zk, V.transpose(1, 2, 0), out=ws.get("wino_dU", (36, F_, C), dtype))  # (F, T) @ (T, C)
         if need_dx:
             dV = ws.get("wino_dV", (C, 36, T), dtype)
             np.matmul(Ut, Zk, out=dV.transpose(1, 0, 2))  # 36 products (C, F) @ (F, T)
@@ -339,7 +345,7 @@ def backward(dout, cache, need_dx=True, need_dw=True):
     if need_dw:
         dw = np.einsum("ai,abfc,bj->fcij", G, dU.reshape(6, 6, F_, C).astype(np.float64), G,
                        optimize=True).astype(dtype)
-        db = dout.sum(axis=(0, 2, 3))
+        db = db64.astype(dtype)
     return dx, dw, db
 
 

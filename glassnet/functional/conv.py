@@ -7,6 +7,9 @@ Shapes: x (N, C, H, W), w (F, C, kh, kw), b (F,), out (N, F, Ho, Wo) with
 dilation). 1-D convolution is the 2-D one with H = 1. The columns are gathered through a
 strided view (no Python loop over pixels or samples); backward scatters the column gradients
 back with one strided add per kernel offset (col2im). Works on NumPy and CuPy arrays.
+
+3x3 stride-1 convolutions on the CPU may run by Winograd's algorithm instead (``ALGORITHM``;
+``functional/winograd.py``): their cache is then a ``winograd.WinogradCache``.
 """
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ QUICK = [
     ["bench_throughput.py"],                          # 1. MLP throughput, GEMM share
     ["bench_conv.py"],                                # 2-3. conv, pooling, LSTM/GRU
     ["bench_conv_alone.py"],                          # 2. the 3x3 conv, each library in its own process
+    ["bench_cnn_step.py"],                            # a small CNN's training step
     ["bench_layers.py"],
     ["bench_mlp.py", "--n", "60000", "--epochs", "5", "--isolate"],  # 4-5. end to end, memory
     ["bench_doctor.py"],                              # 6. monitor overhead

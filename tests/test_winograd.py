@@ -55,6 +55,7 @@ def test_winograd_matches_loops_and_im2col(rng, wino, H, W, p, per_chunk):
     dx3, dw3, db3 = F.conv2d_backward(dout, cache, need_dw=False)
     assert dw3 is None and db3 is None
     np.testing.assert_allclose(dx3, dx, rtol=1e-14, atol=1e-14)
+    assert F.conv2d_backward(dout, cache, need_dx=False, need_dw=False) == (None, None, None)
 
 
 @pytest.mark.parametrize("p,bias", [(1, True), (0, False), (2, True)])
@@ -224,3 +225,29 @@ def test_openblas_idle_spin_setting(code, env, expect):
                           env=environ, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == expect
+
+
+def test_kernels_are_the_transform_matrices(rng, jit_on):
+    """Each compiled transform equals the product with Lavin and Gray's matrices on one tile:
+    input B^T d B, output A^T m A (+ bias), upstream gradient A dY A^T (and its sum for the
+    bias), input adjoint B v B^T."""
+    from glassnet import _jit
+    k = winograd._constants(np.float64)
+    BT, AT = winograd.BT, winograd.AT
+    d = rng.standard_normal((1, 1, 6, 6))
+    V = np.empty((1, 36, 1))
+    _jit.launch(winograd._kernel(winograd._input_tiles), d, 0, 1, 0, 0, 1, 1, V, k)
+    np.testing.assert_allclose(V.reshape(6, 6), BT @ d[0, 0] @ BT.T, rtol=1e-13, atol=1e-13)
+    m = rng.standard_normal((1, 36, 1))
+    out = np.empty((1, 1, 4, 4))
+    _jit.launch(winograd._kernel(winograd._output_tiles), m, 0, 1, 1, np.array([0.5]), out, k)
+    np.testing.assert_allclose(out[0, 0], AT @ m.reshape(6, 6) @ AT.T + 0.5, rtol=1e-13, atol=1e-13)
+    dy = rng.standard_normal((1, 1, 4, 4))
+    Z, db = np.empty((1, 36, 1)), np.zeros(1)
+    _jit.launch(winograd._kernel(winograd._grad_tiles), dy, 0, 1, 1, 1, Z, k, db)
+    np.testing.assert_allclose(Z.reshape(6, 6), AT.T @ dy[0, 0] @ AT, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(db, [dy.sum()], rtol=1e-13)
+    v = rng.standard_normal((1, 36, 1))
+    dx = np.empty((1, 1, 6, 6))
+    _jit.launch(winograd._kernel(winograd._input_tiles_adjoint), v, 0, 0, 0, 1, 1, dx, k)
+    np.testing.assert_allclose(dx[0, 0], BT.T @ v.reshape(6, 6) @ BT, rtol=1e-13, atol=1e-13)

@@ -29,14 +29,12 @@ ALGORITHM = "auto"
 _ALGORITHMS = ("auto", "im2col", "winograd")
 
 
-def _use_winograd(x, w, stride, padding, dilation) -> bool:
+def _use_winograd(x, w, stride, padding, dilation, out_hw) -> bool:
     if ALGORITHM not in _ALGORITHMS:
         raise ValueError(f"functional.conv.ALGORITHM must be one of {_ALGORITHMS}, got {ALGORITHM!r}")
     if ALGORITHM == "im2col" or not winograd.applies(x, w, stride, padding, dilation):
         return False
-    Ho = x.shape[2] + 2 * padding[0] - 2  # (3x3, stride 1: checked by applies)
-    Wo = x.shape[3] + 2 * padding[1] - 2
-    return ALGORITHM == "winograd" or winograd.worthwhile(x, w, (Ho, Wo))
+    return ALGORITHM == "winograd" or winograd.worthwhile(x, w, out_hw)
 
 
 def pair(v, name="value"):
@@ -187,7 +185,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, workspace=None
     else:
         Ho = out_size(x.shape[2], kh, stride[0], padding[0], dilation[0], "conv2d", "H")
         Wo = out_size(x.shape[3], kw, stride[1], padding[1], dilation[1], "conv2d", "W")
-        if xp is np and _use_winograd(x, w, stride, padding, dilation):
+        if xp is np and _use_winograd(x, w, stride, padding, dilation, (Ho, Wo)):
             return winograd.forward(x, w, b, padding)
         if xp is np:
             out, cache = _chunked_forward(x, w2, b, (kh, kw), (Ho, Wo), stride, padding, dilation, workspace)
@@ -383,4 +381,4 @@ def conv1d_backward(dout, cache, need_dx=True, need_dw=True):
 
 
 __all__ = ["conv2d_forward", "conv2d_backward", "conv1d_forward", "conv1d_backward", "im2col", "col2im",
-           "out_size", "check_geometry", "pair", "pad2d", "ConvCache", "ALGORITHM"]
+           "out_size", "check_geometry", "pair", "pad2d", "ConvCache"]

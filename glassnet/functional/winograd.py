@@ -22,11 +22,12 @@ Accuracy: the transforms' constants (up to 8 and 1/24) cost precision: in float3
 differ from an exact convolution by about 10x more than im2col's (measured on the benchmark's
 layer: max error 5e-5 vs 4e-6, on outputs up to 9), well inside what float32 training tolerates
 and what GPU libraries accept for the same algorithm; in float64 about 1e-13. ``ALGORITHM`` in
-``functional.conv`` chooses: "auto" (this path where it applies, see ``applies``), "im2col"
-(never this path) or "winograd".
+``functional.conv`` chooses: "auto" (this path where it applies and pays, see ``applies`` and
+``worthwhile``), "im2col" (never this path) or "winograd" (wherever it applies).
 
 Layouts (all C-contiguous): V (C, 36, T) and the products M (F, 36, T), T = n*Ty*Tx tiles of a
-chunk of n images (numbered row of tiles first, see the kernels); U (36, F, C).
+chunk of n images (numbered image by image, row by row); U (36, F, C). ``BT``, ``G`` and ``AT``
+below are the transforms' matrices; the kernels spell them out as sums (tested against them).
 """
 from __future__ import annotations
 
@@ -312,6 +313,8 @@ def forward(x, w, b, padding):
 
 def backward(dout, cache, need_dx=True, need_dw=True):
     """(dx, dw, db) from dout (N, F, Ho, Wo); dx None unless ``need_dx``, dw and db unless ``need_dw``."""
+    if not (need_dx or need_dw):
+        return None, None, None
     x, w, U = cache.x, cache.w, cache.U
     N, C = x.shape[:2]
     F_ = w.shape[0]

@@ -124,6 +124,23 @@ def test_same_trials_whichever_executor(tmp_path, monkeypatch):
     assert all(r["status"] == "done" for r in b.trials)
 
 
+def test_process_workers_get_their_numba_threads_and_the_driver_keeps_its_own(jit_on):
+    """Workers run Numba's parallel kernels on their share of the cores; the driver, whose Numba
+    threads may already run, keeps compiling (Numba raises if its thread count changes under it)."""
+    import numba
+    import numpy as np
+
+    from glassnet.functional import conv
+    out, cache = conv.conv2d_forward(np.ones((2, 16, 12, 12)), np.ones((16, 16, 3, 3)), None, 1, 1)
+    conv.conv2d_backward(out, cache)  # the driver's Numba threads now run
+    ex = ProcessExecutor(1, threads=1)
+    try:
+        numba.njit(lambda a: a.sum() + 1)(np.ones(3))  # a compilation in the driver meanwhile
+        assert ex.submit(tune_helpers.numba_threads_after_a_conv).result(timeout=300) == 1
+    finally:
+        ex.shutdown()
+
+
 def test_a_search_folder_refuses_another_search_and_extends_its_own(tmp_path):
     first = Search(tune_helpers.bowl, {"lr": LogUniform(1e-5, 1e-1)}, tmp_path, trials=3, verbose=0).run()
     more = Search(tune_helpers.bowl, {"lr": LogUniform(1e-5, 1e-1)}, tmp_path, trials=5, verbose=0).run()

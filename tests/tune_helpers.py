@@ -24,3 +24,15 @@ def flaky(params, seed, epochs, trial_dir):
     if params["x"] > 0.8:
         return {"score": float("nan")}
     return {"score": params["x"]}
+
+
+def numba_threads_after_a_conv():
+    """Runs a Winograd convolution in a worker; returns Numba's thread count there."""
+    import numba
+    import numpy as np
+
+    from glassnet.functional import conv
+    x, w = np.ones((2, 16, 12, 12)), np.ones((16, 16, 3, 3))
+    out, cache = conv.conv2d_forward(x, w, None, 1, 1)
+    conv.conv2d_backward(out, cache)
+    return numba.get_num_threads()

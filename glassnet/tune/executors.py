@@ -18,7 +18,11 @@ import time
 
 __all__ = ["SerialExecutor", "ProcessExecutor", "RayExecutor", "make_executor"]
 
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "NUMBA_NUM_THREADS")
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+# Numba's thread count is set in the workers only: Numba re-reads its environment at every
+# compilation and raises once its threads have started with another count, so the driver's
+# own environment must not change under it.
+_WORKER_ONLY_VARS = ("NUMBA_NUM_THREADS",)
 
 
 class SerialExecutor(cf.Executor):
@@ -41,7 +45,7 @@ def _watch_parent(parent_pid, interval=1.0):
 
 
 def _worker_init(parent_pid, threads):
-    for var in _THREAD_VARS:
+    for var in _THREAD_VARS + _WORKER_ONLY_VARS:  # (Numba is imported later, when a kernel first runs)
         os.environ[var] = str(threads)
     try:  # BLAS may already be loaded (numpy is imported when unpickling the task): limit it live
         from threadpoolctl import threadpool_limits

@@ -26,6 +26,7 @@ def main():
     X = rng.standard_normal((128, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 128)
     model, loss = cnn(), gn.nn.SoftmaxCrossEntropy()
+    model[0].skip_input_grad = True  # as the Trainer does (PyTorch computes no gradient for the data either)
     opt = gn.optim.Adam(model, lr=1e-3)
 
     def ours():

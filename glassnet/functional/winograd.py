@@ -44,6 +44,7 @@ G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
 BT = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
                [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], dtype=float)
 AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]], dtype=float)
+_GG = np.kron(G, G)  # (36, 9): row a*6+b, column i*3+j holds G[a, i] * G[b, j]
 
 prange = range  # numba.prange in the compiled kernels (see _jit._compiled): their outer loops run on all cores
 
@@ -279,9 +280,10 @@ def _chunk(N, C, TT, itemsize):
 
 
 def transform_weights(w):
-    """U (36, F, C) = G g G^T of every 3x3 kernel g of w (F, C, 3, 3), computed in float64."""
+    """U (36, F, C) = G g G^T of every 3x3 kernel g of w (F, C, 3, 3), computed in float64 as
+    one product with kron(G, G) (36, 9), which maps a kernel's 9 values to the 36 of G g G^T."""
     F_, C = w.shape[:2]
-    u = np.einsum("ai,fcij,bj->abfc", G, w.astype(np.float64), G, optimize=True)
+    u = _GG @ w.reshape(F_ * C, 9).T.astype(np.float64)
     return np.ascontiguousarray(u.reshape(36, F_, C), dtype=w.dtype)
 
 
@@ -346,8 +348,7 @@ def backward(dout, cache, need_dx=True, need_dw=True):
             _jit.launch(adj, dV, s, ph, pw, Ty, Tx, dx, k)
     dw = db = None
     if need_dw:
-        dw = np.einsum("ai,abfc,bj->fcij", G, dU.reshape(6, 6, F_, C).astype(np.float64), G,
-                       optimize=True).astype(dtype)
+        dw = (dU.reshape(36, F_ * C).T.astype(np.float64) @ _GG).astype(dtype).reshape(w.shape)  # G^T dU G
         db = db64.astype(dtype)
     return dx, dw, db
 

@@ -138,7 +138,9 @@ class Conv2d(_ConvNd):
     On the CPU with Numba, a 3x3 stride-1 layer with 16+ channels and outputs of 12x12 or more
     runs by Winograd's algorithm (faster; float32 results within ~1e-5 of the largest output
     instead of ~1e-6); ``glassnet.functional.conv.ALGORITHM = "im2col"`` keeps the exact
-    products everywhere. Shapes: x (N, in_channels, H, W), W (out_channels, in_channels, kh, kw), b (out_channels,),
+    products everywhere.
+
+    Shapes: x (N, in_channels, H, W), W (out_channels, in_channels, kh, kw), b (out_channels,),
     y (N, out_channels, Ho, Wo) with Ho = (H + 2P - D*(kh-1) - 1) // S + 1 (the notes'
     (W - F + 2P)/S + 1 with dilation D). ``kernel_size``, ``stride``, ``padding`` and
     ``dilation`` are ints or (h, w) pairs. Weights use PyTorch's layout, so ``W`` copies across.

@@ -67,11 +67,18 @@ def enabled() -> bool:
 def usable(*arrays) -> bool:
     """The kernels apply: enabled, and every array a C-contiguous NumPy float32/float64 array of
     one dtype."""
-    if not enabled():
+    if not (_enabled and (_numba_found or available())):
         return False
     dtype = arrays[0].dtype
-    return dtype in (np.float32, np.float64) and all(
-        type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous for a in arrays)
+    if dtype not in _FLOATS:
+        return False
+    for a in arrays:  # a plain loop: this runs several times per training step
+        if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
+            return False
+    return True
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _compiled(fn, reassociate=False, parallel=False):
@@ -115,7 +122,8 @@ def launch(kernel, *args):
 
 
 # -- the kernels, as plain Python; each runs only through _compiled -------------------------------
-def _adam(p, g, m, v, b1, c1, b2, c2, eps, scale):  # pragma: no cover - compiled
+def _adam(p, g, m, v, coef):  # pragma: no cover - compiled
+    b1, c1, b2, c2, eps, scale = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5]
     for k in range(p.shape[0]):
         gk = g[k]
         mk = b1 * m[k] + gk * c1
@@ -343,15 +351,19 @@ def _softmax_xent(s, y, d, scale):  # pragma: no cover - compiled
         for j in range(1, C):
             top = max(top, row[j])
         z = row[0] - row[0]  # zero in the scores' precision
+        bad = z  # stays 0 unless a score is NaN or +-inf (x - x is NaN for those)
         for j in range(C):
             e = math.exp(row[j] - top)
             d_n[j] = e
             z += e
+            bad += row[j] - row[j]
+        if bad != 0:
+            return -2.0  # a non-finite score: the caller takes the NumPy path (the module raises)
         for j in range(C):
             d_n[j] = d_n[j] / z
         k = y[n]
         if k < 0 or k >= C:
-            return -1.0  # a label out of range: the caller takes the NumPy path, which raises
+            return -1.0  # a label out of range: the caller takes the NumPy path (the module raises)
         total += math.log(z) - (row[k] - top)
         d_n[k] -= 1
         for j in range(C):
@@ -391,9 +403,12 @@ def adam_step(p, g, m, v, b1, b2, eps, scale):
     """In place, in one pass: ``m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
     p += m / (sqrt(v) + eps) * scale`` (all arrays contiguous, one dtype). The step itself is not
     stored (one parameter-sized write fewer): ``Adam`` recomputes it from m and v when asked."""
-    f = p.dtype.type  # the scalars in the arrays' precision, as NumPy casts Python floats
-    _compiled(_adam)(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
-                     f(b1), f(1 - b1), f(b2), f(1 - b2), f(eps), f(scale))
+    # the scalars in the arrays' precision, as NumPy casts Python floats (one small array: cheaper
+    # to make and to pass than six scalars; this runs at every step)
+    coef = np.array((b1, 1 - b1, b2, 1 - b2, eps, scale), dtype=p.dtype)
+    if p.ndim != 1:
+        p, g, m, v = p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
+    _compiled(_adam)(p, g, m, v, coef)
 
 
 def relu_backward(dout, x):
@@ -407,7 +422,9 @@ def relu_backward(dout, x):
 def softmax_cross_entropy(scores, labels):
     """Mean cross-entropy of softmax(scores (N, C)) with integer labels (N,) in range, and its
     gradient ``(softmax(scores) - onehot(labels)) / N``, in one pass over each row. Returns
-    (loss as a float, gradient), or None when a label is out of range. Unlike the other kernels
+    (loss as a float, gradient), or None when a label is out of range or a score is NaN or
+    +-inf (the caller then takes the NumPy path, whose result or error is the reference; a
+    validating caller may skip its own scans of both). Unlike the other kernels
     this one is not bit-identical to NumPy: it calls the C library's exp and log, which differ
     from NumPy's vectorized ones in the last bit, and it sums the per-row losses in float64 (the
     tests compare to the NumPy path within a few units in the last place)."""
@@ -416,7 +433,7 @@ def softmax_cross_entropy(scores, labels):
     labels = labels.astype(np.int64, copy=False)  # one compiled version per float dtype, not per label dtype
     total = _compiled(_softmax_xent)(scores, labels, d, scores.dtype.type(1.0 / n))
     if total < 0:
-        return None  # a label out of range (the loss itself is never negative)
+        return None  # a label out of range or a non-finite score (the loss itself is never negative)
     return total / n, d
 
 

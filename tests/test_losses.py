@@ -154,3 +154,53 @@ def test_compiled_softmax_cross_entropy_gradient_float64(jit_on, rng):
     jit_on.set_enabled(True)
     report = check_loss(gn.nn.SoftmaxCrossEntropy(), rng.standard_normal((9, 6)) * 3, rng.integers(0, 6, 9))
     assert report.passed, str(report)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_compiled_softmax_cross_entropy_refuses_non_finite_scores(bad, jit_on):
+    """The module's compiled path skips its own NaN/inf scan of the scores because the kernel
+    checks them in its pass: a NaN, +inf or -inf score (-inf alone would give a finite loss)
+    still raises the named error, and the functional form falls back to the NumPy result."""
+    from glassnet.functional import losses as FL
+    s = np.zeros((6, 4), np.float32)
+    s[4, 2] = bad
+    y = np.array([0, 1, 2, 3, 0, 1])
+    with pytest.raises(gn.NonFiniteError, match=r"scores contains .* \(first at index \(4, 2\)"):
+        gn.nn.SoftmaxCrossEntropy()(s, y)
+    with np.errstate(invalid="ignore"):  # NumPy's own warning for inf - inf
+        loss, cache = FL.softmax_cross_entropy_forward(s, y)
+        assert not isinstance(cache, FL._Gradient)  # the kernel declined
+        jit_on.set_enabled(False)
+        ref = FL.softmax_cross_entropy_forward(s, y)[0]
+    assert (math.isnan(loss) and math.isnan(ref)) or loss == ref
+
+
+def test_compiled_softmax_cross_entropy_declines_mismatched_labels(jit_on):
+    """The functional form does not validate: labels shorter or longer than the scores' rows
+    must not reach the kernel (which would read past their end), NumPy's error comes instead."""
+    from glassnet.functional import losses as FL
+    s = np.zeros((6, 4), np.float32)
+    for y in (np.zeros(3, np.int64), np.zeros(9, np.int64)):
+        with pytest.raises(IndexError):
+            FL.softmax_cross_entropy_forward(s, y)
+    assert FL.softmax_cross_entropy_compiled(s, np.zeros(3, np.int64)) is None
+    assert FL.softmax_cross_entropy_compiled(s[:, :, None], np.zeros(6, np.int64)) is None
+
+
+def test_softmax_cross_entropy_module_backward_scales_and_hands_over(jit_on, rng):
+    """With the kernel, backward() returns its gradient itself at dloss=1 (no copy) and a scaled
+    copy otherwise; both equal the NumPy path's."""
+    s = rng.standard_normal((8, 5)).astype(np.float32)
+    y = rng.integers(0, 5, 8)
+    ce = gn.nn.SoftmaxCrossEntropy()
+    out = {}
+    for jit in (True, False):
+        jit_on.set_enabled(jit)
+        for dloss in (1.0, 1, 0.25):
+            ce(s, y)
+            out[jit, dloss] = ce.backward(dloss)
+    for dloss in (1.0, 1, 0.25):
+        np.testing.assert_allclose(out[True, dloss], out[False, dloss], rtol=0, atol=1e-7)
+    np.testing.assert_allclose(out[True, 0.25], 0.25 * out[True, 1.0], rtol=1e-6)
+    with pytest.raises(gn.BackwardError):
+        ce.backward()  # the cache was handed over once

@@ -25,16 +25,27 @@ class _Gradient(NamedTuple):
 
 
 def _compiled_labels(scores, target) -> bool:
-    return (target.ndim == 1 and scores.shape[0] > 0 and _jit.usable(scores) and type(target) is np.ndarray
-            and target.dtype.kind in "iu" and target.flags.c_contiguous)
+    return (type(target) is np.ndarray and type(scores) is np.ndarray and scores.ndim == 2
+            and target.shape == scores.shape[:1] and scores.shape[0] > 0 and target.dtype.kind in "iu"
+            and target.flags.c_contiguous and _jit.usable(scores))
+
+
+def softmax_cross_entropy_compiled(scores, target):
+    """``(loss, cache)`` from the compiled one-pass kernel (Numba) when it applies (NumPy scores
+    (N, C), contiguous integer labels (N,)) and succeeds: every label in range and every score
+    finite, which it checks in the same pass. Otherwise None (the caller takes the NumPy path)."""
+    if _compiled_labels(scores, target):
+        done = _jit.softmax_cross_entropy(scores, target)
+        if done is not None:
+            return float(done[0]), _Gradient(done[1])
+    return None
 
 
 # Softmax cross-entropy: L_i = -sum_j t_ij log softmax(s_i)_j (t one-hot for integer labels).
 def softmax_cross_entropy_forward(scores, target):
-    if _compiled_labels(scores, target):  # Numba: loss and gradient in one pass over each row
-        done = _jit.softmax_cross_entropy(scores, target)
-        if done is not None:
-            return float(done[0]), _Gradient(done[1])
+    done = softmax_cross_entropy_compiled(scores, target)  # Numba: loss and gradient in one pass over each row
+    if done is not None:
+        return done
     xp = get_array_module(scores)
     n = scores.shape[0]
     logp = log_softmax(scores, axis=1)

@@ -11,6 +11,7 @@ from .. import functional as F
 from .._checks import check_finite, check_float_array, check_labels, check_ndim, describe
 from ..backend import get_array_module
 from ..errors import ShapeError
+from ..functional.losses import _Gradient, softmax_cross_entropy_compiled
 from .module import Module
 
 
@@ -59,6 +60,23 @@ class SoftmaxCrossEntropy(Loss):
     is_classifier = True
     _fwd = staticmethod(F.softmax_cross_entropy_forward)
     _bwd = staticmethod(F.softmax_cross_entropy_backward)
+
+    def forward(self, scores, target):
+        # The compiled kernel checks in its one pass what _validate scans for (finite scores, labels
+        # in range): when it applies and succeeds, the scans are not repeated; otherwise (NaN, a bad
+        # label, CuPy, no Numba) the full path below validates and raises the named error.
+        done = softmax_cross_entropy_compiled(scores, target)
+        if done is None:
+            return super().forward(scores, target)
+        loss, cache = done
+        self._save((cache, scores.shape))
+        return loss
+
+    def backward(self, dloss=1.0):
+        cache, _ = self._pop()
+        if isinstance(cache, _Gradient) and dloss.__class__ in (float, int) and dloss == 1:
+            return cache.grad  # the kernel's gradient, handed over (the popped cache keeps no reference)
+        return F.softmax_cross_entropy_backward(cache, dloss)
 
     def _validate(self, scores, target):
         who = "SoftmaxCrossEntropy"

@@ -36,7 +36,7 @@ class _Deferred:
     __slots__ = ("fn", "arrays", "args")
 
     def __init__(self, fn, arrays, args=()):
-        self.fn, self.arrays, self.args = fn, tuple(a.reshape(-1) for a in arrays), args
+        self.fn, self.arrays, self.args = fn, tuple([a if a.ndim == 1 else a.reshape(-1) for a in arrays]), args
 
     def __getitem__(self, sl):
         return _Deferred(self.fn, [a[sl] for a in self.arrays], self.args)

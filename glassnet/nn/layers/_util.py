@@ -17,6 +17,11 @@ def as_rng(rng) -> np.random.Generator:
 
 def check_features(layer, x, n_features: int, who: str):
     """Validate a float input of shape (N, ...) whose trailing dims hold ``n_features``."""
+    if type(x) is np.ndarray and x.ndim == 2 and x.shape[1] == n_features:  # the common case, in short
+        p = next(iter(layer._parameters.values()), None)
+        if p is not None and type(p.data) is np.ndarray and x.dtype == p.data.dtype:
+            check_finite(x, who)
+            return
     check_float_array(x, who)
     if x.ndim < 2:
         raise ShapeError(f"{who}: expected input of shape (N, {n_features}) (a batch of rows), got "

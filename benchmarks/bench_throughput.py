@@ -11,8 +11,11 @@ affects all of them alike and no library's spinning thread pool slows the next o
 
 Throughputs are medians over rounds; the ratios and the GEMM share are medians of each round's
 ratio (glassnet's block and the other's run seconds apart, so a slow spell of the machine hits
-both). With Numba installed, a last column times the same glassnet step with the compiled
-kernels off, in the same rounds (its ratio against PyTorch's default).
+both). With Numba installed, two more columns, timed in the same rounds: the same glassnet
+step with the compiled kernels off (its ratio against PyTorch's default), and the step written
+by hand with no framework (``hand_written``: NumPy products into preallocated buffers and
+glassnet's compiled kernels called directly, no checks), as glassnet's time over its time:
+what the framework costs above the same arithmetic.
 """
 import statistics
 import sys
@@ -43,6 +46,44 @@ def gemm_only(sizes, batch, rng):
     return step
 
 
+def hand_written(model, X, y):
+    """The model's training step by hand: flat parameter, gradient and moment buffers (the
+    model's initial weights copied in), forward and backward products straight into them, the
+    compiled softmax cross-entropy, ReLU backward and Adam kernels called directly, no checks,
+    no modules. The floor a framework on NumPy and OpenBLAS could reach with these kernels."""
+    from glassnet import _jit
+    linears = [m for m in model if isinstance(m, gn.nn.Linear)]
+    n = sum(m.W.data.size + m.b.data.size for m in linears)
+    P, G, M, V = (np.zeros(n, np.float32) for _ in range(4))
+    Ws, bs, dWs, dbs, o = [], [], [], [], 0
+    for m in linears:
+        for data, views, grads in ((m.W.data, Ws, dWs), (m.b.data, bs, dbs)):
+            P[o:o + data.size] = data.reshape(-1)
+            views.append(P[o:o + data.size].reshape(data.shape))
+            grads.append(G[o:o + data.size].reshape(data.shape))
+            o += data.size
+    L, t = len(Ws), [0]
+
+    def step():
+        hs = [X]
+        for k in range(L):
+            h = hs[-1] @ Ws[k]
+            h += bs[k]
+            if k < L - 1:
+                np.maximum(h, 0, out=h)
+            hs.append(h)
+        d = _jit.softmax_cross_entropy(hs[-1], y)[1]
+        for k in reversed(range(L)):
+            np.matmul(hs[k].T, d, out=dWs[k])
+            d.sum(axis=0, out=dbs[k])
+            if k > 0:
+                d = _jit.relu_backward(d @ Ws[k].T, hs[k])
+        t[0] += 1
+        step_size, root_bc2 = 1e-3 / (1 - 0.9 ** t[0]), (1 - 0.999 ** t[0]) ** 0.5
+        _jit.adam_step(P, G, M, V, 0.9, 0.999, 1e-8 * root_bc2, -step_size * root_bc2)
+    return step
+
+
 def main():
     import torch
     _common.set_torch_threads(torch)
@@ -52,7 +93,7 @@ def main():
     print(f"float32, Adam lr 1e-3, softmax cross-entropy; {_common.THREADS} threads; torch {torch.__version__}; "
           f"BLAS: {_common.blas_info()}; compiled kernels: {jit}; {ROUNDS} rounds")
     print(f"{'network / batch':<26} {'glassnet /s':>12} {'torch /s':>10} {'fused /s':>10} {'vs torch':>9} "
-          f"{'vs fused':>9} {'GEMM share':>10}" + (f" {'NumPy-only vs torch':>20}" if jit else ""))
+          f"{'vs fused':>9} {'GEMM share':>10}" + (f" {'NumPy-only vs torch':>20} {'vs by hand':>10}" if jit else ""))
     for sizes, batch in CASES:
         X = rng.standard_normal((batch, sizes[0])).astype(np.float32)
         y = rng.integers(0, sizes[-1], batch)
@@ -89,14 +130,15 @@ def main():
             return step
 
         fns = [ours, torch_step(False), torch_step(True), gemm_only(sizes, batch, rng)]
-        if jit:  # the same step with the compiled kernels off, timed in the same rounds
-            fns.append(lambda: (gn.backend.set_jit(False), ours(), gn.backend.set_jit(True)))
-        s_ours, s_torch, s_fused, s_gemm, *s_numpy = _common.round_robin_samples(fns, rounds=ROUNDS)
+        if jit:  # the same step with the compiled kernels off, and by hand, timed in the same rounds
+            fns += [lambda: (gn.backend.set_jit(False), ours(), gn.backend.set_jit(True)), hand_written(model, X, y)]
+        s_ours, s_torch, s_fused, s_gemm, *s_extra = _common.round_robin_samples(fns, rounds=ROUNDS)
         t_ours, t_torch, t_fused = (statistics.median(s) for s in (s_ours, s_torch, s_fused))
         # ratios: medians over rounds of each round's ratio (blocks seconds apart: the machine's drift cancels)
         r_torch, r_fused, share = (_common.paired_ratio(s, s_ours) for s in (s_torch, s_fused, s_gemm))
         name = "-".join(map(str, sizes)) + f" / {batch}"
-        extra = f" {_common.paired_ratio(s_torch, s_numpy[0]):>10.2f}x" if jit else ""
+        extra = (f" {_common.paired_ratio(s_torch, s_extra[0]):>19.2f}x {_common.paired_ratio(s_extra[1], s_ours):>9.2f}x"
+                 if jit else "")
         print(f"{name:<26} {batch / t_ours:>12,.0f} {batch / t_torch:>10,.0f} {batch / t_fused:>10,.0f} "
               f"{r_torch:>8.2f}x {r_fused:>8.2f}x {share:>9.0%}{extra}", flush=True)
 

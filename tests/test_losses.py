@@ -185,6 +185,10 @@ def test_compiled_softmax_cross_entropy_declines_mismatched_labels(jit_on):
             FL.softmax_cross_entropy_forward(s, y)
     assert FL.softmax_cross_entropy_compiled(s, np.zeros(3, np.int64)) is None
     assert FL.softmax_cross_entropy_compiled(s[:, :, None], np.zeros(6, np.int64)) is None
+    empty = np.zeros((6, 0), np.float32)  # no classes: the kernel would read a score that is not there
+    assert FL.softmax_cross_entropy_compiled(empty, np.zeros(6, np.int64)) is None
+    with pytest.raises(ValueError, match="labels must lie in"):
+        gn.nn.SoftmaxCrossEntropy()(empty, np.zeros(6, np.int64))
 
 
 def test_softmax_cross_entropy_module_backward_scales_and_hands_over(jit_on, rng):

@@ -26,7 +26,7 @@ class _Gradient(NamedTuple):
 
 def _compiled_labels(scores, target) -> bool:
     return (type(target) is np.ndarray and type(scores) is np.ndarray and scores.ndim == 2
-            and target.shape == scores.shape[:1] and scores.shape[0] > 0 and target.dtype.kind in "iu"
+            and target.shape == scores.shape[:1] and scores.size > 0 and target.dtype.kind in "iu"
             and target.flags.c_contiguous and _jit.usable(scores))
 
 

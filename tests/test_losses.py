@@ -206,5 +206,9 @@ def test_softmax_cross_entropy_module_backward_scales_and_hands_over(jit_on, rng
     for dloss in (1.0, 1, 0.25):
         np.testing.assert_allclose(out[True, dloss], out[False, dloss], rtol=0, atol=1e-7)
     np.testing.assert_allclose(out[True, 0.25], 0.25 * out[True, 1.0], rtol=1e-6)
+    jit_on.set_enabled(True)
+    ce(s, y)
+    kernel_grad = ce._cache[0].grad
+    assert ce.backward() is kernel_grad  # handed over, not copied
     with pytest.raises(gn.BackwardError):
-        ce.backward()  # the cache was handed over once
+        ce.backward()  # and only once

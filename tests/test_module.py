@@ -232,6 +232,39 @@ def test_layers_inside_a_container_trust_their_inputs_and_the_loss_still_catches
         net[2].forward(np.full((2, 3), np.nan, np.float32))  # a layer called directly still scans
 
 
+def test_trust_is_per_thread_and_restored_after_errors():
+    """A container's "inputs already checked" block covers its own thread only: while one
+    thread is inside a container's forward, a layer called in another thread still scans its
+    input. The count is restored when a child raises."""
+    import threading
+
+    from glassnet._checks import _trust, trusted_inputs, trusted_labels
+    inside, release, seen = threading.Event(), threading.Event(), []
+
+    def hold():
+        with trusted_inputs(), trusted_labels():
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    assert inside.wait(10)
+    try:
+        with pytest.raises(NonFiniteError, match=r"Linear\(4 -> 2\): input contains 1 NaN"):
+            gn.nn.Linear(4, 2).forward(np.array([[np.nan, 0, 0, 0]], np.float32))
+        with pytest.raises(ValueError, match="got label 5"):
+            gn.nn.SoftmaxCrossEntropy()(np.zeros((1, 3)), np.array([5]))
+        seen.append((_trust.depth, _trust.labels))
+    finally:
+        release.set()
+        t.join(10)
+    assert seen == [(0, 0)]
+    net = gn.nn.Sequential(gn.nn.Linear(4, 3, rng=0), gn.nn.Linear(5, 2, rng=1))
+    with pytest.raises(ShapeError):
+        net.forward(np.ones((2, 4), np.float32))  # the second child refuses its input
+    assert (_trust.depth, _trust.labels) == (0, 0)
+
+
 @pytest.mark.parametrize("ctor,pattern", [
     (lambda: gn.nn.Linear(0, 3), "in_features must be a positive integer"),
     (lambda: gn.nn.Linear(3, 2.5), "out_features must be a positive integer"),

@@ -14,8 +14,9 @@ ratio (glassnet's block and the other's run seconds apart, so a slow spell of th
 both). With Numba installed, two more columns, timed in the same rounds: the same glassnet
 step with the compiled kernels off (its ratio against PyTorch's default), and the step written
 by hand with no framework (``hand_written``: NumPy products into preallocated buffers and
-glassnet's compiled kernels called directly, no checks), as glassnet's time over its time:
-what the framework costs above the same arithmetic.
+glassnet's compiled kernels called directly, no checks), as its time over glassnet's (the
+share of the hand-written step's throughput that glassnet reaches: what the framework costs
+above the same arithmetic).
 """
 import statistics
 import sys

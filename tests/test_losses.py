@@ -212,3 +212,17 @@ def test_softmax_cross_entropy_module_backward_scales_and_hands_over(jit_on, rng
     assert ce.backward() is kernel_grad  # handed over, not copied
     with pytest.raises(gn.BackwardError):
         ce.backward()  # and only once
+
+
+def test_softmax_cross_entropy_subclass_validation_is_not_skipped(jit_on):
+    """The compiled path stands in for SoftmaxCrossEntropy's own checks only: a subclass that
+    adds checks to _validate has them run."""
+    class Strict(gn.nn.SoftmaxCrossEntropy):
+        def _validate(self, scores, target):
+            if scores.shape[0] < 4:
+                raise ValueError("Strict: at least 4 rows")
+            return super()._validate(scores, target)
+
+    with pytest.raises(ValueError, match="at least 4 rows"):
+        Strict()(np.zeros((2, 3), np.float32), np.array([0, 1]))
+    assert Strict()(np.zeros((4, 3), np.float32), np.array([0, 1, 2, 0])) == pytest.approx(math.log(3))

@@ -64,8 +64,10 @@ class SoftmaxCrossEntropy(Loss):
     def forward(self, scores, target):
         # The compiled kernel checks in its one pass what _validate scans for (finite scores, labels
         # in range): when it applies and succeeds, the scans are not repeated; otherwise (NaN, a bad
-        # label, CuPy, no Numba) the full path below validates and raises the named error.
-        done = softmax_cross_entropy_compiled(scores, target)
+        # label, CuPy, no Numba) the full path below validates and raises the named error. A
+        # subclass with its own _validate always gets the full path.
+        done = (softmax_cross_entropy_compiled(scores, target)
+                if type(self)._validate is SoftmaxCrossEntropy._validate else None)
         if done is None:
             return super().forward(scores, target)
         loss, cache = done

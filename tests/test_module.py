@@ -328,3 +328,16 @@ def test_parallel_and_residual_index_their_branches():
     assert len(par) == 2 and par[0] is a and par[1] is b and par[-1] is b
     res = gn.nn.Residual(a)
     assert res[0] is a and isinstance(res[1], gn.nn.Identity)
+
+
+def test_modules_walks_like_named_modules():
+    """``modules()`` (which zero_grad and train() walk at every call) visits exactly what
+    ``named_modules()`` visits, in the same order, for nested containers and a shared child."""
+    shared = gn.nn.Linear(3, 3, rng=0)
+    net = gn.nn.Sequential(gn.nn.Sequential(shared, gn.nn.ReLU()), gn.nn.Residual(gn.nn.Sequential(shared)),
+                           gn.nn.Linear(3, 2, rng=1))
+    walked = list(net.modules())
+    assert [id(m) for m in walked] == [id(m) for _, m in net.named_modules()]
+    assert [type(m).__name__ for m in walked] == ["Sequential", "Sequential", "Linear", "ReLU", "Residual",
+                                                 "Sequential", "Linear", "Identity", "Add", "Linear"]
+    assert walked[0] is net and sum(m is shared for m in walked) == 2

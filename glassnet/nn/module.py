@@ -203,8 +203,11 @@ class Module:
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self) -> Iterator["Module"]:
-        for _, m in self.named_modules():
-            yield m
+        """Every module, this one first, in ``named_modules`` order (without building the names:
+        ``zero_grad`` walks this at every step)."""
+        yield self
+        for child in self._modules.values():
+            yield from child.modules()
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """(dotted name, Parameter) pairs in a stable order, e.g. ``"0.W"``, ``"2.gamma"``."""

@@ -67,7 +67,7 @@ def enabled() -> bool:
 def usable(*arrays) -> bool:
     """The kernels apply: enabled, and every array a C-contiguous NumPy float32/float64 array of
     one dtype."""
-    if not (_enabled and (_numba_found or available())):
+    if not enabled():
         return False
     dtype = arrays[0].dtype
     if dtype not in _FLOATS:

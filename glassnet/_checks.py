@@ -1,5 +1,7 @@
-"""Input validation shared by layers and losses: messages name the layer, what was
-expected and what came."""
+"""Input validation, the one place for it: arguments (``check_number``, ``positive_int``), what
+layers and losses receive (messages name the layer, what was expected and what came), and the
+data where it enters glassnet (``check_examples``, ``check_targets``: messages in the user's
+coordinates, the row and column of the array they passed)."""
 from __future__ import annotations
 
 import math
@@ -8,8 +10,8 @@ import threading
 
 import numpy as np
 
-from .backend import get_array_module
-from .errors import NonFiniteError, ShapeError
+from .backend import as_numpy, get_array_module
+from .errors import ConfigError, DataError, NonFiniteError, ShapeError
 
 
 def describe(x) -> str:
@@ -28,19 +30,19 @@ def check_number(value, name: str, who: str, lo=None, hi=None, lo_open=False, hi
     [0.0, inf), got -0.1``.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{who}: {name} must be a finite number, got {value!r}")
+        raise ConfigError(f"{who}: {name} must be a finite number, got {value!r}")
     if (lo is not None and (value < lo or (lo_open and value == lo))) or \
        (hi is not None and (value > hi or (hi_open and value == hi))):
         left = f"{'(' if lo_open else '['}{'-inf' if lo is None else lo}"
         right = "inf)" if hi is None else f"{hi}{')' if hi_open else ']'}"
-        raise ValueError(f"{who}: {name} must lie in {left}, {right}, got {value!r}")
+        raise ConfigError(f"{who}: {name} must lie in {left}, {right}, got {value!r}")
     return float(value)
 
 
 def positive_int(value, who: str, name: str) -> int:
     """An integer >= 1 (bools refused); returns it as an int."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{who}: {name} must be a positive integer, got {value!r}")
+        raise ConfigError(f"{who}: {name} must be a positive integer, got {value!r}")
     return int(value)
 
 
@@ -175,5 +177,111 @@ def check_labels(y, n_classes: int, n_rows: int, who: str):
         if int(top) >= n_classes:
             lo, hi = int(y.min()), int(y.max())
             bad = lo if lo < 0 else hi
-            raise ValueError(f"{who}: labels must lie in [0, {n_classes - 1}] for {n_classes} classes, "
-                             f"got label {bad} (labels range from {lo} to {hi})")
+            raise DataError(f"{who}: labels must lie in [0, {n_classes - 1}] for {n_classes} classes, "
+                            f"got label {bad} (labels range from {lo} to {hi})")
+
+
+# -- the data where it enters: the Trainer, evaluate/predict and the command line --------------------------
+def _position(index, shape) -> str:
+    """``row 10, column 1`` for a 2-D array, ``row 10, position (0, 3, 4)`` beyond, ``row 10`` for 1-D."""
+    row = f"row {index[0]}"
+    if len(shape) == 1:
+        return row
+    rest = index[1:]
+    return f"{row}, column {rest[0]}" if len(rest) == 1 else f"{row}, position {tuple(rest)}"
+
+
+def first_nonfinite(a, name: str) -> str | None:
+    """None when ``a`` is finite, else a sentence locating its first NaN/inf in the user's
+    coordinates: ``X: row 10, column 1 is nan (3 non-finite values in 2 rows: 10, 57)``."""
+    if a.dtype.kind != "f" or all_finite(a):
+        return None
+    xp = get_array_module(a)
+    bad = ~xp.isfinite(a)
+    flat = int(xp.argmax(bad.reshape(-1)))
+    index = tuple(int(i) for i in np.unravel_index(flat, a.shape))
+    value = float(a[index])
+    rows = np.flatnonzero(as_numpy(bad.reshape(len(a), -1).any(axis=1)))
+    shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+    return (f"{name}: {_position(index, a.shape)} is {value} ({int(bad.sum())} non-finite value(s) in "
+            f"{len(rows)} row(s): {shown}); finite numbers expected: impute or drop those rows")
+
+
+def check_examples(X, who: str, name: str = "X", allow_empty: bool = False):
+    """The input array of a data set, as the user passed it: numeric, at least 2-D (N, ...),
+    rows present (unless ``allow_empty``) and finite. Returns it as an array (NumPy or CuPy)."""
+    if not hasattr(X, "__cuda_array_interface__"):
+        try:
+            X = np.asarray(X)
+        except (ValueError, TypeError) as err:
+            raise DataError(f"{who}: {name} must be an array of numbers, got {type(X).__name__} ({err})") from None
+    if X.dtype.kind not in "fiub":
+        raise DataError(f"{who}: {name} must hold real numbers, got {describe(X)}"
+                        + ("; convert it with X.astype(np.float32)" if X.dtype.kind in "OSU" else ""))
+    if X.ndim < 2:
+        raise DataError(f"{who}: {name} must have one row per example, shape (N, features...), got {describe(X)}; "
+                        f"for one feature per example use {name}.reshape(-1, 1), for a single example "
+                        f"{name}.reshape(1, -1)")
+    if len(X) == 0 and not allow_empty:
+        raise DataError(f"{who}: {name} has no rows (shape {tuple(X.shape)}); at least one example is needed")
+    problem = first_nonfinite(X, name)
+    if problem:
+        raise DataError(f"{who}: {problem}")
+    return X
+
+
+def check_targets(y, n_rows: int, who: str, kind: str, scores_shape=None, name: str = "y"):
+    """The targets of a data set: one per row of X, and what the loss takes (``kind``:
+    "labels" integer classes in [0, C), "labels_or_probs" those or (N, C) probabilities,
+    "binary"/"real" finite numbers shaped like the scores). ``scores_shape`` is the shape of the
+    model's output for one example (C for class scores) when known. Errors name the row."""
+    if not hasattr(y, "__cuda_array_interface__"):
+        try:
+            y = np.asarray(y)
+        except (ValueError, TypeError) as err:
+            raise DataError(f"{who}: {name} must be an array, got {type(y).__name__} ({err})") from None
+    if y.ndim == 0:
+        raise DataError(f"{who}: {name} must have one entry per example ({n_rows}), got a single value {y!r}")
+    if len(y) != n_rows:
+        raise DataError(f"{who}: X has {n_rows} rows but {name} has {len(y)}; every example needs its target")
+    if y.dtype.kind not in "fiub":
+        raise DataError(f"{who}: {name} must hold numbers, got {describe(y)}"
+                        + ("; map class names to integers 0..C-1" if y.dtype.kind in "OSU" else ""))
+    n_out = scores_shape[0] if scores_shape is not None and len(scores_shape) == 1 else None
+    if kind == "labels" or (kind == "labels_or_probs" and y.ndim == 1):
+        if y.ndim != 1:
+            raise DataError(f"{who}: {name} must be class labels of shape ({n_rows},), got {describe(y)}")
+        if y.dtype.kind == "f":
+            example = "" if not len(y) else f" (e.g. {y[0]!r} at row 0)"
+            raise DataError(f"{who}: {name} must be integer class labels, got {describe(y)}{example}; "
+                            f"convert with {name}.astype(np.int64)")
+        if y.dtype.kind == "b":
+            raise DataError(f"{who}: {name} must be integer class labels, got {describe(y)}; "
+                            f"convert with {name}.astype(np.int64)")
+        if len(y):
+            yh = as_numpy(y)
+            lo = int(yh.min())
+            if lo < 0:
+                row = int(np.argmax(yh < 0))
+                raise DataError(f"{who}: {name}: row {row} has label {int(yh[row])}; class labels must be "
+                                f"0..C-1 (non-negative)")
+            if n_out is not None and int(yh.max()) >= n_out:
+                row = int(np.argmax(yh >= n_out))
+                raise DataError(f"{who}: {name}: row {row} has label {int(yh[row])}, but the model outputs "
+                                f"{n_out} class scores (labels 0..{n_out - 1}); fix the labels or the size of "
+                                f"the last layer")
+        return y
+    if kind == "labels_or_probs":  # probability targets
+        if y.ndim != 2 or (n_out is not None and y.shape[1] != n_out):
+            raise DataError(f"{who}: {name} must be labels of shape ({n_rows},) or probabilities of shape "
+                            f"({n_rows}, {n_out if n_out is not None else 'C'}), got {describe(y)}")
+    elif scores_shape is not None and tuple(y.shape[1:]) != tuple(scores_shape):
+        hint = f"; reshape it with {name}.reshape(-1, 1)" if y.ndim == 1 and tuple(scores_shape) == (1,) else ""
+        raise DataError(f"{who}: {name} must have shape ({n_rows}, {', '.join(map(str, scores_shape))}) like the "
+                        f"model's output, got {describe(y)}{hint}")
+    problem = first_nonfinite(y, name)
+    if problem:
+        raise DataError(f"{who}: {problem}")
+    if kind == "labels_or_probs" and len(y) and bool((y < 0).any()):
+        raise DataError(f"{who}: {name}: probability targets must be non-negative")
+    return y

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import ConfigError, DeviceMismatchError
+
 try:  # CuPy is an optional extra; a CPU-only install must never fail here.
     import cupy as _cupy  # type: ignore
 
@@ -31,8 +33,6 @@ __all__ = [
 ]
 
 
-class DeviceMismatchError(TypeError):
-    """Raised when CPU (NumPy) and GPU (CuPy) arrays meet in one operation."""
 
 
 def set_jit(enabled: bool) -> None:
@@ -97,7 +97,7 @@ def _normalize_device(device: str) -> str:
         raise TypeError(f"device must be 'cpu' or 'cuda', got {device!r}")
     name = device.split(":")[0].lower()
     if name not in ("cpu", "cuda", "gpu"):
-        raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
+        raise ConfigError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
     return "cpu" if name == "cpu" else "cuda"
 
 

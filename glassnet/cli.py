@@ -1,11 +1,201 @@
 """The ``glassnet`` command line: demo, train, evaluate, predict, gradcheck, doctor, report, tune, trials,
-ensemble."""
+ensemble.
+
+Exit status: 0 done; 1 a check that failed (gradcheck, doctor --sanity) or an error of the machine
+(a full disk, no memory); 2 a user's mistake, printed as one line ``error: <what>: expected <x>,
+got <y>`` (a config field, a file, the data); 130 interrupted (Ctrl-C; the command says how to
+resume); 141 the reader of the output went away (``| head``). A traceback appears only for a bug
+in glassnet, or for anything with ``--debug``.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import sys
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+def _read_arrays(path, what):
+    """An .npy array or the arrays of an .npz file; every failure is a DataError naming the file."""
+    import zipfile
+
+    import numpy as np
+
+    from .errors import DataError
+
+    if not os.path.exists(path):
+        raise DataError(f"{what} {path}: no such file")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded as z:
+                return {k: z[k] for k in z.files}
+        return loaded
+    except ValueError as err:
+        if "allow_pickle" in str(err) or "pickled" in str(err):
+            raise DataError(f"{what} {path}: holds Python objects (pickled), not plain arrays; save numbers with "
+                            f"np.save / np.savez") from None
+        raise DataError(f"{what} {path}: cannot be read as .npy/.npz ({err})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError) as err:
+        raise DataError(f"{what} {path}: cannot be read as .npy/.npz ({type(err).__name__}: {err})") from None
+
+
+def _pick(arrays, names, path, what):
+    from .errors import DataError
+
+    for n in names:
+        if n in arrays:
+            return arrays[n]
+    raise DataError(f"{what} {path}: needs an array named {' or '.join(names)}; found {sorted(arrays)}")
+
+
+def _load_model(path):
+    """(model, preprocessing or None, loss) from a model file or checkpoint."""
+    from .nn import SoftmaxCrossEntropy, build
+    from .serialization import load
+
+    model, prep, extra = load(path, with_preprocessing=True, return_extra=True)
+    loss_cfg = extra.get("loss")
+    loss = build(loss_cfg, "loss") if isinstance(loss_cfg, dict) else SoftmaxCrossEntropy()  # saved by train
+    return model, prep, loss
+
+
+def _hint_resume(args, out):
+    """What an interrupted run should say: how to resume it, or that nothing was saved yet."""
+    def hint():
+        if os.path.exists(os.path.join(out, "checkpoints", "last.npz")):
+            return f"the last complete epoch is saved; resume with: glassnet train --resume {out}"
+        return f"no epoch had finished, so nothing was saved; start again with --out {out} --force"
+    args.resume_hint = hint
+
+
+def _run_and_report(args, cfg, out, resume, force, title):
+    from .train.run import run, summary_lines
+
+    _hint_resume(args, out)
+    metrics = run(cfg, out, resume=resume, force=force)
+    print(f"\n{title}")
+    for line in summary_lines(metrics):
+        print(line)
+    print(f"  run folder: {os.path.abspath(out)} (config.json, history.json, metrics.json, model.npz, "
+          f"checkpoints/, monitor.json, findings.json)")
+    findings = metrics.get("findings") or []
+    print("  the doctor: " + ("nothing to report" if not findings else f"{len(findings)} finding(s)"))
+    for line in findings:
+        print(f"    {line}")
+    if metrics.get("report"):
+        print(f"  report: {os.path.abspath(metrics['report'])}")
+    return metrics
+
+
+# -- commands ------------------------------------------------------------------------------------------------
+def _cmd_demo(args) -> int:
+    from .train.run import DEMO_CONFIG
+    from .train.runfolder import fresh_folder, holds_run
+
+    cfg = json.loads(json.dumps(DEMO_CONFIG))
+    if args.epochs is not None:
+        cfg["trainer"]["epochs"] = args.epochs
+    out = args.out
+    if out is None:  # the demo's folder, or a fresh one next to it: an earlier demo is never replaced
+        out = "glassnet-demo" if not holds_run("glassnet-demo") else fresh_folder(".", "glassnet-demo")
+    print("glassnet demo: a 40-256-256-10 MLP (He init, BatchNorm, dropout 0.2) trained with Adam, L2 1e-2,\n"
+          "a cosine schedule and early stopping on standardized MNIST-1D (4000 train / 1000 test signals;\n"
+          "published baselines: logistic regression 32%, MLP 68%, CNN 94%).\n")
+    metrics = _run_and_report(args, cfg, out, False, args.force, "Summary")
+    acc = metrics.get("test", {}).get("accuracy")
+    if acc is not None:
+        print(f"  test accuracy {acc * 100:.1f}% (published MLP baseline 68%)")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from .errors import ConfigError, RunFolderError
+    from .train.run import load_config
+    from .train.runfolder import fresh_folder
+
+    if args.resume:
+        if args.out:
+            raise ConfigError("--out: not used with --resume (the run continues in its own folder)")
+        if args.force:
+            raise ConfigError("--force: not used with --resume (resuming keeps the run's files)")
+        path = os.path.join(args.resume, "config.json")
+        if not os.path.exists(path):
+            raise RunFolderError(f"--resume: {args.resume} has no config.json; is it a glassnet run folder?")
+        # a CONFIG given with --resume replaces the run's (e.g. more epochs); it must describe the same model
+        cfg = load_config(args.config) if args.config else load_config(path)
+        out = args.resume
+    else:
+        if not args.config:
+            raise ConfigError("train: give a CONFIG file (TOML or YAML), or --resume RUN_DIR")
+        cfg = load_config(args.config)
+        name = cfg.get("name") if isinstance(cfg.get("name"), str) else None
+        out = args.out or fresh_folder("runs", name or os.path.splitext(os.path.basename(args.config))[0])
+    _run_and_report(args, cfg, out, bool(args.resume), args.force, "Summary")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from .nn import eval_scores
+    from .train.metrics import accuracy, evaluate_scores, mse
+    from .train.trainer import check_data
+
+    model, prep, loss = _load_model(args.model)
+    data = _read_arrays(args.data, "--data")
+    if not isinstance(data, dict):
+        from .errors import DataError
+        raise DataError(f"--data {args.data}: expected an .npz with arrays X and y (or X_test and y_test), got "
+                        f"one .npy array")
+    X = _pick(data, ("X", "X_test"), args.data, "--data")
+    y = _pick(data, ("y", "y_test"), args.data, "--data")
+    X, y = check_data(model, X, y, who=f"evaluate {args.data}", target_kind=loss.target_kind, preprocessing=prep)
+    metrics = {"accuracy": accuracy} if loss.is_classifier else {"mse": mse}
+    out = {"loss_function": type(loss).__name__, "n": int(len(X)),
+           **evaluate_scores(eval_scores(model, X), y, loss, metrics)}
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    import numpy as np
+
+    from .errors import RunFolderError
+    from .functional import sigmoid, softmax
+    from .nn import eval_scores
+    from .train.trainer import check_data
+
+    if args.out and os.path.exists(args.out) and not args.force:
+        raise RunFolderError(f"--out {args.out}: exists; pass --force to replace it or pick another file")
+    model, prep, loss = _load_model(args.model)
+    X = _read_arrays(args.input, "input")
+    if isinstance(X, dict):
+        X = _pick(X, ("X", "X_test"), args.input, "input")
+    X, _ = check_data(model, X, None, who=f"predict {args.input}", preprocessing=prep, allow_empty=True)
+    scores = eval_scores(model, X).astype(np.float64)
+    if not loss.is_classifier and loss.target_kind != "binary":
+        result = {"predictions": scores}
+        lines = ["\t".join(f"{v:.6g}" for v in row) for row in scores]
+    elif loss.target_kind == "binary":
+        probs = sigmoid(scores)
+        result = {"predictions": (scores > 0).astype(np.int64), "probabilities": probs}
+        lines = ["\t".join(f"{p:.4f}" for p in row) for row in probs]
+    else:
+        probs = softmax(scores, axis=1)
+        pred = probs.argmax(1)
+        result = {"predictions": pred, "probabilities": probs}
+        lines = [f"{p}\t{pr[p]:.4f}" for p, pr in zip(pred, probs)]
+    if args.out:
+        from .serialization import atomic_savez
+        atomic_savez(args.out, **result)
+        print(f"wrote {len(scores)} predictions to {args.out}")
+    elif lines:
+        print("\n".join(lines))
+    return 0
 
 
 def _cmd_gradcheck(args) -> int:
@@ -23,156 +213,17 @@ def _cmd_gradcheck(args) -> int:
     return 0 if all(r.passed for _, r in results) else 1
 
 
-def _run_and_report(cfg, out, resume, title):
-    from .train.run import run, summary_lines
-
-    metrics = run(cfg, out, resume=resume)
-    print(f"\n{title}")
-    for line in summary_lines(metrics):
-        print(line)
-    print(f"  run folder: {os.path.abspath(out)} (config.json, history.json, metrics.json, model.npz, "
-          f"checkpoints/best.npz, checkpoints/last.npz, monitor.json, findings.json)")
-    findings = metrics.get("findings") or []
-    print("  the doctor: " + ("nothing to report" if not findings else f"{len(findings)} finding(s)"))
-    for line in findings:
-        print(f"    {line}")
-    if metrics.get("report"):
-        print(f"  report: {os.path.abspath(metrics['report'])}")
-    return metrics
-
-
-def _cmd_demo(args) -> int:
-    from .train.run import DEMO_CONFIG
-
-    cfg = json.loads(json.dumps(DEMO_CONFIG))
-    if args.epochs:
-        cfg["trainer"]["epochs"] = args.epochs
-    print("glassnet demo: a 40-256-256-10 MLP (He init, BatchNorm, dropout 0.2) trained with Adam, L2 1e-2,\n"
-          "a cosine schedule and early stopping on standardized MNIST-1D (4000 train / 1000 test signals;\n"
-          "published baselines: logistic regression 32%, MLP 68%, CNN 94%).\n")
-    metrics = _run_and_report(cfg, args.out, False, "Summary")
-    acc = metrics.get("test", {}).get("accuracy")
-    if acc is not None:
-        print(f"  test accuracy {acc * 100:.1f}% (published MLP baseline 68%)")
-    return 0
-
-
-def _cmd_train(args) -> int:
-    from .train.run import ConfigError, load_config
-
-    try:
-        if args.resume:
-            path = os.path.join(args.resume, "config.json")
-            if not os.path.exists(path):
-                raise ConfigError(f"--resume: {args.resume} has no config.json; is it a glassnet run folder?")
-            cfg = json.load(open(path, encoding="utf-8"))
-            out = args.resume
-        else:
-            if not args.config:
-                raise ConfigError("train: give a CONFIG file (TOML or YAML), or --resume RUN_DIR")
-            cfg = load_config(args.config)
-            name = os.path.splitext(os.path.basename(args.config))[0]
-            out = args.out or os.path.join("runs", name)
-        _run_and_report(cfg, out, bool(args.resume), "Summary")
-    except ConfigError as err:
-        print(f"config error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def _load_model(path):
-    """(model, preprocessing or None, loss config or None) from a model file or checkpoint."""
-    from .serialization import CheckpointError, load
-
-    try:
-        model, prep, extra = load(path, with_preprocessing=True, return_extra=True)
-    except CheckpointError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    return model, prep, extra.get("loss")
-
-
-
-def _read_array(path, what):
-    import numpy as np
-
-    try:
-        if path.endswith(".npz"):
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        print(f"error: cannot read {what} {path!r}: {err}", file=sys.stderr)
-        sys.exit(2)
-
-
-def _cmd_evaluate(args) -> int:
-    from .nn import SoftmaxCrossEntropy, build, eval_scores
-    from .train.metrics import accuracy, evaluate_scores, mse
-
-    model, prep, loss_cfg = _load_model(args.model)
-    data = _read_array(args.data, "data")
-    if not isinstance(data, dict):
-        print("error: --data must be an .npz with arrays X and y (or X_test and y_test)", file=sys.stderr)
-        return 2
-    X = data.get("X", data.get("X_test"))
-    y = data.get("y", data.get("y_test"))
-    if X is None or y is None:
-        print(f"error: {args.data} needs arrays X and y (or X_test, y_test); found {sorted(data)}", file=sys.stderr)
-        return 2
-    if prep is not None:
-        X = prep.transform(X)
-    loss = build(loss_cfg, "loss") if loss_cfg else SoftmaxCrossEntropy()  # saved by glassnet train
-    metrics = {"accuracy": accuracy} if loss.is_classifier else {"mse": mse}
-    out = {"loss_function": type(loss).__name__, "n": int(len(X)),
-           **evaluate_scores(eval_scores(model, X), y, loss, metrics)}
-    print(json.dumps(out, indent=2))
-    return 0
-
-
-def _cmd_predict(args) -> int:
-    import numpy as np
-
-    from .functional import softmax
-    from .nn import eval_scores
-
-    model, prep, loss_cfg = _load_model(args.model)
-    X = _read_array(args.input, "input")
-    if isinstance(X, dict):
-        X = X.get("X", X.get("X_test"))
-    if prep is not None:
-        X = prep.transform(X)
-    scores = eval_scores(model, X).astype(np.float64)
-    kind = (loss_cfg or {}).get("type", "SoftmaxCrossEntropy")
-    if kind in ("MSE",):
-        result = {"predictions": scores}
-        lines = ["\t".join(f"{v:.6g}" for v in row) for row in scores]
-    else:
-        probs = softmax(scores, axis=1)
-        pred = probs.argmax(1)
-        result = {"predictions": pred, "probabilities": probs}
-        lines = [f"{p}\t{pr[p]:.4f}" for p, pr in zip(pred, probs)]
-    if args.out:
-        from .serialization import atomic_savez
-        atomic_savez(args.out, **result)
-        print(f"wrote {len(scores)} predictions to {args.out}")
-    else:
-        print("\n".join(lines))
-    return 0
-
-
 def _cmd_doctor(args) -> int:
     from .doctor import examine, format_findings
+    from .errors import ConfigError
 
     if args.sanity:
+        if args.run_dir:
+            raise ConfigError("doctor: give a run folder or --sanity CONFIG, not both")
         from .doctor import sanity_checks
-        from .train.run import ConfigError, load_config, prepare
+        from .train.run import load_config, prepare
 
-        try:
-            parts = prepare(load_config(args.sanity))
-        except (ConfigError, OSError) as err:
-            print(f"glassnet doctor --sanity: {err}", file=sys.stderr)
-            return 2
+        parts = prepare(load_config(args.sanity))
         X, y = parts["train"]
         checks = sanity_checks(parts["model"], parts["loss"], X, y, penalty=parts["penalty"], val=parts["val"])
         print(f"Sanity checks of {args.sanity} before training:")
@@ -185,35 +236,34 @@ def _cmd_doctor(args) -> int:
                 print(c.finding)
         return 1 if failed else 0
     if not args.run_dir:
-        print("glassnet doctor: give a run folder (glassnet doctor RUN_DIR) or --sanity CONFIG", file=sys.stderr)
-        return 2
-    try:
-        findings = examine(args.run_dir, baseline_error=args.baseline_error)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"glassnet doctor: {err}", file=sys.stderr)
-        return 2
+        raise ConfigError("doctor: give a run folder (glassnet doctor RUN_DIR) or --sanity CONFIG")
+    findings = examine(args.run_dir, baseline_error=args.baseline_error)
     print(format_findings(findings))
     return 0
 
 
 def _cmd_report(args) -> int:
+    from .errors import RunFolderError
     from .report import write_report
     from .train.run import input_shape, prepare
 
     folder = args.run_dir
     cfg_path = os.path.join(folder, "config.json")
     if not os.path.exists(cfg_path):
-        print(f"glassnet report: {folder} has no config.json; is it a glassnet run folder?", file=sys.stderr)
-        return 2
-    with open(cfg_path) as f:
-        cfg = json.load(f)
+        raise RunFolderError(f"{folder}: has no config.json; is it a glassnet run folder?")
+    with open(cfg_path, encoding="utf-8") as f:
+        try:
+            cfg = json.load(f)
+        except ValueError as err:
+            raise RunFolderError(f"{cfg_path}: not valid JSON ({err}); the file is damaged") from None
     parts = prepare(cfg)  # reloads the data (and its fitted preprocessing) for the confusion matrix
     data = parts["val"] if parts["val"] is not None else parts["test"]
     shape = input_shape(parts["config"], parts["train"][0])
     out = args.out or os.path.join(folder, "report.html")
+    existed = os.path.exists(out)
     write_report(folder, out, data=data, input_shape=tuple(shape) if shape else None,
                  baseline_error=args.baseline_error, title=cfg.get("name"))
-    print(f"wrote {os.path.abspath(out)}")
+    print(f"wrote {os.path.abspath(out)}" + (" (replacing the previous report)" if existed else ""))
     if args.tensorboard:
         from .report import write_tensorboard
         write_tensorboard(folder, args.tensorboard)
@@ -221,37 +271,62 @@ def _cmd_report(args) -> int:
     return 0
 
 
+#: search settings that may change between two drivers of one search folder
+_RUN_SETTINGS = ("trials", "jobs", "executor", "address", "time_budget")
+
+
+def _same_search(old, new):
+    """The first config path where two search configs differ (ignoring how the search is run), or None."""
+    def strip(cfg):
+        cfg = json.loads(json.dumps(cfg))
+        for k in _RUN_SETTINGS:
+            cfg.get("search", {}).pop(k, None)
+        return cfg
+
+    def diff(a, b, path):
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                d = diff(a.get(k), b.get(k), f"{path}.{k}" if path else k)
+                if d:
+                    return d
+            return None
+        return None if a == b else path or "the config"
+    return diff(strip(old), strip(new), "")
+
+
 def _cmd_tune(args) -> int:
-    from .train.run import ConfigError, load_config
+    from .errors import SearchError
+    from .train.run import _json_dump, load_config
+    from .train.runfolder import FolderLock
     from .tune import Search, make_executor
     from .tune.config import search_from_config
 
-    try:
-        cfg = load_config(args.config)
-        objective, space, kwargs, execution = search_from_config(cfg)
-    except (ConfigError, OSError) as err:
-        print(f"glassnet tune: {err}", file=sys.stderr)
-        return 2
-    if args.trials:
+    cfg = load_config(args.config)
+    objective, space, kwargs, execution = search_from_config(cfg)
+    if args.trials is not None:
         kwargs["trials"] = args.trials
-    if args.time_budget:
+    if args.time_budget is not None:
         kwargs["time_budget"] = args.time_budget
     kind = args.executor or execution["executor"]
     jobs = args.jobs or execution["jobs"]
     out = args.out or os.path.join("searches", os.path.splitext(os.path.basename(args.config))[0])
-    os.makedirs(out, exist_ok=True)
-    from .train.run import _json_dump
-    _json_dump(os.path.join(out, "config.json"), cfg)
-    executor = make_executor(kind, jobs, args.address or execution["address"])
-    print(f"glassnet tune: {kwargs['strategy']} search, {kwargs['trials']} trials, executor {kind} "
-          f"({jobs} job(s)), records in {os.path.abspath(os.path.join(out, 'trials.sqlite'))}")
-    try:
-        result = Search(objective, space, out, executor=executor, jobs=jobs, **kwargs).run()
-    except ValueError as err:
-        print(f"glassnet tune: {err}", file=sys.stderr)
-        return 2
-    finally:
-        executor.shutdown()
+    args.resume_hint = lambda: (f"finished trials are kept; continue with: glassnet tune {args.config} --out {out}")
+    with FolderLock(out, "search"):
+        saved = os.path.join(out, "config.json")
+        if os.path.exists(saved):
+            with open(saved, encoding="utf-8") as f:
+                where = _same_search(json.load(f), cfg)
+            if where:
+                raise SearchError(f"{out}: holds a search with another config (it differs at {where}); use "
+                                  f"another --out, or the config it was started with")
+        _json_dump(saved, cfg)
+        executor = make_executor(kind, jobs, args.address or execution["address"])
+        print(f"glassnet tune: {kwargs['strategy']} search, {kwargs['trials']} trials, executor {kind} "
+              f"({jobs} job(s)), records in {os.path.abspath(os.path.join(out, 'trials.sqlite'))}")
+        try:
+            result = Search(objective, space, out, executor=executor, jobs=jobs, **kwargs).run()
+        finally:
+            executor.shutdown()
     print()
     print(result.table())
     for w in result.warnings:
@@ -259,16 +334,15 @@ def _cmd_tune(args) -> int:
     return 0
 
 
-def _search_rows(folder, command, status=None):
-    """The trials of a search folder, or None after printing why there are none."""
+def _search_rows(folder, status=None):
+    """The trials of a search folder."""
+    from .errors import RunFolderError
     from .tune import TrialStore
 
     path = os.path.join(folder, "trials.sqlite")
     if not os.path.exists(path):
-        print(f"glassnet {command}: {folder} has no trials.sqlite; is it a search folder written by glassnet tune?",
-              file=sys.stderr)
-        return None
-    store = TrialStore(path)
+        raise RunFolderError(f"{folder}: has no trials.sqlite; is it a search folder written by glassnet tune?")
+    store = TrialStore(path, create=False)
     try:
         return store.rows(status=status)
     finally:
@@ -277,11 +351,10 @@ def _search_rows(folder, command, status=None):
 
 def _cmd_trials(args) -> int:
     from .tune import leaderboard
+    from .tune.store import STATUSES
 
-    rows = _search_rows(args.search_dir, "trials")
-    if rows is None:
-        return 2
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "failed", "running", "pending")}
+    rows = _search_rows(args.search_dir)
+    counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     print(f"{len(rows)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     print(leaderboard(rows, args.top))
     return 0
@@ -289,19 +362,17 @@ def _cmd_trials(args) -> int:
 
 def _cmd_ensemble(args) -> int:
     from .ensemble import Ensemble
+    from .errors import SearchError
     from .nn import eval_scores
     from .serialization import load
     from .train.run import prepare
     from .tune.objective import base_config
 
-    rows = _search_rows(args.search_dir, "ensemble", status="done")
-    if rows is None:
-        return 2
+    rows = _search_rows(args.search_dir, status="done")
     rows = sorted(rows, key=lambda r: -r["score"])[:args.top]
     if not rows:
-        print("glassnet ensemble: no finished trials", file=sys.stderr)
-        return 2
-    with open(os.path.join(args.search_dir, "config.json")) as f:
+        raise SearchError(f"{args.search_dir}: no finished trials to combine")
+    with open(os.path.join(args.search_dir, "config.json"), encoding="utf-8") as f:
         parts = prepare(base_config(json.load(f)))  # the trials' split and preprocessing
     Xv, yv = parts["val"] if parts["val"] is not None else parts["test"]
     models = [load(os.path.join(args.search_dir, "trials", r["key"], "model.npz")) for r in rows]
@@ -314,66 +385,145 @@ def _cmd_ensemble(args) -> int:
     return 0
 
 
+# -- the parser ------------------------------------------------------------------------------------------------
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_float(text):
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text}")
+    return value
+
+
+def _fraction(text):
+    value = _non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected an error rate in [0, 1), got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="glassnet", description="glassnet: deep learning you can see through")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback of any error (for reporting bugs)")
+    parser = argparse.ArgumentParser(
+        prog="glassnet", description="glassnet: deep learning you can see through", formatter_class=_Formatter,
+        epilog="examples:\n  glassnet demo\n  glassnet train run.toml\n  glassnet doctor runs/run-20261202-101500\n"
+               "  glassnet tune search.toml --jobs 2\n\nexit status: 0 done, 1 a failed check or a machine error, "
+               "2 a mistake in the input,\n130 interrupted (the message says how to resume)")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    sub = parser.add_subparsers(dest="command")
-    p = sub.add_parser("demo", help="train an MLP on MNIST-1D and write a run folder")
-    p.add_argument("--out", default="glassnet-demo", help="run folder (default ./glassnet-demo)")
-    p.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of any error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name, help, examples):
+        return sub.add_parser(name, help=help, description=help, parents=[common], formatter_class=_Formatter,
+                              epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))
+
+    p = command("demo", "train an MLP on MNIST-1D and write a run folder",
+                ["glassnet demo", "glassnet demo --epochs 5 --out /tmp/demo"])
+    p.add_argument("--out", default=None, help="run folder (default ./glassnet-demo, or a fresh "
+                                               "./glassnet-demo-<date>-<time> when that holds a run)")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="override the number of epochs (default 100)")
+    p.add_argument("--force", action="store_true", help="replace the run in --out")
     p.set_defaults(func=_cmd_demo)
-    p = sub.add_parser("train", help="train from a TOML/YAML config")
-    p.add_argument("config", nargs="?", help="config file (.toml, .yaml)")
-    p.add_argument("--out", default=None, help="run folder (default runs/<config name>)")
-    p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue an interrupted run")
+
+    p = command("train", "train from a TOML/YAML config (see docs/config.md)",
+                ["glassnet train run.toml", "glassnet train run.toml --out runs/exp1",
+                 "glassnet train --resume runs/exp1", "glassnet train run.toml --out runs/exp1 --force"])
+    p.add_argument("config", nargs="?", help="config file (.toml, .yaml); with --resume, replaces the run's config")
+    p.add_argument("--out", default=None, help="run folder (default runs/<name>-<date>-<time>, name from the "
+                                               "config's `name` or file)")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue an interrupted run from its last complete epoch")
+    p.add_argument("--force", action="store_true", help="replace the run that --out already holds")
     p.set_defaults(func=_cmd_train)
-    p = sub.add_parser("evaluate", help="evaluate a saved model or checkpoint on labelled data")
-    p.add_argument("model", help="model.npz or a checkpoint")
-    p.add_argument("--data", required=True, help=".npz with X and y")
+
+    p = command("evaluate", "evaluate a saved model or checkpoint on labelled data (prints JSON)",
+                ["glassnet evaluate runs/exp1/model.npz --data test.npz"])
+    p.add_argument("model", help="model.npz or a checkpoint (its preprocessing is applied)")
+    p.add_argument("--data", required=True, help=".npz with arrays X and y (or X_test and y_test)")
     p.set_defaults(func=_cmd_evaluate)
-    p = sub.add_parser("predict", help="predict classes for the rows of an .npy file")
-    p.add_argument("model")
-    p.add_argument("input", help=".npy (or .npz with X)")
-    p.add_argument("--out", default=None, help="write predictions and probabilities to this .npz")
+
+    p = command("predict", "predict the rows of an .npy/.npz file (class and probability per line)",
+                ["glassnet predict runs/exp1/model.npz x.npy", "glassnet predict model.npz x.npy --out pred.npz"])
+    p.add_argument("model", help="model.npz or a checkpoint (its preprocessing is applied)")
+    p.add_argument("input", help=".npy with one row per example (or .npz with X)")
+    p.add_argument("--out", default=None, help="write predictions (and probabilities) to this .npz instead")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=_cmd_predict)
-    p = sub.add_parser("gradcheck", help="gradient-check every built-in layer and loss")
-    p.add_argument("--seed", type=int, default=0)
+
+    p = command("gradcheck", "gradient-check every built-in layer and loss (exit 1 if one fails)",
+                ["glassnet gradcheck", "glassnet gradcheck --seed 3 -v"])
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs and weights (default 0)")
     p.add_argument("-v", "--verbose", action="store_true", help="print every tensor's report")
     p.set_defaults(func=_cmd_gradcheck)
-    p = sub.add_parser("doctor", help="diagnose a training run (or run sanity checks before one)")
+
+    p = command("doctor", "diagnose a training run (or run sanity checks before one)",
+                ["glassnet doctor runs/exp1", "glassnet doctor runs/exp1 --baseline-error 0.02",
+                 "glassnet doctor --sanity run.toml"])
     p.add_argument("run_dir", nargs="?", help="run folder written by glassnet train/demo")
-    p.add_argument("--sanity", metavar="CONFIG", default=None, help="sanity checks for a config before training")
-    p.add_argument("--baseline-error", type=float, default=0.0,
+    p.add_argument("--sanity", metavar="CONFIG", default=None,
+                   help="sanity checks for a config before training (exit 1 if one fails)")
+    p.add_argument("--baseline-error", type=_fraction, default=0.0,
                    help="error a good model should reach (e.g. human error); default 0")
     p.set_defaults(func=_cmd_doctor)
-    p = sub.add_parser("report", help="write the HTML report of a run folder")
-    p.add_argument("run_dir")
+
+    p = command("report", "write the HTML report of a run folder",
+                ["glassnet report runs/exp1", "glassnet report runs/exp1 --tensorboard tb/"])
+    p.add_argument("run_dir", help="run folder written by glassnet train/demo")
     p.add_argument("--out", default=None, help="HTML file (default RUN_DIR/report.html)")
     p.add_argument("--tensorboard", metavar="LOGDIR", default=None, help="also write TensorBoard event files")
-    p.add_argument("--baseline-error", type=float, default=0.0)
+    p.add_argument("--baseline-error", type=_fraction, default=0.0,
+                   help="error a good model should reach, for the doctor's findings; default 0")
     p.set_defaults(func=_cmd_report)
-    p = sub.add_parser("tune", help="hyperparameter search from a config with a [search] section")
-    p.add_argument("config")
+
+    p = command("tune", "hyperparameter search from a config with a [search] section (rerun to continue)",
+                ["glassnet tune search.toml", "glassnet tune search.toml --jobs 2 --trials 40",
+                 "glassnet tune search.toml --executor ray --address auto"])
+    p.add_argument("config", help="config file with a [search] section")
     p.add_argument("--out", default=None, help="search folder (default searches/<config name>)")
-    p.add_argument("--jobs", type=int, default=None, help="parallel trials (local processes)")
-    p.add_argument("--executor", choices=["serial", "process", "ray"], default=None)
+    p.add_argument("--jobs", type=_positive_int, default=None, help="parallel trials (default search.jobs or 1)")
+    p.add_argument("--executor", choices=["serial", "process", "ray"], default=None,
+                   help="where trials run: this process, local worker processes (default), or Ray")
     p.add_argument("--address", default=None, help="Ray cluster address (HOST:PORT or auto)")
-    p.add_argument("--trials", type=int, default=None, help="override search.trials")
-    p.add_argument("--time-budget", type=float, default=None, help="seconds; no new trial starts after it")
+    p.add_argument("--trials", type=_positive_int, default=None, help="override search.trials")
+    p.add_argument("--time-budget", type=_non_negative_float, default=None,
+                   help="seconds; no new trial starts after them")
     p.set_defaults(func=_cmd_tune)
-    p = sub.add_parser("trials", help="the leaderboard of a search folder")
-    p.add_argument("search_dir")
-    p.add_argument("--top", type=int, default=None)
+
+    p = command("trials", "the leaderboard of a search folder", ["glassnet trials searches/lr", "glassnet trials "
+                                                                  "searches/lr --top 5"])
+    p.add_argument("search_dir", help="search folder written by glassnet tune")
+    p.add_argument("--top", type=_positive_int, default=None, help="show only the N best finished trials")
     p.set_defaults(func=_cmd_trials)
-    p = sub.add_parser("ensemble", help="an ensemble of a search's best trials, against the best single model")
-    p.add_argument("search_dir")
-    p.add_argument("--top", type=int, default=5)
-    p.add_argument("--method", choices=["mean", "vote", "weighted"], default="mean")
+
+    p = command("ensemble", "an ensemble of a search's best trials, against the best single model",
+                ["glassnet ensemble searches/lr --top 5 --method vote"])
+    p.add_argument("search_dir", help="search folder written by glassnet tune")
+    p.add_argument("--top", type=_positive_int, default=5, help="how many of the best trials to combine (default 5)")
+    p.add_argument("--method", choices=["mean", "vote", "weighted"], default="mean",
+                   help="mean of probabilities (default), majority vote, or confidence-weighted")
     p.set_defaults(func=_cmd_ensemble)
     return parser
 
 
 def main(argv=None) -> int:
+    """Run one command. A user's mistake (a glassnet error) ends in one line on stderr and exit
+    status 2 (1 for the machine's own errors: a full disk, no memory); Ctrl-C ends with 130 and
+    says how to resume; a closed pipe (``| head``) ends quietly. Any other exception is a bug
+    and keeps its traceback, as does everything under ``--debug``."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -383,7 +533,35 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return args.func(args)
+    from .errors import GlassnetError, one_line
+
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        hint = getattr(args, "resume_hint", None)
+        print("\ninterrupted" + (f"; {hint()}" if hint else ""), file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader went away (``glassnet trials ... | head``): nothing more to say to it
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
+    except GlassnetError as err:
+        if args.debug:
+            raise
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        return 2
+    except (OSError, MemoryError) as err:
+        if args.debug:
+            raise
+        what = "out of memory" if isinstance(err, MemoryError) else one_line(err)
+        print(f"error: {what}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

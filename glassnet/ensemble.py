@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from .errors import ConfigError
 from .functional.activations import softmax
 from .nn.module import Module, eval_scores
 
@@ -32,7 +33,7 @@ class Ensemble:
         from .serialization import load
 
         if method not in _METHODS:
-            raise ValueError(f"Ensemble: method must be one of {list(_METHODS)}, got {method!r}")
+            raise ConfigError(f"Ensemble: method must be one of {list(_METHODS)}, got {method!r}")
         self.models = []
         for i, m in enumerate(members):
             if isinstance(m, (str, os.PathLike)):
@@ -41,7 +42,7 @@ class Ensemble:
                 raise TypeError(f"Ensemble: member {i} must be a Module or a path, got {type(m).__name__}")
             self.models.append(m)
         if not self.models:
-            raise ValueError("Ensemble: needs at least one model")
+            raise ConfigError("Ensemble: needs at least one model")
         self.method, self.batch_size = method, batch_size
 
     @classmethod
@@ -59,7 +60,7 @@ class Ensemble:
         out = [softmax(eval_scores(m, X, self.batch_size).astype(np.float64), axis=1) for m in self.models]
         shapes = {p.shape for p in out}
         if len(shapes) != 1:
-            raise ValueError(f"Ensemble: members disagree on the output shape: {sorted(shapes)}")
+            raise ConfigError(f"Ensemble: members disagree on the output shape: {sorted(shapes)}")
         return np.stack(out)
 
     def predict_proba(self, X):

@@ -303,16 +303,12 @@ def check_loss(loss, scores, target, *, seed=0, h=1e-5, max_coords=150):
                            max_coords=max_coords, seed=seed)
 
 
-def builtin_cases(seed=0):
-    """(name, thunk) pairs that gradient-check every built-in layer, container and loss."""
+def builtin_layers(seed=0, rng=None):
+    """(name, module factory, input shape) of every built-in layer and container, as the
+    gradient checks (and the tests of empty batches) use them."""
     from . import nn
-    from .functional import softmax
 
-    rng = np.random.default_rng(seed)
-
-    def away(shape):
-        x = rng.standard_normal(shape)
-        return np.where(np.abs(x) < 0.05, 0.05 * np.sign(x + 1e-12), x)
+    rng = np.random.default_rng(seed) if rng is None else rng
 
     def bn_eval():
         m = nn.BatchNorm1d(5)
@@ -320,7 +316,7 @@ def builtin_cases(seed=0):
         m.running_var[...] = rng.random(5) + 0.5
         return m.eval()
 
-    layers = [
+    return [
         ("Linear", lambda: nn.Linear(6, 4, rng=seed), (5, 6)),
         ("ReLU", nn.ReLU, (5, 6)),
         ("LeakyReLU", lambda: nn.LeakyReLU(0.1), (5, 6)),
@@ -354,6 +350,20 @@ def builtin_cases(seed=0):
         ("Parallel (Concat)", lambda: nn.Parallel(nn.Linear(6, 3, rng=seed), nn.Sigmoid(), merge=nn.Concat()), (5, 6)),
         ("Parallel (Add)", lambda: nn.Parallel(nn.Linear(6, 4, rng=seed), nn.Linear(6, 4, rng=seed + 1)), (5, 6)),
     ]
+
+
+def builtin_cases(seed=0):
+    """(name, thunk) pairs that gradient-check every built-in layer, container and loss."""
+    from . import nn
+    from .functional import softmax
+
+    rng = np.random.default_rng(seed)
+
+    def away(shape):
+        x = rng.standard_normal(shape)
+        return np.where(np.abs(x) < 0.05, 0.05 * np.sign(x + 1e-12), x)
+
+    layers = builtin_layers(seed, rng)
     cases = [(name, (lambda f=f, s=s: check_module(f(), away(s), seed=seed))) for name, f, s in layers]
     cases.append(("Embedding (weights)", lambda: check_module(nn.Embedding(6, 3, rng=seed), rng.integers(0, 6, (4, 5)),
                                                                 seed=seed, check_input=False)))

@@ -14,12 +14,13 @@ import hashlib
 import io
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 
 import numpy as np
 
 from .backend import as_numpy
+from .errors import CheckpointError, one_line
 
 __all__ = ["CheckpointError", "save", "load", "write_archive", "read_archive", "atomic_write_bytes",
            "atomic_write_text", "atomic_savez"]
@@ -28,8 +29,6 @@ _META = "__meta__.json"
 FORMAT_VERSION = 1
 
 
-class CheckpointError(ValueError):
-    """A model or checkpoint file is missing, truncated, corrupted or does not fit."""
 
 
 def _fsync_dir(path):
@@ -46,11 +45,20 @@ def _fsync_dir(path):
 
 
 def atomic_write_bytes(path, data: bytes):
-    """Write ``data`` to ``path`` atomically: temp file, flush, fsync, rename."""
+    """Write ``data`` to ``path`` atomically: temp file, flush, fsync, rename. The file gets the
+    permissions of any new file (0666 less the umask), as ``open`` would give it."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    for _ in range(100):
+        tmp = os.path.join(folder, f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{os.path.basename(path)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise OSError(f"{folder}: cannot create a temporary file next to {os.path.basename(path)}")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -117,22 +125,108 @@ def write_archive(path, arrays: dict, meta: dict):
     atomic_savez(path, **arrays, **{_META: np.frombuffer(_to_json(meta).encode("utf-8"), dtype=np.uint8)})
 
 
+#: a file's metadata (JSON) may not be larger or nest deeper than this
+MAX_META_BYTES = 16 << 20
+MAX_META_DEPTH = 100
+#: the largest ratio of a member's declared size to its stored size (deflate's own limit is ~1032)
+_MAX_INFLATE = 1100
+
+
+def _depth(obj, limit):
+    """The nesting depth of a JSON value, without recursion (stops counting at ``limit``)."""
+    depth, level = 0, [obj]
+    while level and depth <= limit:
+        depth += 1
+        level = [v for o in level if isinstance(o, (dict, list))
+                 for v in (o.values() if isinstance(o, dict) else o)]
+        level = [v for v in level if isinstance(v, (dict, list))]
+    return depth
+
+
+def _read_member(zf, info, path):
+    """One .npy member, its header checked against the member's size before anything is read."""
+    import numpy.lib.format as fmt
+
+    with zf.open(info) as f:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(f)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = fmt.read_array_header_2_0(f)
+        else:
+            raise CheckpointError(f"{path}: member {info.filename!r} has an unknown .npy version {version}")
+        header = f.tell()
+    if dtype.hasobject or dtype.kind not in "fiub" or dtype.fields is not None:
+        raise CheckpointError(f"{path}: member {info.filename!r} holds {dtype} values; glassnet files hold real "
+                              f"numbers only")
+    count = 1
+    for d in shape:
+        count *= int(d)
+    if header + count * dtype.itemsize != info.file_size:
+        raise CheckpointError(f"{path}: member {info.filename!r} claims shape {tuple(shape)} of {dtype} "
+                              f"({count * dtype.itemsize} bytes) but holds {info.file_size - header}; the file is "
+                              f"corrupted or crafted")
+    with zf.open(info) as f:
+        return fmt.read_array(f, allow_pickle=False)
+
+
 def read_archive(path):
-    """Read and verify an archive written by ``write_archive``; returns (arrays, meta)."""
+    """Read and verify an archive written by ``write_archive``; returns (arrays, meta).
+
+    A file from elsewhere is bounded by its own size: every member's .npy header (shape and
+    dtype) must match the member's size before it is read, sizes must match what the zip stores,
+    the metadata is capped in size and nesting, and only real-number arrays are accepted. Any
+    failure to read is a CheckpointError naming the file."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path}: is a folder, not a model file (a run folder's model is {path}/model.npz)")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            files = list(z.files)
-            if _META not in files:
+        size = os.path.getsize(path)
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            names = [i.filename for i in infos]
+            if len(set(names)) != len(names):
+                raise CheckpointError(f"{path}: holds a member twice; the file is corrupted or crafted")
+            meta_name = _META + ".npy"
+            if meta_name not in names:
                 raise CheckpointError(f"{path}: not a glassnet file (no {_META} entry); was it written by "
                                       f"glassnet.save or a glassnet checkpoint?")
-            arrays = {k: z[k] for k in files if k != _META}
-            meta = json.loads(bytes(z[_META]).decode("utf-8"))
+            declared = 0
+            for info in infos:
+                if not info.filename.endswith(".npy") or info.compress_type not in (zipfile.ZIP_STORED,
+                                                                                    zipfile.ZIP_DEFLATED):
+                    raise CheckpointError(f"{path}: member {info.filename!r} is not a plain .npy array")
+                ratio = 1 if info.compress_type == zipfile.ZIP_STORED else _MAX_INFLATE
+                if info.file_size > ratio * info.compress_size + 1024:
+                    raise CheckpointError(f"{path}: member {info.filename!r} claims {info.file_size} bytes from "
+                                          f"{info.compress_size} stored; the file is corrupted or crafted")
+                declared += info.file_size
+            if declared > _MAX_INFLATE * size + 1024:
+                raise CheckpointError(f"{path}: its members claim {declared} bytes in a file of {size}")
+            meta_info = zf.getinfo(meta_name)
+            if meta_info.file_size > MAX_META_BYTES:
+                raise CheckpointError(f"{path}: metadata of {meta_info.file_size} bytes (more than "
+                                      f"{MAX_META_BYTES}); not a glassnet file")
+            raw = _read_member(zf, meta_info, path)
+            if raw.dtype != np.uint8 or raw.ndim != 1:
+                raise CheckpointError(f"{path}: the metadata entry is not JSON text")
+            meta = json.loads(bytes(raw).decode("utf-8"))
+            if not isinstance(meta, dict):
+                raise CheckpointError(f"{path}: the metadata is not a table")
+            if _depth(meta, MAX_META_DEPTH) > MAX_META_DEPTH:
+                raise CheckpointError(f"{path}: the metadata nests deeper than {MAX_META_DEPTH} levels; not a "
+                                      f"glassnet file")
+            arrays = {}
+            for info in infos:
+                if info.filename != meta_name:
+                    arrays[info.filename[:-len(".npy")]] = _read_member(zf, info, path)
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, json.JSONDecodeError) as err:
+    except RecursionError:
+        raise CheckpointError(f"{path}: the metadata nests too deeply; not a glassnet file") from None
+    except Exception as err:  # zip and npy readers raise many kinds on damaged input: all mean the same
         raise CheckpointError(f"{path}: cannot be read ({type(err).__name__}: {err}); the file is "
                               f"truncated or corrupted") from None
     checksum = meta.pop("checksum", None)
@@ -172,6 +266,11 @@ def save(model, path, extra=None, preprocessing=None):
     on raw inputs use the training statistics); ``extra`` is optional metadata (JSON-able
     values, or NumPy arrays), e.g. class names.
     """
+    from .nn.module import Module
+
+    if not isinstance(model, Module):
+        raise TypeError(f"glassnet.save: expected a glassnet Module (a layer or a model), got "
+                        f"{type(model).__name__}")
     try:
         arch = model.config()
     except NotImplementedError as err:
@@ -199,20 +298,32 @@ def load(path, return_extra=False, with_preprocessing=False):
     """
     from .nn.build import build
 
+    from .nn.module import parameter_limit
+
     arrays, meta = read_archive(path)
     if meta.get("kind") not in ("model", "checkpoint"):
         raise CheckpointError(f"{path}: holds a {meta.get('kind')!r}, not a model or checkpoint")
     if "architecture" not in meta or meta["architecture"] is None:
         raise CheckpointError(f"{path}: has no architecture; load its state into a model you build with "
                               f"model.load_state_dict")
-    model = build(meta["architecture"])
-    if meta.get("dtype") and meta["dtype"] != "None":
-        model.to(np.dtype(meta["dtype"]))
+    if not isinstance(meta["architecture"], dict):
+        raise CheckpointError(f"{path}: the stored architecture is not a table (got {type(meta['architecture']).__name__})")
+    dtype = meta.get("dtype")
+    if dtype not in (None, "None", "float16", "float32", "float64"):
+        raise CheckpointError(f"{path}: stores the dtype {dtype!r}; models are float16, float32 or float64")
     state = _split(arrays, "model/")
+    stored = sum(int(v.size) for v in state.values())
+    try:
+        with parameter_limit(stored):  # the architecture may not be larger than the weights stored with it
+            model = build(meta["architecture"])
+    except (ValueError, TypeError, KeyError) as err:
+        raise CheckpointError(f"{path}: the stored architecture cannot be built: {one_line(err)}") from None
+    if dtype not in (None, "None"):
+        model.to(np.dtype(dtype))
     try:
         model.load_state_dict(state, strict=True)
     except (KeyError, ValueError) as err:
-        raise CheckpointError(f"{path}: the weights do not fit the stored architecture: {err}") from None
+        raise CheckpointError(f"{path}: the weights do not fit the stored architecture: {one_line(err)}") from None
     out = [model]
     if with_preprocessing:
         out.append(preprocessing_from(arrays, meta))

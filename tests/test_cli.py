@@ -146,12 +146,12 @@ trainer: {epochs: 2, batch_size: 20}
 
 
 BAD = [
-    ('{type = "ReLU"},', '{type = "Relu"},', r"model.layers\[1\].type: unknown layer type 'Relu'"),
-    ('lr = 0.01', 'lr = "fast"', r"optimizer.lr: .*finite number, got 'fast'"),
-    ('lr = 0.01', 'lr = -1.0', r"optimizer.lr: .*must lie in \[0.0, inf\), got -1.0"),
-    ('epochs = EPOCHS', 'epochs = "ten"', r"trainer.epochs: expected int, got str 'ten'"),
-    ('batch_size = 32', 'batch_size = 32\nbatchsize = 3', r"trainer.batchsize: unknown field"),
-    ('[loss]\ntype = "SoftmaxCrossEntropy"', '[loss]', r"loss.type: missing field"),
+    ('{type = "ReLU"},', '{type = "Relu"},', r"^error: model.layers\[1\].type: unknown layer 'Relu'; .*did you mean 'ReLU'\?$"),
+    ('lr = 0.01', 'lr = "fast"', r"^error: optimizer.lr \(Adam\): lr must be a finite number, got 'fast'$"),
+    ('lr = 0.01', 'lr = -1.0', r"^error: optimizer.lr \(Adam\): lr must lie in \[0.0, inf\), got -1.0$"),
+    ('epochs = EPOCHS', 'epochs = "ten"', r"trainer.epochs: expected an integer >= 1, got string 'ten'"),
+    ('batch_size = 32', 'batch_size = 32\nbatchsize = 3', r"trainer.batchsize: unknown field; .*did you mean 'batch_size'\?"),
+    ('[loss]\ntype = "SoftmaxCrossEntropy"', '[loss]', r"loss.type: missing; name the loss"),
     ('{type = "Linear", in_features = 32, out_features = 3}',
      '{type = "Linear", in_features = 30, out_features = 3}',
      r"model.layers\[2\]: Linear\(30 -> 3\): expected 30 input features"),
@@ -159,7 +159,7 @@ BAD = [
      r"model.layers\[2\]: the model outputs 2 scores but the data has labels up to 2"),
     ('dataset = "spiral"', 'dataset = "imagenet"', r"data.dataset: expected one of"),
     ('{type = "Linear", in_features = 2, out_features = 32},', '{type = "Linear", in_features = 2},',
-     r"model.layers\[0\] \(Linear\):.*out_features"),
+     r"model.layers\[0\].out_features: missing; Linear needs it"),
 ]
 
 

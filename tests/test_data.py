@@ -320,7 +320,7 @@ def test_fitted_on_train_only_and_never_refitted():
     np.testing.assert_array_equal(s.mean_, mean)  # transforming val/test changes nothing
     np.testing.assert_array_equal(s.std_, std)
     np.testing.assert_allclose(out, (val - train.mean(0)) / train.std(0))
-    with pytest.raises(RuntimeError, match="not fitted; call fit\\(X_train\\) first"):
+    with pytest.raises(gn.NotFittedError, match="not fitted; call fit\\(X_train\\) first"):
         gn.data.Standardize().transform(val)
     with pytest.raises(gn.ShapeError, match="fitted on 3 features"):
         s.transform(np.zeros((2, 4)))

@@ -288,7 +288,7 @@ def test_build_from_config_round_trip(rng):
     x = rng.standard_normal((5, 4)).astype(np.float32)
     net.eval(), clone.eval()
     np.testing.assert_array_equal(net.forward(x), clone.forward(x))
-    with pytest.raises(ValueError, match=r"model.layers\[1\].type: unknown layer type 'Conv9d'"):
+    with pytest.raises(ValueError, match=r"model.layers\[1\].type: unknown layer 'Conv9d'.*did you mean 'Conv2d'\?"):
         gn.nn.build({"type": "Sequential", "layers": [{"type": "ReLU"}, {"type": "Conv9d"}]})
 
 

@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.callbacks import (Callback, EarlyStopping, ModelCheckpoint, PolyakAveraging, ReduceLROnPlateau,
-                                TerminateOnNaN)
+from glassnet.callbacks import (
+    Callback,
+    EarlyStopping,
+    ModelCheckpoint,
+    PolyakAveraging,
+    ReduceLROnPlateau,
+    TerminateOnNaN,
+)
 
 
 def spiral(n=100, seed=0):
@@ -127,7 +133,10 @@ def test_train_mode_for_training_eval_mode_for_evaluation():
     tr = trainer_for(net, callbacks=[Phase()])
     tr.fit((X, y), val=(X, y), epochs=1, batch_size=30, seed=0)
     i = modes.index("validation")
-    assert all(m is True for m in modes[:i] if m != "batch")
+    # before the first batch: the data checks' forward pass, in eval mode (it must not touch batch statistics)
+    first = modes.index("batch")
+    assert modes[:first] and all(m is False for m in modes[:first])
+    assert all(m is True for m in modes[first:i] if m != "batch")
     assert all(m is False for m in modes[i + 1:])
     tr.predict(X)
     assert modes[-1] is False and net.training  # back to train mode after predicting
@@ -293,8 +302,12 @@ def test_callback_events_in_order():
 
 def test_monitor_errors_are_clear():
     X, y = spiral(4)
-    with pytest.raises(KeyError, match="monitored quantity 'val_loss' is not logged"):
-        trainer_for(mlp(), callbacks=[EarlyStopping()]).fit((X, y), epochs=1, batch_size=12)
+    tr = trainer_for(mlp(), callbacks=[EarlyStopping()])
+    with pytest.raises(gn.errors.ConfigError, match="EarlyStopping: monitor 'val_loss' needs validation data"):
+        tr.fit((X, y), epochs=1, batch_size=12)
+    assert tr.iteration == 0  # refused before training, not after the first epoch
+    with pytest.raises(gn.errors.ConfigError, match="monitor 'val_mae' is not measured by this run"):
+        trainer_for(mlp(), callbacks=[EarlyStopping("val_mae")]).fit((X, y), val=(X, y), epochs=1)
     with pytest.raises(ValueError, match="pass mode='min' or 'max'"):
         EarlyStopping(monitor="val_f00")
 
@@ -302,17 +315,18 @@ def test_monitor_errors_are_clear():
 def test_bad_fit_arguments():
     X, y = spiral(4)
     tr = trainer_for(mlp())
-    with pytest.raises(ValueError, match="X has 12 examples but y has 11"):
+    with pytest.raises(ValueError, match="X has 12 rows but y has 11"):
         tr.fit((X, y[:-1]))
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         tr.fit((X, y), batch_size=0)
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\] for 3 classes, got label 5"):
+    with pytest.raises(ValueError, match=r"row 0 has label 5, but the model outputs 3 class scores \(labels 0..2\)"):
         tr.fit((X, np.full(12, 5)), epochs=1)
 
 
 def test_model_checkpoint_file_names():
     X, y = spiral(20)
-    import tempfile, os
+    import os
+    import tempfile
     with tempfile.TemporaryDirectory() as d:
         mc = ModelCheckpoint(d, monitor="val_accuracy", save_best_only=False)
         trainer_for(mlp(), callbacks=[mc]).fit((X, y), val=(X, y), epochs=3, batch_size=30, seed=0)
@@ -445,6 +459,6 @@ def test_labels_are_range_checked_once_for_the_whole_set():
     y[-1] = 7  # only in the last batch
     net = gn.nn.Sequential(gn.nn.Linear(4, 3, rng=0))
     tr = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.SGD(net, lr=0.1), verbose=0)
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\] for 3 classes, got label 7"):
+    with pytest.raises(ValueError, match=r"row 39 has label 7, but the model outputs 3 class scores"):
         tr.fit((X, y), epochs=1, batch_size=10, seed=0, shuffle=False)
     assert tr.iteration == 0  # refused before the first update, not at the last batch

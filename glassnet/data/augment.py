@@ -18,7 +18,7 @@ import numpy as np
 
 from .._checks import describe
 from ..backend import get_array_module
-from ..errors import ShapeError
+from ..errors import ConfigError, ShapeError
 
 __all__ = ["Augmentation", "HorizontalFlip", "RandomShift", "RandomRotation", "GaussianNoise", "Compose"]
 
@@ -44,7 +44,7 @@ def _images(X, who):
 
 def _prob(p, who):
     if not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ValueError(f"{who}: p must lie in [0, 1], got {p!r}")
+        raise ConfigError(f"{who}: p must lie in [0, 1], got {p!r}")
     return float(p)
 
 
@@ -68,9 +68,9 @@ class RandomShift(Augmentation):
 
     def __init__(self, padding=4, mode="constant"):
         if not isinstance(padding, int) or padding < 0:
-            raise ValueError(f"RandomShift: padding must be a non-negative integer, got {padding!r}")
+            raise ConfigError(f"RandomShift: padding must be a non-negative integer, got {padding!r}")
         if mode not in ("constant", "edge"):
-            raise ValueError(f"RandomShift: mode must be 'constant' or 'edge', got {mode!r}")
+            raise ConfigError(f"RandomShift: mode must be 'constant' or 'edge', got {mode!r}")
         self.padding, self.mode = padding, mode
 
     def _apply(self, X, rng):
@@ -105,7 +105,7 @@ class RandomRotation(Augmentation):
 
     def __init__(self, max_degrees=10.0):
         if not isinstance(max_degrees, numbers.Real) or not 0 <= max_degrees <= 180:
-            raise ValueError(f"RandomRotation: max_degrees must lie in [0, 180], got {max_degrees!r}")
+            raise ConfigError(f"RandomRotation: max_degrees must lie in [0, 180], got {max_degrees!r}")
         self.max_degrees = float(max_degrees)
 
     def _apply(self, X, rng):
@@ -137,7 +137,7 @@ class GaussianNoise(Augmentation):
 
     def __init__(self, std=0.1):
         if not isinstance(std, numbers.Real) or std < 0:
-            raise ValueError(f"GaussianNoise: std must be a non-negative number, got {std!r}")
+            raise ConfigError(f"GaussianNoise: std must be a non-negative number, got {std!r}")
         self.std = float(std)
 
     def _apply(self, X, rng):

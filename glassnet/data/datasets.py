@@ -26,15 +26,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import DataError, DataNotFoundError
 from ..serialization import atomic_savez, atomic_write_bytes
 
 __all__ = ["Dataset", "DataNotFoundError", "cache_dir", "load_mnist1d", "load_digits", "load_mnist",
            "load_fashion_mnist", "load_cifar10", "read_idx", "read_cifar_batch", "download",
            "make_spiral", "make_moons", "make_circles", "make_polynomial"]
-
-
-class DataNotFoundError(FileNotFoundError):
-    """A data set is not on disk and could not be downloaded."""
 
 
 @dataclass
@@ -134,18 +131,18 @@ def read_idx(path) -> np.ndarray:
         with _open_maybe_gz(path) as f:
             buf = f.read()
     except (OSError, EOFError) as err:
-        raise ValueError(f"{path}: cannot read IDX data ({err}); the file is truncated or not gzip") from None
+        raise DataError(f"{path}: cannot read IDX data ({err}); the file is truncated or not gzip") from None
     if len(buf) < 4 or buf[0] != 0 or buf[1] != 0 or buf[2] not in _IDX_TYPES:
-        raise ValueError(f"{path}: wrong magic number {buf[:4].hex() if len(buf) >= 4 else buf.hex()!r}; "
+        raise DataError(f"{path}: wrong magic number {buf[:4].hex() if len(buf) >= 4 else buf.hex()!r}; "
                          f"an IDX file starts with 00 00, a type byte (08 for uint8) and the number of dims")
     dtype, ndim = np.dtype(_IDX_TYPES[buf[2]]), buf[3]
     header = 4 + 4 * ndim
     if len(buf) < header:
-        raise ValueError(f"{path}: truncated header ({len(buf)} bytes, expected {header})")
+        raise DataError(f"{path}: truncated header ({len(buf)} bytes, expected {header})")
     dims = tuple(int.from_bytes(buf[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
     expected = int(np.prod(dims)) * dtype.itemsize
     if len(buf) - header != expected:
-        raise ValueError(f"{path}: header promises dims {dims} ({expected} bytes of data) but the file holds "
+        raise DataError(f"{path}: header promises dims {dims} ({expected} bytes of data) but the file holds "
                          f"{len(buf) - header} bytes; the file is truncated or corrupted")
     return np.frombuffer(buf, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
@@ -189,7 +186,7 @@ def download(url, dest, sha256, timeout=30):
         raise DataNotFoundError(f"download of {url} failed: {err}") from None
     got = hashlib.sha256(data).hexdigest()
     if got != sha256:
-        raise ValueError(f"download of {url}: SHA-256 mismatch (expected {sha256}, got {got}); the file was "
+        raise DataError(f"download of {url}: SHA-256 mismatch (expected {sha256}, got {got}); the file was "
                          f"not saved")
     atomic_write_bytes(dest, data)
     return dest
@@ -244,10 +241,10 @@ def _load_idx_set(spec, name, root, download_ok, dtype, base_urls=None):
     for split in ("train", "test"):
         X, y = read_idx(paths[f"{split}_images"]), read_idx(paths[f"{split}_labels"])
         if X.ndim != 3 or y.ndim != 1 or len(X) != len(y):
-            raise ValueError(f"{name} {split}: images {X.shape} and labels {y.shape} do not match (expected "
+            raise DataError(f"{name} {split}: images {X.shape} and labels {y.shape} do not match (expected "
                              f"(N, 28, 28) images and N labels)")
         if y.size and (y.min() < 0 or y.max() > 9):
-            raise ValueError(f"{name} {split}: labels must lie in 0..9, got {y.min()}..{y.max()}")
+            raise DataError(f"{name} {split}: labels must lie in 0..9, got {y.min()}..{y.max()}")
         X = X.reshape(len(X), 1, X.shape[1], X.shape[2]).astype(dtype)
         out.append(Dataset(X, y.astype(np.int64), list(spec["classes"]),
                            f"{name} {split}: {len(X)} 28x28 grayscale images (N, 1, 28, 28), values 0-255",
@@ -290,14 +287,14 @@ def read_cifar_batch(path):
         with open(path, "rb") as f:
             d = _SafeUnpickler(f, encoding="bytes").load()
     except (EOFError, pickle.UnpicklingError, OSError, ValueError) as err:
-        raise ValueError(f"{path}: not a readable CIFAR-10 batch ({type(err).__name__}: {err}); truncated or "
+        raise DataError(f"{path}: not a readable CIFAR-10 batch ({type(err).__name__}: {err}); truncated or "
                          f"corrupted?") from None
     if not isinstance(d, dict) or b"data" not in d or b"labels" not in d:
-        raise ValueError(f"{path}: not a CIFAR-10 batch (expected a dict with b'data' and b'labels')")
+        raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict with b'data' and b'labels')")
     X = np.asarray(d[b"data"], dtype=np.uint8)
     y = np.asarray(d[b"labels"], dtype=np.int64)
     if X.ndim != 2 or X.shape[1] != 3072 or len(X) != len(y):
-        raise ValueError(f"{path}: data {X.shape} / labels {y.shape} do not form a CIFAR-10 batch (N, 3072)")
+        raise DataError(f"{path}: data {X.shape} / labels {y.shape} do not form a CIFAR-10 batch (N, 3072)")
     return X.reshape(-1, 3, 32, 32), y
 
 
@@ -326,7 +323,7 @@ def load_cifar10(root=None, download=True, dtype=np.float32, url=_CIFAR_URL, sha
                 for member in t.getmembers():
                     target = os.path.realpath(os.path.join(cache, member.name))
                     if not target.startswith(os.path.realpath(cache) + os.sep) or not (member.isfile() or member.isdir()):
-                        raise ValueError(f"{archive}: refusing to extract {member.name!r}") from None
+                        raise DataError(f"{archive}: refusing to extract {member.name!r}") from None
                 t.extractall(cache)
         folder = os.path.join(cache, "cifar-10-batches-py")
     parts = [read_cifar_batch(os.path.join(folder, f"data_batch_{i}")) for i in range(1, 6)]

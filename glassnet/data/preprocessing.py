@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_finite, describe
-from ..errors import ShapeError
+from ..errors import ConfigError, DataError, NotFittedError, ShapeError
 
 __all__ = ["Transformer", "MeanCenter", "Standardize", "MinMaxScale", "PCA", "Whiten", "RunningStandardize",
            "Pipeline", "build_transformer"]
@@ -46,7 +46,7 @@ class Transformer:
             raise TypeError(f"{who}: numeric array expected, got {describe(X)}")
         if X.ndim < 2:
             raise ShapeError(f"{who}: expected (N, features...) with N examples, got {describe(X)}")
-        X2 = X.reshape(len(X), -1).astype(np.float64)
+        X2 = X.reshape(len(X), int(np.prod(X.shape[1:]))).astype(np.float64)  # also for 0 rows
         check_finite(X2, who)
         return X2
 
@@ -55,7 +55,7 @@ class Transformer:
         who = f"{type(self).__name__}.fit"
         X2 = self._rows(X, who)
         if len(X2) < 2:
-            raise ValueError(f"{who}: needs at least 2 examples, got {len(X2)}")
+            raise DataError(f"{who}: needs at least 2 examples (rows) to fit, got {len(X2)}")
         self.shape_ = tuple(np.shape(X)[1:])
         self.n_features_ = X2.shape[1]
         self._fit(X2)
@@ -63,7 +63,7 @@ class Transformer:
 
     def _check_fitted(self, who):
         if not self.fitted:
-            raise RuntimeError(f"{type(self).__name__}.{who}: not fitted; call fit(X_train) first "
+            raise NotFittedError(f"{type(self).__name__}.{who}: not fitted; call fit(X_train) first "
                                f"(preprocessing is fitted on the training split only)")
 
     def transform(self, X):
@@ -86,7 +86,7 @@ class Transformer:
     def inverse_transform(self, Z):
         self._check_fitted("inverse_transform")
         Z = np.asarray(Z)
-        out = self._inverse(Z.reshape(len(Z), -1).astype(np.float64))
+        out = self._inverse(Z.reshape(len(Z), int(np.prod(Z.shape[1:]))).astype(np.float64))
         shape = (len(Z),) + tuple(self.shape_) if self.shape_ else out.shape
         return out.reshape(shape).astype(Z.dtype if Z.dtype.kind == "f" else np.float64, copy=False)
 
@@ -153,7 +153,7 @@ class MinMaxScale(Transformer):
     def __init__(self, lo=-1.0, hi=1.0):
         super().__init__()
         if not lo < hi:
-            raise ValueError(f"MinMaxScale: lo must be below hi, got lo={lo}, hi={hi}")
+            raise ConfigError(f"MinMaxScale: lo must be below hi, got lo={lo}, hi={hi}")
         self.lo, self.hi = float(lo), float(hi)
 
     def _params(self):
@@ -180,7 +180,7 @@ class PCA(Transformer):
     def __init__(self, n_components):
         super().__init__()
         if not isinstance(n_components, int) or n_components < 1:
-            raise ValueError(f"PCA: n_components must be a positive integer, got {n_components!r}")
+            raise ConfigError(f"PCA: n_components must be a positive integer, got {n_components!r}")
         self.n_components = n_components
 
     def _params(self):
@@ -188,7 +188,7 @@ class PCA(Transformer):
 
     def _fit(self, X):
         if self.n_components > X.shape[1]:
-            raise ValueError(f"PCA: n_components={self.n_components} exceeds the {X.shape[1]} features")
+            raise ConfigError(f"PCA: n_components={self.n_components} exceeds the {X.shape[1]} features")
         self.mean_ = X.mean(axis=0)
         Xc = X - self.mean_
         cov = Xc.T @ Xc / X.shape[0]
@@ -216,7 +216,7 @@ class Whiten(Transformer):
     def __init__(self, eps=1e-5, n_components=None):
         super().__init__()
         if not eps >= 0:
-            raise ValueError(f"Whiten: eps must be non-negative, got {eps!r}")
+            raise ConfigError(f"Whiten: eps must be non-negative, got {eps!r}")
         self.eps, self.n_components = float(eps), n_components
 
     def _params(self):
@@ -248,7 +248,7 @@ class RunningStandardize(Standardize):
     def __init__(self, k=None):
         super().__init__()
         if k is not None and not 0 < k <= 1:
-            raise ValueError(f"RunningStandardize: k must lie in (0, 1], got {k!r}")
+            raise ConfigError(f"RunningStandardize: k must lie in (0, 1], got {k!r}")
         self.k = k
         self.count_ = 0
 
@@ -336,18 +336,15 @@ _TYPES = {c.__name__: c for c in (MeanCenter, Standardize, MinMaxScale, PCA, Whi
 
 
 def build_transformer(config, path="preprocessing"):
-    """A Transformer (or Pipeline) from its ``config()``."""
+    """A Transformer (or Pipeline) from its ``config()`` (a list is a Pipeline); errors are
+    ConfigError naming the path."""
+    from ..config import build_object, show
+
     if isinstance(config, list):
         return Pipeline(*[build_transformer(c, f"{path}[{i}]") for i, c in enumerate(config)])
-    if not isinstance(config, dict) or "type" not in config:
-        raise ValueError(f"{path}: expected a table with a 'type' field (one of {sorted(_TYPES) + ['Pipeline']})")
-    kind = config["type"]
-    kw = {k: v for k, v in config.items() if k != "type"}
-    if kind == "Pipeline":
-        return build_transformer(kw.get("steps", []), f"{path}.steps")
-    if kind not in _TYPES:
-        raise ValueError(f"{path}.type: unknown transformer {kind!r}; expected one of {sorted(_TYPES)}")
-    try:
-        return _TYPES[kind](**kw)
-    except TypeError as err:
-        raise ValueError(f"{path} ({kind}): {err}") from None
+    if isinstance(config, dict) and config.get("type") == "Pipeline":
+        steps = config.get("steps", [])
+        if not isinstance(steps, list):
+            raise ConfigError(f"{path}.steps: expected a list of transformer tables, got {show(steps)}")
+        return build_transformer(steps, f"{path}.steps")
+    return build_object(config, _TYPES, path, "transformer")

@@ -10,6 +10,8 @@ import hashlib
 
 import numpy as np
 
+from ..errors import ConfigError, DataError
+
 __all__ = ["train_val_test_split", "KFold", "StratifiedKFold", "cross_validate", "find_duplicates",
            "leakage_report"]
 
@@ -21,7 +23,7 @@ def _rng(seed):
 def _check_ratios(ratios):
     ratios = tuple(float(r) for r in ratios)
     if len(ratios) not in (2, 3) or any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-9:
-        raise ValueError(f"train_val_test_split: ratios must be 2 or 3 non-negative numbers summing to 1, got {ratios}")
+        raise ConfigError(f"train_val_test_split: ratios must be 2 or 3 non-negative numbers summing to 1, got {ratios}")
     return ratios
 
 
@@ -43,7 +45,7 @@ def train_val_test_split(X, y, ratios=(0.8, 0.1, 0.1), stratify=True, seed=0):
     ratios = _check_ratios(ratios)
     X, y = np.asarray(X), np.asarray(y)
     if len(X) != len(y):
-        raise ValueError(f"train_val_test_split: X has {len(X)} rows but y has {len(y)}")
+        raise DataError(f"train_val_test_split: X has {len(X)} rows but y has {len(y)}")
     rng = _rng(seed)
     parts = [[] for _ in ratios]
     if stratify:
@@ -72,12 +74,12 @@ class KFold:
 
     def __init__(self, k=5, shuffle=True, seed=0):
         if not isinstance(k, int) or k < 2:
-            raise ValueError(f"KFold: k must be an integer >= 2, got {k!r}")
+            raise ConfigError(f"KFold: k must be an integer >= 2, got {k!r}")
         self.k, self.shuffle, self.seed = k, shuffle, seed
 
     def _folds(self, n, y=None):
         if n < self.k:
-            raise ValueError(f"{type(self).__name__}: cannot make {self.k} folds from {n} examples")
+            raise DataError(f"{type(self).__name__}: cannot make {self.k} folds from {n} examples")
         idx = _rng(self.seed).permutation(n) if self.shuffle else np.arange(n)
         return np.array_split(idx, self.k)
 
@@ -95,7 +97,7 @@ class StratifiedKFold(KFold):
 
     def _folds(self, n, y=None):
         if y is None:
-            raise ValueError("StratifiedKFold.split needs y")
+            raise ConfigError("StratifiedKFold.split needs y")
         rng = _rng(self.seed)
         folds = [[] for _ in range(self.k)]
         offset = 0

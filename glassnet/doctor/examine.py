@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 
+from ..errors import DataError, DataNotFoundError
 from ..findings import Finding
 from .monitors import Monitor
 from .rules import RunView, run_rules
@@ -51,10 +52,10 @@ def _read_json(path, what):
         with open(path) as f:
             return json.load(f)
     except FileNotFoundError:
-        raise FileNotFoundError(f"doctor: {what} not found at {path}; is this a run folder written by "
+        raise DataNotFoundError(f"doctor: {what} not found at {path}; is this a run folder written by "
                                 f"'glassnet train' or 'glassnet demo'?") from None
     except json.JSONDecodeError as err:
-        raise ValueError(f"doctor: {path} is not valid JSON ({err}); the file may be damaged") from None
+        raise DataError(f"doctor: {path} is not valid JSON ({err}); the file may be damaged") from None
 
 
 def _from_folder(folder, baseline_error, n_classes, data_findings):

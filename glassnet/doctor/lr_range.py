@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._checks import all_finite
+from ..errors import ConfigError
+from ..train.trainer import _as_xy
 
 __all__ = ["lr_range_test", "LRRangeResult"]
 
@@ -37,10 +39,10 @@ def lr_range_test(trainer, data, start_lr=1e-7, end_lr=10.0, num_steps=100, batc
     optimizer state and every random generator are restored afterwards.
     """
     if not (0 < start_lr < end_lr):
-        raise ValueError(f"lr_range_test: need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
+        raise ConfigError(f"lr_range_test: need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
     if not isinstance(num_steps, int) or num_steps < 5:
-        raise ValueError(f"lr_range_test: num_steps must be an integer >= 5, got {num_steps!r}")
-    X, y = trainer._prepare(data, "lr_range_test")
+        raise ConfigError(f"lr_range_test: num_steps must be an integer >= 5, got {num_steps!r}")
+    X, y = trainer._prepare(*_as_xy(data, "lr_range_test"), "lr_range_test")
     model, opt, loss_fn = trainer.model, trainer.optimizer, trainer.loss
     saved_model = model.state_dict()
     saved_opt = copy.deepcopy(opt.state_dict())

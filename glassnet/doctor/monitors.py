@@ -16,6 +16,7 @@ import numpy as np
 from .. import _jit
 from .._checks import all_finite
 from ..backend import as_numpy
+from ..errors import ConfigError
 from ..train.callbacks.base import Callback
 
 __all__ = ["Monitor"]
@@ -89,7 +90,7 @@ class Monitor(Callback):
 
     def __init__(self, every=50, bins=30):
         if not isinstance(every, int) or every < 1:
-            raise ValueError(f"Monitor: every must be a positive integer, got {every!r}")
+            raise ConfigError(f"Monitor: every must be a positive integer, got {every!r}")
         self.every, self.bins = every, int(bins)
         self.records: list[dict] = []
         self.ever_active: dict[str, np.ndarray] = {}

@@ -10,7 +10,6 @@ import numpy as np
 from .. import _jit
 from ..backend import get_array_module
 
-
 _ZEROS_MAX = 1 << 20  # elements: at most 4 MiB (float32) / 8 MiB (float64) of shared zeros per dtype
 _zeros: dict = {}
 
@@ -103,8 +102,8 @@ def tanh_backward(dout, cache):
 # Maxout: y_j = max_k (x @ W + b)[j*pieces + k]; W (D, M*pieces), b (M*pieces,).
 def maxout_forward(x, W, b, pieces):
     xp = get_array_module(x, W, b)
-    x2 = x.reshape(x.shape[0], -1)
-    z = (x2 @ W + b).reshape(x.shape[0], -1, pieces)
+    x2 = x.reshape(x.shape[0], W.shape[0])
+    z = (x2 @ W + b).reshape(x.shape[0], W.shape[1] // pieces, pieces)
     idx = z.argmax(axis=2)
     out = xp.take_along_axis(z, idx[..., None], axis=2)[..., 0]
     return out, (x, W, idx, pieces)
@@ -115,8 +114,8 @@ def maxout_backward(dout, cache):
     x, W, idx, pieces = cache
     xp = get_array_module(dout)
     winner = xp.arange(pieces) == idx[..., None]  # (N, M, pieces) one-hot
-    dz = (winner * dout[..., None]).reshape(dout.shape[0], -1).astype(dout.dtype, copy=False)
-    x2 = x.reshape(x.shape[0], -1)
+    dz = (winner * dout[..., None]).reshape(dout.shape[0], W.shape[1]).astype(dout.dtype, copy=False)
+    x2 = x.reshape(x.shape[0], W.shape[0])
     return (dz @ W.T).reshape(x.shape), x2.T @ dz, dz.sum(axis=0)
 
 

@@ -8,6 +8,7 @@ input instead of a normalized copy and runs compiled passes (``glassnet._jit``).
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from .. import _jit
@@ -40,7 +41,7 @@ def _channel_sum(a):
     reduction over the scattered axes (0, 2, 3))."""
     if a.ndim == 2:
         return a.sum(axis=0)
-    return a.reshape(a.shape[0], a.shape[1], -1).sum(axis=2).sum(axis=0)
+    return a.reshape(a.shape[0], a.shape[1], math.prod(a.shape[2:])).sum(axis=2).sum(axis=0)
 
 
 def _channel_dot(a, b):
@@ -48,7 +49,7 @@ def _channel_dot(a, b):
     xp = get_array_module(a, b)
     if a.ndim == 2:
         return xp.einsum("nc,nc->c", a, b)
-    shape = (a.shape[0], a.shape[1], -1)
+    shape = (a.shape[0], a.shape[1], math.prod(a.shape[2:]))
     return xp.einsum("ncp,ncp->c", a.reshape(shape), b.reshape(shape))
 
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..backend import get_array_module
-from ..errors import ShapeError
+from ..errors import ConfigError, ShapeError
 from . import winograd
 from .workspace import scratch
 
@@ -31,7 +31,7 @@ _ALGORITHMS = ("auto", "im2col", "winograd")
 
 def _use_winograd(x, w, stride, padding, dilation, out_hw) -> bool:
     if ALGORITHM not in _ALGORITHMS:
-        raise ValueError(f"functional.conv.ALGORITHM must be one of {_ALGORITHMS}, got {ALGORITHM!r}")
+        raise ConfigError(f"functional.conv.ALGORITHM must be one of {_ALGORITHMS}, got {ALGORITHM!r}")
     if ALGORITHM == "im2col" or not winograd.applies(x, w, stride, padding, dilation):
         return False
     return ALGORITHM == "winograd" or winograd.worthwhile(x, w, out_hw)
@@ -41,7 +41,7 @@ def pair(v, name="value"):
     """(a, b) from an int or a pair of ints."""
     if isinstance(v, (tuple, list)):
         if len(v) != 2:
-            raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+            raise ConfigError(f"{name} must be an int or a pair of ints, got {v!r}")
         return int(v[0]), int(v[1])
     return int(v), int(v)
 
@@ -178,6 +178,11 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, workspace=None
                          f"got {tuple(x.shape)}")
     N = x.shape[0]
     w2 = w.reshape(F_, -1)
+    if N == 0:  # an empty batch: an empty output, and zero weight gradients in backward
+        Ho = out_size(x.shape[2], kh, stride[0], padding[0], dilation[0], "conv2d", "H")
+        Wo = out_size(x.shape[3], kw, stride[1], padding[1], dilation[1], "conv2d", "W")
+        return xp.zeros((0, F_, Ho, Wo), xp.result_type(x, w)), ConvCache(None, w, tuple(x.shape), (Ho, Wo),
+                                                                            stride, padding, dilation)
     if kh == 1 and kw == 1 and stride == (1, 1) and padding == (0, 0):
         cols, (Ho, Wo) = x.reshape(N, C, -1), x.shape[2:]  # 1x1 convolution: no gathering
         cache = ConvCache(cols, w, tuple(x.shape), (Ho, Wo), stride, padding, dilation)
@@ -231,6 +236,10 @@ def conv2d_backward(dout, cache, need_dx=True, need_dw=True):
     """Returns (dx, dw, db); dx is None when ``need_dx`` is False, dw/db when ``need_dw`` is."""
     if isinstance(cache, winograd.WinogradCache):
         return winograd.backward(dout, cache, need_dx, need_dw)
+    if cache.x_shape[0] == 0:  # an empty batch
+        xp = get_array_module(dout)
+        return (xp.zeros(cache.x_shape, dout.dtype) if need_dx else None,
+                xp.zeros_like(cache.w) if need_dw else None, xp.zeros(cache.w.shape[0], dout.dtype) if need_dw else None)
     if cache.chunk:
         return _chunked_backward(dout, cache, need_dx, need_dw)
     xp = get_array_module(dout)

@@ -10,6 +10,7 @@ the gradient to the first maximum of each window (as PyTorch does).
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from .. import _jit
@@ -182,7 +183,7 @@ def global_avg_pool_forward(x):
     """(N, C, *spatial) -> (N, C): the mean over all spatial positions. Returns (out, shape)."""
     if x.ndim < 3:
         raise ShapeError(f"global_avg_pool: expected input of shape (N, C, ...spatial), got {tuple(x.shape)}")
-    return x.reshape(x.shape[0], x.shape[1], -1).mean(axis=2), tuple(x.shape)
+    return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:])).mean(axis=2), tuple(x.shape)
 
 
 def global_avg_pool_backward(dout, x_shape):

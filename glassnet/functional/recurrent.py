@@ -27,7 +27,7 @@ def _project(x, Wx, b):
     xp = get_array_module(x, Wx)
     xt = xp.ascontiguousarray(x.transpose(1, 0, 2))
     T, N, D = xt.shape
-    a = (xt.reshape(T * N, D) @ Wx).reshape(T, N, -1)
+    a = (xt.reshape(T * N, D) @ Wx).reshape(T, N, Wx.shape[1])
     if b is not None:
         a += b
     return xt, a

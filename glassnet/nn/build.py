@@ -1,12 +1,18 @@
 """Rebuild a module from its JSON-able ``config()`` (used by glassnet.load and configs)."""
 from __future__ import annotations
 
+from ..config import build_object, check_params, show
+from ..errors import ConfigError
 from . import blocks, containers, layers, losses
 
 _TYPES = {name: getattr(layers, name) for name in layers.__all__}
 _TYPES.update({name: getattr(losses, name) for name in losses.__all__ if name != "Loss"})
 _TYPES.update({"Sequential": containers.Sequential, "Add": containers.Add, "Concat": containers.Concat,
                "BasicBlock": blocks.BasicBlock})
+#: containers take their children as nested configs
+_CONTAINERS = {"Sequential": containers.Sequential, "Residual": containers.Residual,
+               "Parallel": containers.Parallel, "Bidirectional": layers.Bidirectional,
+               "TimeDistributed": containers.TimeDistributed}
 
 
 def register(cls, name=None):
@@ -15,55 +21,38 @@ def register(cls, name=None):
     return cls
 
 
+def _children(value, path):
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: expected a list of layers (tables with a 'type'), got {show(value)}")
+    return [build(c, f"{path}[{i}]") for i, c in enumerate(value)]
+
+
 def build(config, path="model"):
     """Module from ``{"type": "Linear", "in_features": 4, ...}`` (nested for containers).
 
-    Errors name the config path, e.g. ``model.layers[2].type``.
+    Errors are ConfigError naming the config path, e.g. ``model.layers[2].type: unknown layer
+    'Relu'; ... did you mean 'ReLU'?``.
     """
-    if not isinstance(config, dict):
-        raise TypeError(f"{path}: expected a table/dict describing a layer, got {type(config).__name__}")
-    if "type" not in config:
-        raise ValueError(f"{path}: missing field 'type' (one of {sorted(_TYPES)})")
-    kind = config["type"]
-    kwargs = {k: v for k, v in config.items() if k != "type"}
-    if kind == "Sequential":
-        items = kwargs.pop("layers", None)
-        if not isinstance(items, list):
-            raise ValueError(f"{path}.layers: expected a list of layers, got {type(items).__name__}")
-        _no_extra(kwargs, path, "Sequential")
-        return containers.Sequential(*[build(c, f"{path}.layers[{i}]") for i, c in enumerate(items)])
-    if kind == "Residual":
-        block = build(kwargs.pop("block", None), f"{path}.block")
-        sc = kwargs.pop("shortcut", None)
-        shortcut = None if sc is None or sc.get("type") == "Identity" else build(sc, f"{path}.shortcut")
-        _no_extra(kwargs, path, "Residual")
-        return containers.Residual(block, shortcut)
-    if kind == "Parallel":
-        branches = kwargs.pop("branches", None)
-        if not isinstance(branches, list):
-            raise ValueError(f"{path}.branches: expected a list of layers")
-        merge = build(kwargs.pop("merge", {"type": "Add"}), f"{path}.merge")
-        _no_extra(kwargs, path, "Parallel")
-        return containers.Parallel(*[build(c, f"{path}.branches[{i}]") for i, c in enumerate(branches)],
-                                   merge=merge)
-    if kind == "Bidirectional":
-        layer = build(kwargs.pop("layer", None), f"{path}.layer")
-        _no_extra(kwargs, path, "Bidirectional")
-        return layers.Bidirectional(layer)
-    if kind == "TimeDistributed":
-        module = build(kwargs.pop("module", None), f"{path}.module")
-        _no_extra(kwargs, path, "TimeDistributed")
-        return containers.TimeDistributed(module)
-    if kind not in _TYPES:
-        raise ValueError(f"{path}.type: unknown layer type {kind!r}; expected one of {sorted(_TYPES)}")
-    try:
-        return _TYPES[kind](**kwargs)
-    except TypeError as err:
-        raise TypeError(f"{path} ({kind}): {err}") from None
-    except ValueError as err:
-        raise ValueError(f"{path} ({kind}): {err}") from None
-
-
-def _no_extra(kwargs, path, kind):
-    if kwargs:
-        raise ValueError(f"{path}: unknown field(s) {sorted(kwargs)} for {kind}")
+    kind = config.get("type") if isinstance(config, dict) else None
+    if isinstance(kind, str) and kind in _CONTAINERS:
+        cls = _CONTAINERS[kind]
+        check_params(config, cls, path)
+        if kind == "Sequential":
+            return containers.Sequential(*_children(config["layers"], f"{path}.layers"))
+        if kind == "Residual":
+            sc = config.get("shortcut")
+            shortcut = None if sc is None or (isinstance(sc, dict) and sc.get("type") == "Identity") \
+                else build(sc, f"{path}.shortcut")
+            return containers.Residual(build(config["block"], f"{path}.block"), shortcut)
+        if kind == "Parallel":
+            branches = _children(config["branches"], f"{path}.branches")
+            if not branches:
+                raise ConfigError(f"{path}.branches: expected at least one branch, got an empty list")
+            merge = build(config.get("merge", {"type": "Add"}), f"{path}.merge")
+            return containers.Parallel(*branches, merge=merge)
+        if kind == "Bidirectional":
+            return layers.Bidirectional(build(config["layer"], f"{path}.layer"))
+        return containers.TimeDistributed(build(config["module"], f"{path}.module"))
+    registry = dict(_TYPES)
+    registry.update(_CONTAINERS)
+    return build_object(config, registry, path, "layer")

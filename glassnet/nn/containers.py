@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .._checks import check_finite, trusted_inputs
 from ..backend import get_array_module
-from ..errors import ShapeError
+from ..errors import ConfigError, ShapeError
 from .module import Module, _annotate
 
 
@@ -138,7 +138,7 @@ class Parallel(Module):
     def __init__(self, *branches, merge=None):
         super().__init__()
         if not branches:
-            raise ValueError("Parallel: needs at least one branch")
+            raise ConfigError("Parallel: needs at least one branch")
         merge = Add() if merge is None else merge
         if isinstance(merge, str):
             merge = {"add": Add, "concat": Concat}[merge.lower()]()

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from ..errors import SymmetryWarning
+from ..errors import ConfigError, SymmetryWarning
 
 __all__ = ["zeros", "constant", "small_normal", "normal", "xavier", "glorot", "he",
            "truncated_normal", "sparse", "orthogonal", "uniform_fan_in", "glorot_uniform", "fans", "get", "INITIALIZERS"]
@@ -109,7 +109,7 @@ def sparse(shape, rng=None, dtype=np.float32, k=15, std=None):
     fan_in, _ = fans(shape)
     k = int(min(k, fan_in))
     if k < 1:
-        raise ValueError(f"sparse init: k must be >= 1, got {k}")
+        raise ConfigError(f"sparse init: k must be >= 1, got {k}")
     std = 1.0 / math.sqrt(k) if std is None else std
     if len(shape) == 2:  # (in, out): choose k rows per column
         n_units, as_columns = shape[1], True
@@ -167,5 +167,5 @@ def get(init):
     try:
         return INITIALIZERS[init]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown initializer {init!r}: expected one of {sorted(INITIALIZERS)} "
+        raise ConfigError(f"unknown initializer {init!r}: expected one of {sorted(INITIALIZERS)} "
                          f"or a callable fn(shape, rng, dtype)") from None

@@ -8,9 +8,15 @@ from __future__ import annotations
 import numbers
 
 from .. import functional as F
-from .._checks import check_finite, check_float_array, check_labels, check_ndim, describe
+from .._checks import (
+    check_finite,
+    check_float_array,
+    check_labels,
+    check_ndim,
+    describe,
+)
 from ..backend import get_array_module
-from ..errors import ShapeError
+from ..errors import ConfigError, DataError, ShapeError
 from ..functional.losses import _Gradient, softmax_cross_entropy_compiled
 from .module import Module
 
@@ -30,6 +36,9 @@ class Loss(Module):
     def _validate(self, scores, target):
         who = type(self).__name__
         check_float_array(scores, who, "scores")
+        if scores.ndim and scores.shape[0] == 0:
+            raise DataError(f"{who}: no examples (scores of shape {tuple(scores.shape)}): the loss is a mean "
+                            f"over the batch's examples and is undefined for none")
         check_finite(scores, who, "scores")
         return target
 
@@ -91,7 +100,7 @@ class SoftmaxCrossEntropy(Loss):
                                  f"got {describe(target)}")
             check_finite(target, who, "target")
             if bool((target < 0).any()):
-                raise ValueError(f"{who}: probability targets must be non-negative")
+                raise DataError(f"{who}: probability targets must be non-negative")
             return target.astype(scores.dtype, copy=False)
         check_labels(target, c, n, who)
         return target
@@ -106,7 +115,7 @@ class MulticlassHinge(Loss):
     def __init__(self, delta=1.0):
         super().__init__()
         if not isinstance(delta, numbers.Real) or delta < 0:
-            raise ValueError(f"MulticlassHinge: delta must be a non-negative number, got {delta!r}")
+            raise ConfigError(f"MulticlassHinge: delta must be a non-negative number, got {delta!r}")
         self.delta = float(delta)
 
     def _validate(self, scores, target):
@@ -160,7 +169,7 @@ class BinaryCrossEntropy(Loss):
         target = _same_shape_target("BinaryCrossEntropy", scores, target)
         if bool(((target < 0) | (target > 1)).any()):
             xp = get_array_module(target)
-            raise ValueError(f"BinaryCrossEntropy: targets must lie in [0, 1], got values from "
+            raise DataError(f"BinaryCrossEntropy: targets must lie in [0, 1], got values from "
                              f"{float(xp.min(target))} to {float(xp.max(target))}")
         return target
 
@@ -187,7 +196,7 @@ class KLDivergence(Loss):
         _class_scores("KLDivergence", scores)
         target = _same_shape_target("KLDivergence", scores, target)
         if bool((target < 0).any()):
-            raise ValueError("KLDivergence: target distributions must be non-negative")
+            raise DataError("KLDivergence: target distributions must be non-negative")
         return target
 
 

@@ -6,13 +6,15 @@ that cache, *adds* each parameter's gradient into ``p.grad`` and returns d(loss)
 """
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from typing import Iterator
 
 import numpy as np
 
 from ..backend import as_numpy, device_of, get_array_module, to_device
-from ..errors import BackwardError, ShapeError
+from ..errors import BackwardError, ConfigError, ShapeError
 from ..functional.workspace import release_scratch
 
 __all__ = ["Module", "Parameter", "eval_scores"]
@@ -38,6 +40,11 @@ class Parameter:
         if not hasattr(data, "dtype") or data.dtype.kind != "f":
             raise TypeError(f"Parameter {name!r}: data must be a floating-point array, got "
                             f"{getattr(data, 'dtype', type(data).__name__)}")
+        if _limit.left is not None:  # building a model from a file: no larger than the weights it stores
+            _limit.left -= data.size
+            if _limit.left < 0:
+                raise ConfigError(f"the architecture needs more than the {_limit.total} parameter values stored "
+                                  f"with it (a layer of shape {tuple(data.shape)} alone has {data.size})")
         self.data = data
         self._grad = get_array_module(data).zeros_like(data)
         self._zeroed = False  # True: _grad holds stale values that read as zeros
@@ -98,6 +105,29 @@ class Parameter:
         flags = "" if self.decay else ", decay=False"
         flags += ", frozen=True" if self.frozen else ""
         return f"Parameter({self.name or '?'}, shape={tuple(self.data.shape)}, dtype={self.data.dtype}{flags})"
+
+
+class _Limit(threading.local):
+    left = None
+    total = None
+
+
+_limit = _Limit()
+
+
+@contextmanager
+def parameter_limit(n_values: int):
+    """Inside this block the Parameters created (in this thread) may hold at most ``n_values``
+    numbers in all; one more raises ConfigError before its layer initializes (fills) it.
+    ``glassnet.load`` builds a stored architecture under the number of values the file stores, so
+    a crafted file cannot make it build a model larger than itself. Layers allocate their
+    parameters lazily (``np.empty``/``np.zeros``) and fill them after creating the Parameter."""
+    saved = (_limit.left, _limit.total)
+    _limit.left, _limit.total = int(n_values), int(n_values)
+    try:
+        yield
+    finally:
+        _limit.left, _limit.total = saved
 
 
 def _annotate(err: BaseException, where: str, shape) -> None:
@@ -376,7 +406,8 @@ def eval_scores(model, X, batch_size=1024):
     was_training = model.training
     model.eval()
     try:
-        outs = [as_numpy(model.forward(X[i:i + batch_size])) for i in range(0, len(X), batch_size)]
+        # at least one pass, so that 0 rows give 0 rows of outputs of the right width
+        outs = [as_numpy(model.forward(X[i:i + batch_size])) for i in range(0, max(len(X), 1), batch_size)]
     finally:
         model.clear_cache()
         model.train(was_training)

@@ -5,6 +5,7 @@ import math
 import numbers
 
 from ..backend import get_array_module
+from ..errors import ConfigError
 from .penalties import _named_params
 
 
@@ -24,7 +25,7 @@ def clip_grad_norm(params, max_norm) -> float:
     global norm before clipping (the notes' ``tf.clip_by_global_norm``).
     """
     if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real) or not max_norm > 0:
-        raise ValueError(f"clip_grad_norm: max_norm must be a positive number, got {max_norm!r}")
+        raise ConfigError(f"clip_grad_norm: max_norm must be a positive number, got {max_norm!r}")
     total = global_grad_norm(params)
     if total > max_norm:
         scale = max_norm / total
@@ -36,7 +37,7 @@ def clip_grad_norm(params, max_norm) -> float:
 def clip_grad_value(params, limit):
     """Clip every gradient entry to [-limit, limit] in place."""
     if isinstance(limit, bool) or not isinstance(limit, numbers.Real) or not limit > 0:
-        raise ValueError(f"clip_grad_value: limit must be a positive number, got {limit!r}")
+        raise ConfigError(f"clip_grad_value: limit must be a positive number, got {limit!r}")
     for g in _grads(params):
         get_array_module(g).clip(g, -limit, limit, out=g)
 

@@ -16,8 +16,9 @@ import math
 
 import numpy as np
 
-from ..backend import as_numpy, get_array_module
 from .._checks import check_number
+from ..backend import as_numpy, get_array_module
+from ..errors import ConfigError
 from .optimizers import Optimizer
 
 
@@ -39,7 +40,7 @@ class LBFGS(Optimizer):
         super()._check(group)
         for key in ("max_iter", "history_size"):
             if not isinstance(group[key], int) or group[key] < 1:
-                raise ValueError(f"LBFGS: {key} must be a positive integer, got {group[key]!r}")
+                raise ConfigError(f"LBFGS: {key} must be a positive integer, got {group[key]!r}")
         check_number(group["tol"], "tol", "LBFGS", lo=0.0, lo_open=True)
 
     def _update(self, p, g, state, group, t):

@@ -14,7 +14,7 @@ import math
 from .. import _jit
 from .._checks import check_number
 from ..backend import as_numpy, get_array_module
-from ..errors import ShapeError
+from ..errors import CheckpointError, ConfigError, ShapeError
 from ..nn.module import Module, Parameter
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam"]
@@ -139,14 +139,14 @@ class Optimizer:
         who = type(self).__name__
         unknown = set(hyper) - set(self.defaults)
         if unknown:
-            raise ValueError(f"{who}: unknown hyperparameter(s) {sorted(unknown)}; accepted: "
+            raise ConfigError(f"{who}: unknown hyperparameter(s) {sorted(unknown)}; accepted: "
                              f"{sorted(self.defaults)}")
         base = {**self.defaults, **hyper}
         self.param_groups = []
         for gi, (names, ps, overrides) in enumerate(self._groups(params)):
             unknown = set(overrides) - set(self.defaults)
             if unknown:
-                raise ValueError(f"{who}: unknown parameter group key(s) {sorted(unknown)} in group {gi}; "
+                raise ConfigError(f"{who}: unknown parameter group key(s) {sorted(unknown)} in group {gi}; "
                                  f"accepted: ['params'] + {sorted(self.defaults)}")
             group = {**base, **overrides}
             self._check(group)
@@ -157,10 +157,10 @@ class Optimizer:
         for g in self.param_groups:
             for p in g["params"]:
                 if id(p) in seen:
-                    raise ValueError(f"{who}: parameter {p.name!r} appears in more than one group")
+                    raise ConfigError(f"{who}: parameter {p.name!r} appears in more than one group")
                 seen.add(id(p))
         if not seen:
-            raise ValueError(f"{who}: got no parameters to optimize")
+            raise ConfigError(f"{who}: got no parameters to optimize")
         self.state = {id(p): self._init_state(p) for g in self.param_groups for p in g["params"]}
         self.step_count = 0
         self.constraints = list(constraints)
@@ -192,7 +192,7 @@ class Optimizer:
             groups = []
             for gi, g in enumerate(params):
                 if "params" not in g:
-                    raise ValueError(f"{type(self).__name__}: parameter group {gi} has no 'params' key")
+                    raise ConfigError(f"{type(self).__name__}: parameter group {gi} has no 'params' key")
                 named = self._named(g["params"] if isinstance(g["params"], Module) else list(g["params"]),
                                     prefix=f"group{gi}.")
                 groups.append(([n for n, _ in named], [p for _, p in named],
@@ -350,14 +350,14 @@ class Optimizer:
         """Restore a ``state_dict``; the parameter layout must match this optimizer's."""
         who = type(self).__name__
         if sd.get("type") != who:
-            raise ValueError(f"{who}.load_state_dict: state is for a {sd.get('type')!r} optimizer")
+            raise CheckpointError(f"{who}.load_state_dict: state is for a {sd.get('type')!r} optimizer")
         groups = sd["param_groups"]
         if len(groups) != len(self.param_groups):
-            raise ValueError(f"{who}.load_state_dict: state has {len(groups)} parameter groups, "
+            raise CheckpointError(f"{who}.load_state_dict: state has {len(groups)} parameter groups, "
                              f"this optimizer has {len(self.param_groups)}")
         for gi, (g, saved) in enumerate(zip(self.param_groups, groups)):
             if len(saved["names"]) != len(g["params"]):
-                raise ValueError(f"{who}.load_state_dict: group {gi} has {len(saved['names'])} "
+                raise CheckpointError(f"{who}.load_state_dict: group {gi} has {len(saved['names'])} "
                                  f"parameters in the state but {len(g['params'])} here")
         for gi, (g, saved) in enumerate(zip(self.param_groups, groups)):
             for pi, p in enumerate(g["params"]):
@@ -406,7 +406,7 @@ class SGD(Optimizer):
         super()._check(group)
         check_number(group["momentum"], "momentum", "SGD", lo=0.0, hi=1.0, hi_open=True)
         if group["nesterov"] and group["momentum"] == 0:
-            raise ValueError("SGD: nesterov=True needs a momentum in (0, 1), got momentum=0")
+            raise ConfigError("SGD: nesterov=True needs a momentum in (0, 1), got momentum=0")
 
     def _init_state(self, p):
         return {"velocity": get_array_module(p.data).zeros_like(p.data)}
@@ -514,7 +514,7 @@ class Adam(Optimizer):
         super()._check(group)
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+            raise ConfigError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
         check_number(betas[0], "betas[0]", "Adam", lo=0.0, hi=1.0, hi_open=True)
         check_number(betas[1], "betas[1]", "Adam", lo=0.0, hi=1.0, hi_open=True)
         group["betas"] = (float(betas[0]), float(betas[1]))
@@ -576,7 +576,7 @@ def make_optimizer(solver, params, lr, momentum=None, who="optimizer"):
     """An optimizer from a solver name (see ``SOLVERS``); ``momentum`` overrides 0.9 for
     "momentum"/"nesterov"."""
     if solver not in SOLVERS:
-        raise ValueError(f"{who}: solver must be one of {sorted(SOLVERS)}, got {solver!r}")
+        raise ConfigError(f"{who}: solver must be one of {sorted(SOLVERS)}, got {solver!r}")
     cls, extra = SOLVERS[solver]
     extra = dict(extra)
     if momentum is not None and "momentum" in extra:

@@ -13,12 +13,13 @@ import math
 import numbers
 
 from ..backend import get_array_module
+from ..errors import ConfigError
 from ..nn.module import Module
 
 
 def _strength(value, name, who):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{who}: {name} must be a non-negative number, got {value!r}")
+        raise ConfigError(f"{who}: {name} must be a non-negative number, got {value!r}")
     return float(value)
 
 
@@ -137,7 +138,7 @@ class MaxNorm:
 
     def __init__(self, c):
         if isinstance(c, bool) or not isinstance(c, numbers.Real) or c <= 0:
-            raise ValueError(f"MaxNorm: c must be a positive number, got {c!r}")
+            raise ConfigError(f"MaxNorm: c must be a positive number, got {c!r}")
         self.c = float(c)
 
     def apply(self, target):

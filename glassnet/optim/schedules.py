@@ -18,6 +18,7 @@ import math
 import numbers
 
 from .._checks import check_number
+from ..errors import ConfigError
 
 __all__ = ["Schedule", "Constant", "StepDecay", "ExponentialDecay", "InverseTime", "InverseSqrt",
            "Cosine", "LinearWarmup", "Plateau", "Scheduler", "build_schedule"]
@@ -25,7 +26,7 @@ __all__ = ["Schedule", "Constant", "StepDecay", "ExponentialDecay", "InverseTime
 
 def _count(value, name, who, minimum=1):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{who}: {name} must be an integer >= {minimum}, got {value!r}")
+        raise ConfigError(f"{who}: {name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
@@ -73,7 +74,7 @@ class ExponentialDecay(Schedule):
 
     def __init__(self, k=None, gamma=None):
         if (k is None) == (gamma is None):
-            raise ValueError("ExponentialDecay: give exactly one of k (exp(-k t)) or gamma (gamma**t)")
+            raise ConfigError("ExponentialDecay: give exactly one of k (exp(-k t)) or gamma (gamma**t)")
         self.k = None if k is None else check_number(k, "k", "ExponentialDecay", lo=0.0)
         self.gamma = None if gamma is None else check_number(gamma, "gamma", "ExponentialDecay", lo=0.0, hi=1.0,
                                                          lo_open=True)
@@ -142,7 +143,7 @@ class Plateau:
         self.factor = check_number(factor, "factor", "Plateau", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
         self.patience = _count(patience, "patience", "Plateau", minimum=0)
         if mode not in ("min", "max"):
-            raise ValueError(f"Plateau: mode must be 'min' or 'max', got {mode!r}")
+            raise ConfigError(f"Plateau: mode must be 'min' or 'max', got {mode!r}")
         self.mode = mode
         self.min_delta = check_number(min_delta, "min_delta", "Plateau", lo=0.0)
         self.cooldown = _count(cooldown, "cooldown", "Plateau", minimum=0)
@@ -195,7 +196,7 @@ class Scheduler:
 
     def __init__(self, optimizer, schedule=None, plateau=None, unit="epoch"):
         if unit not in ("epoch", "step"):
-            raise ValueError(f"Scheduler: unit must be 'epoch' or 'step', got {unit!r}")
+            raise ConfigError(f"Scheduler: unit must be 'epoch' or 'step', got {unit!r}")
         self.optimizer, self.schedule, self.plateau, self.unit = optimizer, schedule or Constant(), plateau, unit
         self.t = 0
         self.step(0)
@@ -231,18 +232,10 @@ _SCHEDULES = {c.__name__: c for c in (Constant, StepDecay, ExponentialDecay, Inv
 
 
 def build_schedule(config, path="schedule"):
-    """A Schedule from ``{"type": "StepDecay", "every": 10, "factor": 0.5}`` (nested for warmup)."""
+    """A Schedule from ``{"type": "StepDecay", "every": 10, "factor": 0.5}`` (nested for warmup);
+    errors are ConfigError naming the path."""
+    from ..config import build_object
+
     if config is None:
         return None
-    if not isinstance(config, dict) or "type" not in config:
-        raise ValueError(f"{path}: expected a table with a 'type' field (one of {sorted(_SCHEDULES)})")
-    kind = config["type"]
-    if kind not in _SCHEDULES:
-        raise ValueError(f"{path}.type: unknown schedule {kind!r}; expected one of {sorted(_SCHEDULES)}")
-    kw = {k: v for k, v in config.items() if k != "type"}
-    if kind == "LinearWarmup" and isinstance(kw.get("schedule"), dict):
-        kw["schedule"] = build_schedule(kw["schedule"], f"{path}.schedule")
-    try:
-        return _SCHEDULES[kind](**kw)
-    except TypeError as err:
-        raise ValueError(f"{path} ({kind}): {err}") from None
+    return build_object(config, _SCHEDULES, path, "schedule", nested={"schedule": build_schedule})

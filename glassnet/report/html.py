@@ -89,7 +89,7 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
     else:
         model = source.model
         name = title or "training run"
-    body = {}
+    body, notes = {}, {}
     body["findings"] = _findings_html(findings)
     figs = {
         "loss": plots.loss_per_iteration(view.iter_loss),
@@ -106,24 +106,31 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
         first_w = next((as_numpy(p.data) for n, p in model.named_parameters() if p.decay and p.data.ndim >= 2), None)
         if first_w is not None:
             figs["weights"] = plots.first_layer_weights(first_w, input_shape)
+    labelled = None
     if model is not None and data is not None:
-        X, y = data
-        X = np.asarray(X)
-        y = np.asarray(y)
+        X, y = np.asarray(data[0]), np.asarray(data[1])
+        labelled = y.ndim == 1 and y.dtype.kind in "iu"
+    if labelled and len(y):
         pred, conf = _predictions(model, X, y)
         C = int(max(pred.max(), y.max())) + 1
         cm = np.zeros((C, C), dtype=np.int64)
         np.add.at(cm, (y, pred), 1)
         figs["confusion"] = plots.confusion_matrix(cm, class_names)
         wrong = np.flatnonzero(pred != y)
-        wrong = wrong[np.argsort(-conf[wrong])][:12]
-        figs["wrong"] = plots.wrong_examples(X[wrong].reshape(len(wrong), -1), y[wrong], pred[wrong], conf[wrong],
-                                             input_shape, class_names)
+        if len(wrong):
+            wrong = wrong[np.argsort(-conf[wrong])][:12]
+            figs["wrong"] = plots.wrong_examples(X[wrong].reshape(len(wrong), int(np.prod(X.shape[1:]))), y[wrong],
+                                                 pred[wrong], conf[wrong], input_shape, class_names)
+        else:
+            notes["wrong"] = f"None: the model classifies all {len(y)} examples correctly."
     for sid, _ in SECTIONS[1:]:
         png = figs.get(sid)
-        body[sid] = _img(png) if png else '<p class="none">Nothing to show for this run (see the note above).</p>'
+        note = notes.get(sid, "Nothing to show for this run (see the note above).")
+        body[sid] = _img(png) if png else f'<p class="none">{html.escape(note)}</p>'
     if "confusion" not in figs:
-        note = "pass data=(X, y) to write_report (the CLI does) to see it"
+        note = ("pass data=(X, y) to write_report (the CLI does) to see it" if labelled is None else
+                "the data has no integer class labels (this is not a classification run)" if not labelled else
+                "the data has no examples")
         body["confusion"] = f'<p class="none">Not computed: {note}.</p>'
         body["wrong"] = f'<p class="none">Not computed: {note}.</p>'
     if not records:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConfigError
+
 
 def _labels(target):
     target = np.asarray(target)
@@ -33,7 +35,7 @@ def get(name):
     if callable(name):
         return name
     if name not in METRICS:
-        raise ValueError(f"unknown metric {name!r}; expected one of {sorted(METRICS)} or a callable "
+        raise ConfigError(f"unknown metric {name!r}; expected one of {sorted(METRICS)} or a callable "
                          f"fn(scores, target, loss)")
     return METRICS[name]
 

@@ -1,14 +1,17 @@
 """Config-driven runs: ``glassnet train CONFIG`` and ``glassnet demo``.
 
 A config (TOML or YAML) names the data, the model (a list of layers), the loss, optimizer,
-penalty, schedule and trainer settings, and a seed. Everything is checked, including that the
-layers fit the data, before any training starts; errors name the field, e.g.
-``optimizer.lr: expected a non-negative number, got 'fast'``.
+penalty, schedule and trainer settings, and a seed; glassnet/config.py declares every field.
+Everything is checked before training starts, the config before any data is loaded, then what
+depends on the data (the layers fit it, the labels fit the outputs); errors name the field, e.g.
+``optimizer.lr: ... must lie in [0.0, inf), got -1.0``.
 
-The run folder receives: ``config.json`` (the checked config), ``history.json``,
-``checkpoints/best.npz`` and ``checkpoints/last.npz`` (full training state, resumable),
-``checkpoints/epochNNN-<monitor><score>.npz``, ``model.npz`` (the final model with its
-preprocessing) and ``metrics.json`` (final train, validation and test metrics).
+The run folder receives: ``config.json`` (the checked config, defaults filled in),
+``history.json``, ``checkpoints/last.npz`` (the full training state, resumable),
+``checkpoints/best.npz`` and the ``keep_best`` best ``checkpoints/epochNNN-<monitor><score>.npz``,
+``model.npz`` (the best model by ``checkpoint_monitor``, with its preprocessing), ``metrics.json``
+(train, validation and test metrics of that model, and which epoch it is), ``monitor.json``,
+``findings.json`` and ``report.html``. While a run writes it, the folder holds a lock file.
 """
 from __future__ import annotations
 
@@ -16,212 +19,163 @@ import json
 import os
 import re
 import time
+import zipfile
 
 import numpy as np
 
-from .. import nn, optim
-from ..errors import ShapeError
+from .. import nn
+from .._checks import check_examples, check_targets
+from ..config import build_object, registries, validate
+from ..errors import ConfigError, DataError, DataNotFoundError, RunFolderError, ShapeError, one_line
 from ..optim.schedules import build_schedule
-from ..serialization import atomic_write_text, save
+from ..serialization import atomic_write_text, read_archive, save
+from .runfolder import FolderLock, claim_run_folder
 
-__all__ = ["ConfigError", "load_config", "check_config", "run", "DEMO_CONFIG"]
-
-
-class ConfigError(ValueError):
-    """A config field is missing, unknown, of the wrong type or impossible."""
-
-
-_SECTIONS = {
-    "seed": int, "data": dict, "model": dict, "loss": dict, "optimizer": dict, "penalty": dict,
-    "schedule": dict, "trainer": dict, "name": str, "search": dict,
-}
-_DATASETS = ("mnist1d", "digits", "fashion-mnist", "mnist", "spiral", "moons", "circles", "npz")
-_DATA_FIELDS = {"dataset": str, "path": str, "root": str, "val_fraction": float, "test_fraction": float,
-                "preprocessing": list, "limit_train": int, "flatten": bool, "split_seed": int}
-_TRAINER_FIELDS = {"epochs": int, "batch_size": int, "shuffle": bool, "drop_last": bool, "early_stopping": dict,
-                   "reduce_lr_on_plateau": dict, "gradient_clipping": float, "checkpoint_monitor": str,
-                   "checkpoint_every": int, "save_best_only": bool, "verbose": int, "train_sample": int,
-                   "terminate_on_nan": bool, "metrics": list, "monitor_every": int}
-_OPTIMIZERS = {"SGD": optim.SGD, "Adam": optim.Adam, "RMSprop": optim.RMSprop, "Adagrad": optim.Adagrad}
-_PENALTIES = {"L2": optim.L2, "L1": optim.L1, "ElasticNet": optim.ElasticNet}
+__all__ = ["ConfigError", "load_config", "check_config", "prepare", "run", "DEMO_CONFIG"]
 
 
 def load_config(path) -> dict:
-    """Read a TOML (``.toml``) or YAML (``.yaml``/``.yml``) config file."""
+    """Read a TOML (``.toml``) or YAML (``.yaml``/``.yml``) config file; errors are ConfigError."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ConfigError(f"{path}: no such config file")
-    text = open(path, encoding="utf-8").read()
-    if path.endswith((".yaml", ".yml")):
-        try:
-            import yaml
-        except ImportError:
-            raise ConfigError("YAML configs need PyYAML: pip install 'glassnet[yaml]' (or use TOML)") from None
-        try:
-            cfg = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: invalid YAML: {err}") from None
-    else:
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            import tomli as tomllib
-        try:
-            cfg = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"{path}: invalid TOML: {err}") from None
+    if os.path.isdir(path):
+        raise ConfigError(f"{path}: is a folder, not a config file (to continue a run: glassnet train --resume "
+                          f"{path})")
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not a text file ({err})") from None
+    try:
+        if path.endswith((".yaml", ".yml")):
+            try:
+                import yaml
+            except ImportError:
+                raise ConfigError("YAML configs need PyYAML: pip install 'glassnet[yaml]' (or use TOML)") from None
+            try:
+                cfg = yaml.safe_load(text)
+            except yaml.YAMLError as err:
+                raise ConfigError(f"{path}: invalid YAML: {err}") from None
+        elif path.endswith(".json"):
+            try:
+                cfg = json.loads(text)
+            except ValueError as err:
+                raise ConfigError(f"{path}: invalid JSON: {err}") from None
+        else:
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10
+                import tomli as tomllib
+            try:
+                cfg = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as err:
+                raise ConfigError(f"{path}: invalid TOML: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from None
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path}: the config must be a table of sections, got {type(cfg).__name__}")
     return cfg
 
 
-def _type_ok(value, typ):
-    if typ is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if typ is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, typ)
-
-
-def _fields(section, spec, path):
-    for key, value in section.items():
-        if key not in spec:
-            raise ConfigError(f"{path}.{key}: unknown field; expected one of {sorted(spec)}")
-        if not _type_ok(value, spec[key]):
-            raise ConfigError(f"{path}.{key}: expected {spec[key].__name__}, got {type(value).__name__} {value!r}")
-
-
-def _typed_object(section, registry, path):
-    if "type" not in section:
-        raise ConfigError(f"{path}.type: missing field (one of {sorted(registry)})")
-    if section["type"] not in registry:
-        raise ConfigError(f"{path}.type: unknown {path} {section['type']!r}; expected one of {sorted(registry)}")
-    kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in section.items() if k != "type"}
-    return registry[section["type"]], kw
-
-
 def check_config(cfg) -> dict:
-    """Check the structure and types of a config; returns it with defaults filled in."""
-    if not isinstance(cfg, dict):
-        raise ConfigError(f"config: expected a table, got {type(cfg).__name__}")
-    for key, value in cfg.items():
-        if key not in _SECTIONS:
-            raise ConfigError(f"{key}: unknown section; expected one of {sorted(_SECTIONS)}")
-        if not _type_ok(value, _SECTIONS[key]):
-            raise ConfigError(f"{key}: expected {_SECTIONS[key].__name__}, got {type(value).__name__}")
-    for required in ("data", "model", "loss", "optimizer"):
-        if required not in cfg:
-            raise ConfigError(f"{required}: missing section")
-    cfg = json.loads(json.dumps(cfg))  # a deep copy with plain types
-    cfg.setdefault("seed", 0)
-    data = cfg["data"]
-    _fields(data, _DATA_FIELDS, "data")
-    if data.get("dataset") not in _DATASETS:
-        raise ConfigError(f"data.dataset: expected one of {list(_DATASETS)}, got {data.get('dataset')!r}")
-    if data["dataset"] == "npz" and "path" not in data:
-        raise ConfigError("data.path: missing field (an .npz with X_train, y_train and optionally X_val, y_val, "
-                          "X_test, y_test)")
-    for key in ("val_fraction", "test_fraction"):
-        if key in data and not 0.0 <= data[key] < 1.0:
-            raise ConfigError(f"data.{key}: expected a fraction in [0, 1), got {data[key]}")
-    if "layers" not in cfg["model"] or not isinstance(cfg["model"]["layers"], list) or not cfg["model"]["layers"]:
-        raise ConfigError("model.layers: expected a non-empty list of layers")
-    extra = set(cfg["model"]) - {"layers"}
-    if extra:
-        raise ConfigError(f"model.{sorted(extra)[0]}: unknown field; expected 'layers'")
-    trainer = cfg.setdefault("trainer", {})
-    _fields(trainer, _TRAINER_FIELDS, "trainer")
-    for key in ("epochs", "batch_size"):
-        if key in trainer and trainer[key] < 1:
-            raise ConfigError(f"trainer.{key}: expected a positive integer, got {trainer[key]}")
-    return cfg
+    """Check a whole config against glassnet.config's schema; returns it with defaults filled in."""
+    try:
+        return validate(cfg)
+    except RecursionError:
+        raise ConfigError("config: nested too deeply") from None
 
 
 def _build_parts(cfg):
     """Model, loss, optimizer, penalty, schedule from a checked config (errors with paths)."""
-    try:
-        model = nn.build({"type": "Sequential", "layers": cfg["model"]["layers"]}, path="model")
-    except (TypeError, ValueError) as err:
-        raise ConfigError(str(err)) from None
-    if cfg.get("seed") is not None:
-        model.reset_parameters(cfg["seed"])
-    loss_cls_registry = {k: getattr(nn, k) for k in ("SoftmaxCrossEntropy", "MulticlassHinge", "BinaryCrossEntropy",
-                                                      "MSE", "KLDivergence")}
-    cls, kw = _typed_object(cfg["loss"], loss_cls_registry, "loss")
-    try:
-        loss = cls(**kw)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"loss: {err}") from None
-    cls, kw = _typed_object(cfg["optimizer"], _OPTIMIZERS, "optimizer")
-    try:
-        optimizer = cls(model, **kw)
-    except (TypeError, ValueError) as err:
-        msg = str(err)
-        field = next((k for k in kw if f"{k} " in msg or f"'{k}'" in msg), None)
-        raise ConfigError(f"optimizer{'.' + field if field else ''}: {msg}") from None
-    penalty = None
-    if cfg.get("penalty"):
-        cls, kw = _typed_object(cfg["penalty"], _PENALTIES, "penalty")
-        try:
-            penalty = cls(**kw)
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"penalty: {err}") from None
+    reg = registries()
+    model = nn.build({"type": "Sequential", "layers": cfg["model"]["layers"]}, path="model")
+    model.reset_parameters(cfg["seed"])
+    loss = build_object(cfg["loss"], reg["loss"], "loss", "loss")
+    optimizer = build_object(cfg["optimizer"], reg["optimizer"], "optimizer", "optimizer", extra=(model,))
+    penalty = build_object(cfg["penalty"], reg["penalty"], "penalty", "penalty") if cfg.get("penalty") else None
     schedule, unit = None, "epoch"
     if cfg.get("schedule"):
         sc = dict(cfg["schedule"])
         unit = sc.pop("unit", "epoch")
-        if unit not in ("epoch", "step"):
-            raise ConfigError(f"schedule.unit: expected 'epoch' or 'step', got {unit!r}")
-        try:
-            schedule = build_schedule(sc, "schedule")
-        except (TypeError, ValueError) as err:
-            raise ConfigError(str(err)) from None
+        schedule = build_schedule(sc, "schedule")
     return model, loss, optimizer, penalty, schedule, unit
 
 
-def _load_data(cfg):
-    """(train, val, test) as (X, y) pairs (val/test may be None) and a description."""
+def _load_arrays(path, loss):
+    """The arrays of a ``dataset = "npz"`` file, checked in the file's own coordinates (its array
+    names and rows), before any split."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise ConfigError(f"data.path: cannot read {path!r}: {one_line(err)}") from None
+    except Exception as err:  # zipfile raises many kinds on damaged files
+        raise ConfigError(f"data.path: cannot read {path!r}: {type(err).__name__}: {err}") from None
+    if not isinstance(arrays, dict) or "X_train" not in arrays or "y_train" not in arrays:
+        found = sorted(arrays) if isinstance(arrays, dict) else "one array"
+        raise ConfigError(f"data.path: {path} needs arrays X_train and y_train (and optionally X_val, y_val, X_test, "
+                          f"y_test); found {found}")
+    kind = getattr(loss, "target_kind", "real")
+    out = {}
+    for split in ("train", "val", "test"):
+        X, y = arrays.get(f"X_{split}"), arrays.get(f"y_{split}")
+        if X is None and y is None:
+            continue
+        if X is None or y is None:
+            raise ConfigError(f"data.path: {path} has {'X' if y is None else 'y'}_{split} without "
+                              f"{'y' if y is None else 'X'}_{split}")
+        who = f"{path}"
+        X = check_examples(X, who, f"X_{split}", allow_empty=split != "train")
+        y = check_targets(y, len(X), who, kind, None, f"y_{split}")
+        out[split] = (X, y)
+    return out
+
+
+def _load_data(cfg, loss):
+    """(train, val, test) as (X, y) pairs (val/test may be None) and a description. Problems of the
+    data itself name the file and row; problems of the config name the field."""
     from ..data import datasets as ds
     from ..data.splits import train_val_test_split
 
     d = cfg["data"]
     name, seed = d["dataset"], d.get("split_seed", cfg["seed"])  # searches fix the split, vary the seed
-    vf, tf = d.get("val_fraction", 0.1), d.get("test_fraction", 0.1)
+    vf, tf = d["val_fraction"], d["test_fraction"]
     test = val = None
-    if name == "mnist1d":
-        tr, te = ds.load_mnist1d()
-        train, test, desc = (tr.X, tr.y), (te.X, te.y), tr.description
-    elif name in ("fashion-mnist", "mnist"):
-        loader = ds.load_fashion_mnist if name == "fashion-mnist" else ds.load_mnist
-        tr, te = loader(root=d.get("root"))
-        train, test, desc = (tr.X, tr.y), (te.X, te.y), tr.description
-    elif name == "npz":
-        try:
-            with np.load(d["path"], allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"data.path: cannot read {d['path']!r}: {err}") from None
-        for key in ("X_train", "y_train"):
-            if key not in arrays:
-                raise ConfigError(f"data.path: {d['path']} has no array {key!r} (found {sorted(arrays)})")
-        train = (arrays["X_train"], arrays["y_train"])
-        val = (arrays["X_val"], arrays["y_val"]) if "X_val" in arrays else None
-        test = (arrays["X_test"], arrays["y_test"]) if "X_test" in arrays else None
-        desc = f"arrays from {d['path']}"
-    else:
-        maker = {"digits": lambda: ds.load_digits(), "spiral": lambda: ds.make_spiral(seed=seed),
-                 "moons": lambda: ds.make_moons(seed=seed), "circles": lambda: ds.make_circles(seed=seed)}[name]
-        full = maker()
-        parts = train_val_test_split(full.X, full.y, (1 - vf - tf, vf, tf), stratify=True, seed=seed)
-        train, val, test = parts
-        desc = full.description
+    try:
+        if name == "mnist1d":
+            tr, te = ds.load_mnist1d()
+            train, test, desc = (tr.X, tr.y), (te.X, te.y), tr.description
+        elif name in ("fashion-mnist", "mnist"):
+            loader = ds.load_fashion_mnist if name == "fashion-mnist" else ds.load_mnist
+            tr, te = loader(root=d.get("root"))
+            train, test, desc = (tr.X, tr.y), (te.X, te.y), tr.description
+        elif name == "npz":
+            arrays = _load_arrays(d["path"], loss)
+            train, val, test = arrays["train"], arrays.get("val"), arrays.get("test")
+            desc = f"arrays from {d['path']}"
+        else:
+            maker = {"digits": lambda: ds.load_digits(), "spiral": lambda: ds.make_spiral(seed=seed),
+                     "moons": lambda: ds.make_moons(seed=seed), "circles": lambda: ds.make_circles(seed=seed)}[name]
+            full = maker()
+            train, val, test = train_val_test_split(full.X, full.y, (1 - vf - tf, vf, tf), stratify=True, seed=seed)
+            desc = full.description
+    except DataNotFoundError as err:
+        raise ConfigError(f"data.dataset: {name!r} is not available: {one_line(err)}") from None
+    except ImportError as err:
+        raise ConfigError(f"data.dataset: {name!r} needs a package that is not installed: {err}") from None
     if val is None and vf > 0:
-        stratify = np.asarray(train[1]).ndim == 1 and np.asarray(train[1]).dtype.kind in "iu"
+        y = np.asarray(train[1])
+        stratify = y.ndim == 1 and y.dtype.kind in "iu" and len(np.unique(y)) < len(y)
         train, val = train_val_test_split(train[0], train[1], (1 - vf, vf), stratify=stratify, seed=seed)
     val = None if val is None or len(val[0]) == 0 else val
     test = None if test is None or len(test[0]) == 0 else test
     if d.get("limit_train"):
         train = (train[0][:d["limit_train"]], train[1][:d["limit_train"]])
+    if len(train[0]) < 2:
+        raise ConfigError(f"data.val_fraction: the split leaves {len(train[0])} training example(s) of "
+                          f"{len(train[0]) + (len(val[0]) if val else 0) + (len(test[0]) if test else 0)}; lower "
+                          f"data.val_fraction / data.test_fraction")
     if d.get("flatten"):
         flat = lambda p: None if p is None else (p[0].reshape(len(p[0]), -1), p[1])  # noqa: E731
         train, val, test = flat(train), flat(val), flat(test)
@@ -229,7 +183,8 @@ def _load_data(cfg):
 
 
 def _dry_run(model, loss, train):
-    """Push two examples through model and loss so impossible shapes fail before training."""
+    """Push two examples through model and loss so impossible shapes fail before training, with
+    the field of the config to change."""
     X, y = train
     model.eval()
     try:
@@ -244,70 +199,99 @@ def _dry_run(model, loss, train):
         model.clear_cache()
         model.train()
     ya = np.asarray(y)
-    if getattr(loss, "is_classifier", False) and ya.ndim == 1:
+    kind = getattr(loss, "target_kind", "real")
+    if kind in ("labels", "labels_or_probs") and ya.ndim == 1:
         n_out = scores.shape[1] if scores.ndim == 2 else None
         if ya.dtype.kind not in "iu":
             raise ConfigError(f"loss.type: {type(loss).__name__} needs integer class labels, the data has {ya.dtype}")
-        if n_out is not None and int(ya.max()) >= n_out:
+        if n_out is not None and len(ya) and int(ya.max()) >= n_out:
             raise ConfigError(f"model.layers[{len(model) - 1}]: the model outputs {n_out} scores but the data has "
                               f"labels up to {int(ya.max())} ({int(ya.max()) + 1} classes)")
     try:
-        loss.forward(scores, ya[:2])
-    except (ShapeError, TypeError, ValueError) as err:
-        raise ConfigError(f"loss: {str(err).splitlines()[0]}") from None
+        loss.forward(scores, check_targets(ya[:2], min(2, len(ya)), "data", kind, tuple(scores.shape[1:])))
+    except (DataError, TypeError, ValueError) as err:
+        raise ConfigError(f"loss: {type(loss).__name__} does not fit the data: {one_line(err)}") from None
     finally:
         loss.clear_cache()
 
 
+def selection_monitor(cfg, has_val, is_classifier) -> str:
+    """The value that selects a run's model: ``trainer.checkpoint_monitor`` or, for "auto",
+    val_accuracy (classifiers with validation data), val_loss, or loss."""
+    chosen = cfg["trainer"]["checkpoint_monitor"]
+    if chosen != "auto":
+        return chosen
+    return "val_accuracy" if has_val and is_classifier else ("val_loss" if has_val else "loss")
+
+
 def prepare(cfg):
-    """Check a config and build everything it names; nothing is trained. Returns a dict."""
+    """Check a config and build everything it names; nothing is trained. Every check that does not
+    need the data runs before the data is loaded. Returns a dict with the parts; "train", "val"
+    and "test" are preprocessed (as the model sees them), "raw" holds them as loaded."""
     from ..data.preprocessing import build_transformer
     from .callbacks import EarlyStopping, GradientClipping, ReduceLROnPlateau, TerminateOnNaN
 
     cfg = check_config(cfg)
     model, loss, optimizer, penalty, schedule, unit = _build_parts(cfg)
-    train, val, test, desc = _load_data(cfg)
-    prep = None
-    if cfg["data"].get("preprocessing"):
-        try:
-            prep = build_transformer(cfg["data"]["preprocessing"], "data.preprocessing")
-        except (TypeError, ValueError) as err:
-            raise ConfigError(str(err)) from None
-        prep.fit(train[0])  # the training split only
-        train = (prep.transform(train[0]), train[1])
-        val = None if val is None else (prep.transform(val[0]), val[1])
-        test = None if test is None else (prep.transform(test[0]), test[1])
-    _dry_run(model, loss, train)
     t = cfg["trainer"]
+    metrics = tuple(t.get("metrics") or (["accuracy"] if loss.is_classifier else ["mse"]))
+    if loss.is_classifier is False and getattr(loss, "target_kind", "") != "binary" and "accuracy" in metrics:
+        raise ConfigError(f"trainer.metrics: 'accuracy' needs class scores; {type(loss).__name__} is not a "
+                          f"classification loss")
+    prep = build_transformer(cfg["data"]["preprocessing"], "data.preprocessing") \
+        if cfg["data"]["preprocessing"] else None
+    raw = _load_data(cfg, loss)
+    train, val, test, desc = raw
+    if prep is not None:
+        try:
+            prep.fit(train[0])  # the training split only
+        except (ConfigError, DataError, ValueError) as err:
+            raise ConfigError(f"data.preprocessing: {one_line(err)} (the training data has examples of shape "
+                              f"{tuple(np.shape(train[0])[1:])})") from None
+        tf = lambda p: None if p is None else (prep.transform(p[0]), p[1])  # noqa: E731
+        train, val, test = tf(train), tf(val), tf(test)
+    _dry_run(model, loss, train)
+    has_val = val is not None
+    monitor = selection_monitor(cfg, has_val, loss.is_classifier)
+    for key, name in (("checkpoint_monitor", monitor),) + tuple(
+            (f"{k}.monitor", t[k].get("monitor", monitor)) for k in ("early_stopping", "reduce_lr_on_plateau")
+            if t.get(k)):
+        if name.startswith("val_") and not has_val:
+            raise ConfigError(f"trainer.{key}: {name!r} needs validation data, and this run has none "
+                              f"(data.val_fraction is {cfg['data']['val_fraction']}); watch {name[4:]!r} instead")
+        base = name[4:] if name.startswith("val_") else name
+        if base != "loss" and base not in metrics:
+            raise ConfigError(f"trainer.{key}: {name!r} is not measured (trainer.metrics = {list(metrics)})")
     callbacks = []
-    if t.get("terminate_on_nan", True):
+    if t["terminate_on_nan"]:
         callbacks.append(TerminateOnNaN())
     if t.get("gradient_clipping"):
         callbacks.append(GradientClipping(t["gradient_clipping"]))
-    has_val = val is not None
     for key, cls in (("reduce_lr_on_plateau", ReduceLROnPlateau), ("early_stopping", EarlyStopping)):
         if t.get(key):
             kw = dict(t[key])
-            kw.setdefault("monitor", "val_loss" if has_val else "loss")
-            try:
-                callbacks.append(cls(**kw))
-            except (TypeError, ValueError) as err:
-                raise ConfigError(f"trainer.{key}: {err}") from None
-    monitor = t.get("checkpoint_monitor", "val_accuracy" if has_val and loss.is_classifier else
-                    ("val_loss" if has_val else "loss"))
-    metrics = tuple(t.get("metrics", ["accuracy"] if loss.is_classifier else ["mse"]))
+            kw.setdefault("monitor", monitor)
+            callbacks.append(build_object(dict(kw, type=cls.__name__), {cls.__name__: cls}, f"trainer.{key}"))
     return {"config": cfg, "model": model, "loss": loss, "optimizer": optimizer, "penalty": penalty,
             "schedule": schedule, "unit": unit, "train": train, "val": val, "test": test, "description": desc,
-            "preprocessing": prep, "callbacks": callbacks, "monitor": monitor, "metrics": metrics}
+            "preprocessing": prep, "callbacks": callbacks, "monitor": monitor, "metrics": metrics,
+            "raw": {"train": raw[0], "val": raw[1], "test": raw[2]}}
 
 
 def _json_dump(path, obj):
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=float, allow_nan=True))
 
 
-def run(cfg, out_dir, resume=False, verbose=None):
-    """Train from a config into ``out_dir``; returns the metrics dict. With ``resume`` the
-    run continues from ``out_dir/checkpoints/last.npz``."""
+def run(cfg, out_dir, resume=False, verbose=None, force=False):
+    """Train from a config into ``out_dir``; returns the metrics dict.
+
+    The config and the data are checked completely before the folder is touched. A folder that
+    already holds a run is refused unless ``resume`` (continue from ``checkpoints/last.npz``) or
+    ``force`` (glassnet's files of the old run are removed first); a folder in use by another
+    process is refused (a lock file). ``model.npz`` is the best model by the run's
+    ``checkpoint_monitor``; ``metrics.json`` says which epoch that was.
+    """
+    from ..doctor import Monitor
     from .callbacks import ModelCheckpoint
     from .trainer import Trainer
 
@@ -316,45 +300,58 @@ def run(cfg, out_dir, resume=False, verbose=None):
     cfg = parts["config"]
     t = cfg["trainer"]
     ckpt_dir = os.path.join(out_dir, "checkpoints")
-    callbacks = parts["callbacks"] + [ModelCheckpoint(ckpt_dir, monitor=parts["monitor"],
-                                                      save_best_only=t.get("save_best_only", True),
-                                                      every_n_epochs=t.get("checkpoint_every", 1))]
-    from ..doctor import Monitor
-    monitor = Monitor(every=t.get("monitor_every", 50)) if t.get("monitor_every", 50) else None
-    if monitor is not None:
-        callbacks.append(monitor)
-    verbose = t.get("verbose", 1) if verbose is None else verbose
-    trainer = Trainer(parts["model"], parts["loss"], parts["optimizer"], penalty=parts["penalty"],
-                      schedule=parts["schedule"], schedule_unit=parts["unit"], callbacks=callbacks,
-                      metrics=parts["metrics"], train_sample=t.get("train_sample", 1000), verbose=verbose,
-                      preprocessing=parts["preprocessing"])
-    os.makedirs(out_dir, exist_ok=True)
-    _json_dump(os.path.join(out_dir, "config.json"), cfg)
-    resume_path = None
-    if resume:
-        resume_path = os.path.join(ckpt_dir, "last.npz")
-        if not os.path.exists(resume_path):
-            raise ConfigError(f"--resume: {resume_path} does not exist; nothing to resume in {out_dir}")
-    t0 = time.perf_counter()
-    history = trainer.fit(parts["train"], val=parts["val"], epochs=t.get("epochs", 10),
-                          batch_size=t.get("batch_size", 64), seed=cfg["seed"], shuffle=t.get("shuffle", True),
-                          drop_last=t.get("drop_last", False), resume=resume_path)
-    elapsed = time.perf_counter() - t0
-    _json_dump(os.path.join(out_dir, "history.json"), history.to_dict())
-    metrics = {"train": trainer.evaluate(parts["train"]), "epochs_run": trainer.epoch,
-               "stop_reason": history.stop_reason, "train_seconds": elapsed,
-               "train_metrics_on": history.train_metrics_on, "data": parts["description"]}
-    if parts["val"] is not None:
-        metrics["val"] = trainer.evaluate(parts["val"])
-    if parts["test"] is not None:
-        metrics["test"] = trainer.evaluate(parts["test"])
-    save(trainer.model, os.path.join(out_dir, "model.npz"), preprocessing=parts["preprocessing"],
-         extra={"loss": parts["loss"].config()})
-    metrics["input_shape"] = input_shape(cfg, parts["train"][0])
-    _write_doctor_outputs(trainer, monitor, out_dir, parts, metrics)
-    _json_dump(os.path.join(out_dir, "metrics.json"), metrics)
+    with FolderLock(out_dir, "run"):
+        claim_run_folder(out_dir, resume=resume, force=force)
+        resume_path = None
+        if resume:
+            resume_path = os.path.join(ckpt_dir, "last.npz")
+            if not os.path.exists(resume_path):
+                raise RunFolderError(f"{out_dir}: nothing to resume (no checkpoints/last.npz: the run stopped before "
+                                     f"its first epoch ended); start it again with --force")
+        checkpoint = ModelCheckpoint(ckpt_dir, monitor=parts["monitor"], save_best_only=t["save_best_only"],
+                                     every_n_epochs=t["checkpoint_every"], keep_best=t["keep_best"])
+        callbacks = parts["callbacks"] + [checkpoint]
+        monitor = Monitor(every=t["monitor_every"]) if t["monitor_every"] else None
+        if monitor is not None:
+            callbacks.append(monitor)
+        verbose = t["verbose"] if verbose is None else verbose
+        trainer = Trainer(parts["model"], parts["loss"], parts["optimizer"], penalty=parts["penalty"],
+                          schedule=parts["schedule"], schedule_unit=parts["unit"], callbacks=callbacks,
+                          metrics=parts["metrics"], train_sample=t["train_sample"], verbose=verbose,
+                          preprocessing=parts["preprocessing"])
+        raw = parts["raw"]
+        _json_dump(os.path.join(out_dir, "config.json"), cfg)
+        t0 = time.perf_counter()
+        history = trainer.fit(raw["train"], val=raw["val"], epochs=t["epochs"], batch_size=t["batch_size"],
+                              seed=cfg["seed"], shuffle=t["shuffle"], drop_last=t["drop_last"], resume=resume_path)
+        elapsed = time.perf_counter() - t0
+        _json_dump(os.path.join(out_dir, "history.json"), history.to_dict())
+        selected = _select_best(trainer, checkpoint)
+        metrics = {"train": trainer.evaluate(raw["train"]), "epochs_run": trainer.epoch,
+                   "stop_reason": history.stop_reason, "train_seconds": elapsed, "selected": selected,
+                   "train_metrics_on": history.train_metrics_on, "data": parts["description"]}
+        if raw["val"] is not None:
+            metrics["val"] = trainer.evaluate(raw["val"])
+        if raw["test"] is not None:
+            metrics["test"] = trainer.evaluate(raw["test"])
+        save(trainer.model, os.path.join(out_dir, "model.npz"), preprocessing=trainer.preprocessing,
+             extra={"loss": parts["loss"].config()})
+        metrics["input_shape"] = input_shape(cfg, parts["train"][0])
+        _write_doctor_outputs(trainer, monitor, out_dir, parts, metrics)
+        _json_dump(os.path.join(out_dir, "metrics.json"), metrics)
     metrics["trainer"] = trainer
     return metrics
+
+
+def _select_best(trainer, checkpoint):
+    """Put the best weights by the checkpoint's monitor into the model (model.npz is this one
+    model); returns what was selected."""
+    if checkpoint.best_path is None or not os.path.exists(checkpoint.best_path):
+        return {"monitor": checkpoint.monitor, "epoch": trainer.epoch, "value": None,
+                "note": "no epoch had a finite value; the last weights are kept"}
+    arrays, _ = read_archive(checkpoint.best_path)
+    trainer.model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")})
+    return {"monitor": checkpoint.monitor, "epoch": checkpoint.best_epoch, "value": checkpoint.best}
 
 
 _IMAGE_SHAPES = {"fashion-mnist": (1, 28, 28), "mnist": (1, 28, 28), "digits": (8, 8)}
@@ -428,4 +425,7 @@ def summary_lines(metrics) -> list:
             acc = f", accuracy {m['accuracy'] * 100:.1f}%" if "accuracy" in m else ""
             lines.append(f"  {split:<5} loss {m['loss']:.4f}{acc}")
     lines.append(f"  epochs {metrics['epochs_run']} ({metrics['stop_reason']}), {metrics['train_seconds']:.1f} s")
+    sel = metrics.get("selected") or {}
+    if sel.get("value") is not None:
+        lines.append(f"  model: the weights of epoch {sel['epoch']}, the best {sel['monitor']} ({sel['value']:.4g})")
     return lines

@@ -11,6 +11,7 @@ global reseeding, the validation *loss* is tracked too, and checkpoints are resu
 """
 from __future__ import annotations
 
+from ..errors import ConfigError
 from ..nn.losses import SoftmaxCrossEntropy
 from ..optim import SGD, Adagrad, Adam, RMSprop
 from ..optim.schedules import ExponentialDecay
@@ -29,7 +30,7 @@ def _optimizer(rule, cfg, model):
                "rmsprop": {"decay_rate", "epsilon"}, "adam": {"beta1", "beta2", "epsilon"}}[rule]
     unknown = set(cfg) - allowed
     if unknown:
-        raise ValueError(f"Solver: optim_config keys {sorted(unknown)} are not used by update_rule {rule!r}; "
+        raise ConfigError(f"Solver: optim_config keys {sorted(unknown)} are not used by update_rule {rule!r}; "
                          f"accepted: ['learning_rate'] + {sorted(allowed)}")
     if rule == "sgd":
         return SGD(model, lr=lr)
@@ -57,14 +58,14 @@ class Solver:
     def __init__(self, model, data, **kwargs):
         unknown = set(kwargs) - _KWARGS
         if unknown:
-            raise ValueError(f"Unrecognized arguments {sorted(unknown)}; accepted: {sorted(_KWARGS)}")
+            raise ConfigError(f"Unrecognized arguments {sorted(unknown)}; accepted: {sorted(_KWARGS)}")
         for key in ("X_train", "y_train", "X_val", "y_val"):
             if key not in data:
-                raise ValueError(f"Solver: data must contain {key!r}")
+                raise ConfigError(f"Solver: data must contain {key!r}")
         self.model, self.data = model, data
         self.update_rule = kwargs.get("update_rule", "sgd")
         if self.update_rule not in _RULES:
-            raise ValueError(f'Invalid update_rule "{self.update_rule}"; expected one of {sorted(_RULES)}')
+            raise ConfigError(f'Invalid update_rule "{self.update_rule}"; expected one of {sorted(_RULES)}')
         self.optim_config = kwargs.get("optim_config", {})
         self.lr_decay = float(kwargs.get("lr_decay", 1.0))
         self.num_epochs = int(kwargs.get("num_epochs", 10))

@@ -13,37 +13,108 @@ always in eval mode. Randomness (batch order, dropout masks) comes from Generato
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import time
 
 import numpy as np
 
-from .._checks import all_finite, check_labels, trusted_labels
+from .._checks import (
+    all_finite,
+    check_examples,
+    check_targets,
+    first_nonfinite,
+    positive_int,
+    trusted_labels,
+)
 from ..backend import as_numpy, device_of, to_device
-from ..errors import NonFiniteError
+from ..errors import ConfigError, DataError, NonFiniteError, ShapeError, one_line
 from ..functional.activations import sigmoid, softmax
 from ..nn.module import Module, eval_scores
 from ..optim.schedules import Schedule, Scheduler
-from ..serialization import CheckpointError, preprocessing_arrays_meta, read_archive, write_archive
+from ..serialization import (
+    CheckpointError,
+    preprocessing_arrays_meta,
+    preprocessing_from,
+    read_archive,
+    write_archive,
+)
 from . import metrics as metric_fns
 from .callbacks import CallbackList, ProgressBar, StopTraining
+from .callbacks.base import MonitorCallback
 from .history import History
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "check_data"]
 
 
 class _Found(BaseException):
     """Internal: carries the location of the first non-finite value out of a forward pass."""
 
 
-def _as_xy(data, who):
-    if data is None:
-        return None
+def _as_xy(data, who, y=None):
+    """(X, y) from ``(X, y)``, a Dataset with ``.X``/``.y``, or ``X`` with ``y`` given apart."""
+    if y is not None:
+        if isinstance(data, tuple) or (hasattr(data, "X") and hasattr(data, "y")):
+            raise TypeError(f"{who}: pass the data as {who}(X, y) or {who}((X, y)), not both")
+        return data, y
     if hasattr(data, "X") and hasattr(data, "y"):
         return data.X, data.y
-    if isinstance(data, (tuple, list)) and len(data) == 2:
+    if isinstance(data, (tuple, list)) and len(data) == 2 and (isinstance(data, tuple) or hasattr(data[0], "shape")):
         return data[0], data[1]
-    raise TypeError(f"{who}: expected (X, y) or a Dataset with .X and .y, got {type(data).__name__}")
+    if hasattr(data, "shape") or isinstance(data, list):
+        return data, None
+    raise TypeError(f"{who}: expected (X, y), X and y, or a Dataset with .X and .y, got {type(data).__name__}")
+
+
+def check_data(model, X, y=None, *, who, target_kind="real", preprocessing=None, allow_empty=False):
+    """The data where it enters glassnet (the Trainer, ``evaluate``/``predict``, the command line):
+    checked in the user's coordinates (the rows and columns of the arrays passed, before any
+    shuffling), then preprocessed (with a fitted ``preprocessing``), converted once to the model's
+    dtype and moved to its device. The model's output for two examples shows, before any work, an
+    input that does not fit it and the number of classes the labels must fit (``target_kind`` is
+    the loss's: "labels", "labels_or_probs", "binary" or "real"). Returns (X, y); ``y`` may be None."""
+    X = check_examples(X, who, allow_empty=allow_empty)
+    n = len(X)
+    if preprocessing is not None and preprocessing.fitted:
+        try:
+            X = preprocessing.transform(X)
+        except DataError as err:
+            raise DataError(f"{who}: X: {one_line(err)}") from None
+    dtype = model.dtype
+    if dtype is not None and X.dtype != dtype:
+        wide = X.dtype.kind == "f" and X.dtype.itemsize > np.dtype(dtype).itemsize
+        X = X.astype(dtype)  # documented: inputs are converted once to the model's dtype
+        if wide and not all_finite(X):
+            raise DataError(f"{who}: {first_nonfinite(X, 'X')} after conversion to the model's {dtype} "
+                            f"(the values are too large for it; scale the inputs)")
+    first = next(model.parameters(), None)
+    if first is not None and device_of(first.data) != device_of(X):
+        X = to_device(X, device_of(first.data))  # documented: data follows the model's device
+    shape = _output_shape(model, X, who) if n else None
+    if y is None:
+        return X, None
+    y = check_targets(y, n, who, target_kind, shape)
+    if first is not None and device_of(y) != device_of(X):
+        y = to_device(y, device_of(X))
+    return X, y
+
+
+def _output_shape(model, X, who):
+    """The model's output shape for one example, from a forward pass of (at most) two examples in
+    eval mode: an input that does not fit the model is reported here, before any work."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = model.forward(X[:2])
+    except (ShapeError, TypeError, ValueError) as err:
+        if isinstance(err, DataError) and not isinstance(err, ShapeError):
+            raise
+        raise DataError(f"{who}: X: examples of shape {tuple(X.shape[1:])} do not fit the model: "
+                        f"{one_line(err)}") from None
+    finally:
+        model.clear_cache()
+        model.train(was_training)
+    return tuple(out.shape[1:])
 
 
 def _entry_layer(model):
@@ -65,7 +136,11 @@ class Trainer:
     is smaller), as the notes' Solver does; ``history.train_metrics_on`` says which
     (``train_sample=0`` skips them).
     ``augment`` (see glassnet.data.augment) transforms each training batch on the fly with
-    the trainer's Generator; evaluation never sees it.
+    the trainer's Generator; evaluation never sees it. ``preprocessing`` (a Transformer or
+    Pipeline from glassnet.data, e.g. ``Standardize()``) is fitted by ``fit`` on the training
+    inputs and applied to every input the trainer receives afterwards (validation data,
+    ``evaluate``, ``predict``); checkpoints store it and ``glassnet.save(trainer.model, path,
+    preprocessing=trainer.preprocessing)`` keeps it with the model.
     """
 
     def __init__(self, model, loss, optimizer, penalty=None, schedule=None, callbacks=(), metrics=("accuracy",),
@@ -91,7 +166,10 @@ class Trainer:
             self.callbacks.insert(0, ProgressBar(verbose))
         self.train_sample = int(train_sample)
         self.verbose = verbose
-        self.preprocessing = preprocessing  # fitted; stored in checkpoints, not applied by the trainer
+        if preprocessing is not None and not (hasattr(preprocessing, "fit") and hasattr(preprocessing, "transform")):
+            raise TypeError(f"Trainer: preprocessing must be a glassnet.data Transformer (e.g. Standardize()), "
+                            f"got {type(preprocessing).__name__}")
+        self.preprocessing = preprocessing  # fitted by fit() on the training inputs, applied to every input
         self.augment = augment  # applied to training batches only, with the trainer's Generator
         self.history = History()
         self.epoch = 0
@@ -101,7 +179,6 @@ class Trainer:
         self.stop_requested = None
         self.messages: list[str] = []
         self.batch_size = self.n_train = self.epochs_requested = None
-        self._labels_to_check = self._labels_checked = None
 
     # -- utilities -----------------------------------------------------------------------------------
     def log(self, message: str):
@@ -109,24 +186,50 @@ class Trainer:
         if self.verbose:
             print(message, flush=True)
 
-    def _prepare(self, data, who):
-        X, y = _as_xy(data, who)
-        X = np.asarray(X) if not hasattr(X, "__cuda_array_interface__") else X
-        dtype = self.model.dtype
-        if dtype is not None and X.dtype != dtype:
-            if X.dtype.kind not in "fiub":
-                raise TypeError(f"{who}: X must be numeric, got dtype {X.dtype}")
-            X = X.astype(dtype)  # documented: inputs are converted once to the model's dtype
-        y = np.asarray(y) if not hasattr(y, "__cuda_array_interface__") else y
-        first = next(self.model.parameters(), None)
-        if first is not None and device_of(first.data) != device_of(X):
-            device = device_of(first.data)  # documented: data follows the model's device
-            X, y = to_device(X, device), to_device(y, device)
-        if len(X) != len(y):
-            raise ValueError(f"{who}: X has {len(X)} examples but y has {len(y)}")
-        if len(X) == 0:
-            raise ValueError(f"{who}: no examples")
-        return X, y
+    def _prepare(self, X, y, who, allow_empty=False):
+        """The data where it enters the trainer: see ``check_data``."""
+        return check_data(self.model, X, y, who=who, target_kind=getattr(self.loss, "target_kind", "real"),
+                          preprocessing=self.preprocessing, allow_empty=allow_empty)
+
+    def _check_monitors(self, has_val, has_train_metrics):
+        """Refuse, before the first epoch, a callback that watches a quantity this run will not log
+        (a val_* quantity without validation data, a metric that is not measured)."""
+        measured = {"loss", "val_loss"} | set(self.metric_names) | {f"val_{k}" for k in self.metric_names}
+        for cb in self.callbacks:
+            name = getattr(cb, "monitor", None) if isinstance(cb, MonitorCallback) else None
+            if name is None:
+                continue
+            if name.startswith("val_") and not has_val:
+                raise ConfigError(f"{type(cb).__name__}: monitor {name!r} needs validation data: pass "
+                                  f"fit(..., val=(X_val, y_val)) (data.val_fraction > 0 in a config) or watch "
+                                  f"{name[4:]!r}")
+            base = name[4:] if name.startswith("val_") else name
+            if base in metric_fns.METRICS and name not in measured:
+                raise ConfigError(f"{type(cb).__name__}: monitor {name!r} is not measured by this run (metrics: "
+                                  f"{self.metric_names}); add {base!r} to the trainer's metrics or watch another")
+            if name in self.metric_names and not has_train_metrics:
+                raise ConfigError(f"{type(cb).__name__}: monitor {name!r} is not measured with train_sample=0; "
+                                  f"watch 'val_{name}' or 'loss'")
+
+    def _check_batches(self, n, batch_size, drop_last):
+        """Batch normalization cannot take a training batch of one example: refuse, before the
+        first epoch, a last partial batch of one when the model has a BatchNorm1d."""
+        b = min(batch_size, n)
+        if b > 1 and (drop_last or n % b != 1):
+            return
+        from ..nn.layers.normalization import BatchNorm1d
+
+        bn = next((name for name, m in self.model.named_modules() if isinstance(m, BatchNorm1d)), None)
+        if bn is None:
+            return
+        if b == 1:
+            raise DataError(f"fit: every batch would hold 1 example ({n} rows, batch_size {batch_size}) and "
+                            f"BatchNorm1d '{bn}' cannot compute batch statistics from one example; use a "
+                            f"batch_size of 2 or more")
+        raise DataError(f"fit: the last batch of every epoch would hold 1 example ({n} rows, batch_size "
+                        f"{batch_size}) and BatchNorm1d '{bn}' cannot compute batch statistics from one "
+                        f"example; pass drop_last=True (trainer.drop_last = true in a config) or another "
+                        f"batch_size")
 
     def _seed_everything(self, seed):
         ss = np.random.SeedSequence(seed)
@@ -155,27 +258,51 @@ class Trainer:
                 m.rng.bit_generator.state = states[key]
 
     # -- the loop --------------------------------------------------------------------------------------
-    def fit(self, train, val=None, epochs=10, batch_size=64, seed=0, shuffle=True, drop_last=False, resume=None):
+    def fit(self, train, y=None, *, val=None, epochs=10, batch_size=64, seed=0, shuffle=True, drop_last=False,
+            resume=None):
         """Train for ``epochs`` epochs (in total, counting resumed ones); returns the History.
 
+        The data is ``fit(X, y)`` or ``fit((X, y))`` (or a Dataset), ``val`` likewise a pair; both
+        are checked before the first epoch, errors naming the row and column of the arrays passed.
+        With ``preprocessing``, the trainer fits it on the training inputs here and applies it to
+        everything it is given from then on (validation, ``evaluate``, ``predict``).
         ``resume`` is a checkpoint written by this trainer (``save_checkpoint`` or
-        ModelCheckpoint): model, optimizer, schedule, epoch, RNG states, history and callback
-        states are restored and training continues to ``epochs``.
+        ModelCheckpoint): model, optimizer, schedule, epoch, RNG states, history, callback
+        states and the fitted preprocessing are restored and training continues to ``epochs``.
         """
-        X, y = self._prepare(train, "fit(train)")
-        val_xy = self._prepare(val, "fit(val)") if val is not None else None
+        X, y = _as_xy(train, "fit", y)
+        if y is None:
+            raise TypeError("fit: targets missing: call fit(X, y) or fit((X, y))")
+        for name, value in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise ConfigError(f"fit: {name} must be True or False, got {value!r}")
+        batch_size = positive_int(batch_size, "fit", "batch_size")
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
+            raise ConfigError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+            raise ConfigError(f"fit: seed must be a non-negative integer or None, got {seed!r}")
+        X = check_examples(X, "fit(train)")
+        meta = None
+        if resume is not None:
+            meta = self.load_checkpoint(resume)  # restores the fitted preprocessing too
+        elif self.preprocessing is not None:
+            try:
+                self.preprocessing.fit(X)  # the training inputs only
+            except DataError as err:
+                raise DataError(f"fit(train): preprocessing {type(self.preprocessing).__name__}: "
+                                f"{one_line(err)}") from None
+            except ValueError as err:  # e.g. more PCA components than features
+                raise ConfigError(f"Trainer: preprocessing {type(self.preprocessing).__name__}: {err}") from None
+        X, y = self._prepare(X, y, "fit(train)")
+        val_xy = self._prepare(*_as_xy(val, "fit(val)"), "fit(val)") if val is not None else None
         n = len(X)
+        self._check_batches(n, batch_size, drop_last)
         self.batch_size, self.n_train, self.epochs_requested = batch_size, n, epochs  # read by the doctor
-        self._labels_to_check, self._labels_checked = (y if getattr(self.loss, "is_classifier", False) else None), None
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
-        if not isinstance(epochs, int) or epochs < 0:
-            raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
         batch_size = min(batch_size, n)
         if seed is None:  # fresh entropy, recorded so that the run can be resumed and repeated
             seed = int(np.random.SeedSequence().entropy % (2 ** 63))
-        if resume is not None:
-            seed = self.load_checkpoint(resume).get("seed", seed)
+        if meta is not None:
+            seed = meta.get("seed", seed)
         else:
             self._seed_everything(seed)
             self.history = History()
@@ -193,6 +320,7 @@ class Trainer:
         self.history.train_metrics_on = ("not measured (train_sample=0)" if m == 0 else
                                          f"the whole training set ({n} examples), eval mode" if m == n else
                                          f"a fixed random sample of {m} of {n} training examples, eval mode")
+        self._check_monitors(val_xy is not None, m > 0)
         n_batches = n // batch_size if drop_last else math.ceil(n / batch_size)
         cbs = CallbackList(self.callbacks)
         logs = {"epochs": epochs, "batches_per_epoch": n_batches, "n_train": n}
@@ -289,14 +417,8 @@ class Trainer:
         cbs.call("on_batch_end", self, logs)
 
     def _loss_forward(self, scores, yb):
-        """The loss of a batch. Integer labels: the range of the whole training label array is
-        checked once (at the first batch, when the number of classes is known) instead of per batch."""
-        y_all = self._labels_to_check
-        if y_all is None or getattr(yb, "ndim", 0) != 1 or yb.dtype.kind not in "iu" or scores.ndim != 2:
-            return self.loss.forward(scores, yb)
-        if self._labels_checked != scores.shape[1]:
-            check_labels(y_all, scores.shape[1], len(y_all), type(self.loss).__name__)
-            self._labels_checked = scores.shape[1]
+        """The loss of a batch. Class labels were checked whole where they entered (``fit``), so
+        the loss does not re-check their range for every batch."""
         with trusted_labels():
             return self.loss.forward(scores, yb)
 
@@ -306,14 +428,17 @@ class Trainer:
         return metric_fns.evaluate_scores(scores, as_numpy(y), self.loss,
                                           dict(zip(self.metric_names, self.metric_fns)), with_details)
 
-    def evaluate(self, data, batch_size=1024) -> dict:
-        """Loss and metrics in eval mode; for classification also per-class accuracy and the
+    def evaluate(self, data, y=None, batch_size=1024) -> dict:
+        """Loss and metrics in eval mode on ``evaluate(X, y)`` or ``evaluate((X, y))`` (raw inputs:
+        the trainer's preprocessing is applied); for classification also per-class accuracy and the
         confusion matrix (rows: true class, columns: predicted)."""
-        X, y = self._prepare(data, "evaluate")
+        X, y = self._prepare(*_as_xy(data, "evaluate", y), "evaluate")
         return self._evaluate_arrays(X, y, with_details=True, batch_size=batch_size)
 
     def predict_scores(self, X, batch_size=1024):
-        """Raw model outputs (scores/logits), in eval mode, in batches."""
+        """Raw model outputs (scores/logits) for the rows of ``X`` (raw inputs: the trainer's
+        preprocessing is applied), in eval mode, in batches; 0 rows give 0 rows of scores."""
+        X, _ = self._prepare(X, None, "predict", allow_empty=True)
         return eval_scores(self.model, X, batch_size)
 
     def predict_proba(self, X, batch_size=1024):
@@ -461,4 +586,9 @@ class Trainer:
         self._set_rng_states(meta["rng"])
         self.history = History.from_dict(meta["history"])
         self.epoch, self.iteration = int(meta["epoch"]), int(meta["iteration"])
+        if meta.get("preprocessing"):
+            if self.preprocessing is None:
+                raise CheckpointError(f"{path}: written by a trainer with preprocessing "
+                                      f"{meta['preprocessing'].get('type')}; this trainer has none")
+            self.preprocessing = preprocessing_from(arrays, meta)
         return meta

@@ -16,6 +16,8 @@ import os
 import threading
 import time
 
+from ..errors import ConfigError
+
 __all__ = ["SerialExecutor", "ProcessExecutor", "RayExecutor", "make_executor"]
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
@@ -61,7 +63,7 @@ class ProcessExecutor(cf.ProcessPoolExecutor):
     def __init__(self, jobs=2, threads=None):
         jobs = int(jobs)
         if jobs < 1:
-            raise ValueError(f"ProcessExecutor: jobs must be >= 1, got {jobs}")
+            raise ConfigError(f"ProcessExecutor: jobs must be >= 1, got {jobs}")
         threads = threads or max(1, (os.cpu_count() or 1) // jobs)
         self._saved = {v: os.environ.get(v) for v in _THREAD_VARS}
         for v in _THREAD_VARS:  # inherited by the spawned workers before they import NumPy
@@ -117,4 +119,4 @@ def make_executor(kind="process", jobs=1, address=None):
         return ProcessExecutor(jobs)
     if kind == "ray":
         return RayExecutor(address)
-    raise ValueError(f"executor must be 'serial', 'process' or 'ray', got {kind!r}")
+    raise ConfigError(f"executor must be 'serial', 'process' or 'ray', got {kind!r}")

@@ -7,6 +7,8 @@ import glob
 import os
 import re
 
+from ..errors import ConfigError
+
 __all__ = ["ConfigObjective", "base_config", "set_path"]
 
 _STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?")
@@ -20,21 +22,21 @@ def set_path(cfg, path, value):
     for k, part in enumerate(parts):
         m = _STEP.fullmatch(part)
         if not m:
-            raise ValueError(f"search.space: cannot read the config path {path!r} at {part!r}")
+            raise ConfigError(f"search.space: cannot read the config path {path!r} at {part!r}")
         key, idx = m.group(1), m.group(2)
         last = k == len(parts) - 1
         if last and idx is None:
             if not isinstance(node, dict):
-                raise ValueError(f"search.space: {path!r}: {'.'.join(parts[:k]) or 'the config'} is not a table")
+                raise ConfigError(f"search.space: {path!r}: {'.'.join(parts[:k]) or 'the config'} is not a table")
             node[key] = value
             return
         if not isinstance(node, dict) or key not in node:
-            raise ValueError(f"search.space: {path!r}: no field {key!r} in {'.'.join(parts[:k]) or 'the config'}")
+            raise ConfigError(f"search.space: {path!r}: no field {key!r} in {'.'.join(parts[:k]) or 'the config'}")
         node = node[key]
         if idx is not None:
             i = int(idx)
             if not isinstance(node, list) or i >= len(node):
-                raise ValueError(f"search.space: {path!r}: {key} has no item {i}")
+                raise ConfigError(f"search.space: {path!r}: {key} has no item {i}")
             if last:
                 node[i] = value
                 return
@@ -80,10 +82,10 @@ class ConfigObjective:
         from ..train.run import run
 
         cfg = self.configure(params, seed, epochs)
-        metrics = run(cfg, trial_dir, verbose=0)
+        metrics = run(cfg, trial_dir, verbose=0, force=True)  # a re-run trial replaces what its first try left
         split, _, name = self.metric.partition("_")
         if split not in ("val", "test", "train") or name not in metrics.get(split, {}):
-            raise ValueError(f"search.metric {self.metric!r} was not measured (splits: "
+            raise ConfigError(f"search.metric {self.metric!r} was not measured (splits: "
                              f"{[k for k in ('train', 'val', 'test') if k in metrics]})")
         value = float(metrics[split][name])
         score = -value if "loss" in name else value

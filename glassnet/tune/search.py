@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import math
+import numbers
 import os
 import time
 import traceback
@@ -19,6 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import SearchError
+from .._checks import check_number
+from ..train.runfolder import FolderLock
 from .executors import SerialExecutor
 from .space import Choice, Fixed, Space
 from .store import TrialStore
@@ -26,6 +30,12 @@ from .store import TrialStore
 __all__ = ["Search", "SearchResult", "border_warnings", "leaderboard"]
 
 STRATEGIES = ("random", "grid", "coarse-to-fine", "tpe")
+
+
+def _count(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise SearchError(f"Search: {name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def trial_seed(seed, stage, index):
@@ -74,11 +84,19 @@ def leaderboard(rows, top=None, mode="max"):
     lines = [head, "-" * len(head)]
     for i, r in enumerate(shown, 1):
         vals = " ".join(f"{_fmt(r['params'].get(n)):>14}" for n in names)
-        lines.append(f"{i:>4} {r['key']:>8} {r['score']:>8.4f} {r['epochs'] or '':>6} {vals}")
+        lines.append(f"{i:>4} {r['key']:>8} {r['score']:>8.4f} {_epochs(r):>6} {vals}")
     for r in others:
         err = (r["error"] or "").splitlines()[0][:60] if r["error"] else ""
-        lines.append(f"{'-':>4} {r['key']:>8} {r['status']:>8} {r['epochs'] or '':>6} {err}")
+        lines.append(f"{'-':>4} {r['key']:>8} {r['status'][:8]:>8} {_epochs(r):>6} {err}")
     return "\n".join(lines)
+
+
+def _epochs(row):
+    """The epochs a trial ran (its history), else the epochs it was given, else blank."""
+    hist = (row.get("metrics") or {}).get("epochs")
+    if isinstance(hist, list) and hist:
+        return str(len(hist))
+    return str(row["epochs"]) if row.get("epochs") else ""
 
 
 def _fmt(v):
@@ -127,21 +145,34 @@ class Search:
                  stages=None, grid_points=3, keep=0.25, margin=0.1, executor=None, jobs=1, time_budget=None,
                  verbose=1):
         if strategy not in STRATEGIES:
-            raise ValueError(f"Search: strategy must be one of {STRATEGIES}, got {strategy!r}")
+            raise SearchError(f"Search: strategy must be one of {STRATEGIES}, got {strategy!r}")
         if mode not in ("max", "min"):
-            raise ValueError(f"Search: mode must be 'max' or 'min', got {mode!r}")
+            raise SearchError(f"Search: mode must be 'max' or 'min', got {mode!r}")
+        if not callable(objective):
+            raise SearchError(f"Search: objective must be callable, got {type(objective).__name__}")
         self.objective = objective
         self.space = space if isinstance(space, Space) else Space(space)
         self.folder = os.fspath(folder)
-        self.strategy, self.trials, self.epochs, self.seed, self.mode = strategy, int(trials), epochs, int(seed), mode
+        trials = _count(trials, "trials")
+        epochs = None if epochs is None else _count(epochs, "epochs")
+        self.strategy, self.trials, self.epochs, self.mode = strategy, trials, epochs, mode
+        self.seed = _count(seed, "seed", 0)
         if strategy == "coarse-to-fine":
             stages = stages or [(trials, epochs), (max(2, trials // 2), (epochs or 1) * 3)]
-            self.stages = [(int(n), e) for n, e in stages]
+            if not isinstance(stages, (list, tuple)) or not all(isinstance(s, (list, tuple)) and len(s) == 2
+                                                                   for s in stages):
+                raise SearchError(f"Search: stages must be a list of (trials, epochs) pairs, got {stages!r}")
+            self.stages = [(_count(n, "stages' trials"), None if e is None else _count(e, "stages' epochs"))
+                           for n, e in stages]
         else:
             self.stages = [(self.trials, epochs)]
-        self.grid_points, self.keep, self.margin = int(grid_points), float(keep), float(margin)
+        self.grid_points = _count(grid_points, "grid_points", 2)
+        self.keep = check_number(keep, "keep", "Search", lo=0.0, hi=1.0, lo_open=True)
+        self.margin = check_number(margin, "margin", "Search", lo=0.0)
         self.executor = executor
-        self.jobs = max(1, int(jobs))
+        self.jobs = _count(jobs, "jobs")
+        if time_budget is not None:
+            check_number(time_budget, "time_budget", "Search", lo=0.0, lo_open=True)
         self.time_budget = time_budget
         self.verbose = verbose
 
@@ -180,18 +211,31 @@ class Search:
 
     # -- the loop ---------------------------------------------------------------------------------------
     def run(self) -> SearchResult:
-        os.makedirs(self.folder, exist_ok=True)
+        """Run (or continue) the search until ``trials`` trials have finished; the folder is locked
+        meanwhile, so a second driver on it is refused."""
+        with FolderLock(self.folder, "search"):
+            return self._run()
+
+    def _run(self) -> SearchResult:
         store = TrialStore(os.path.join(self.folder, "trials.sqlite"))
         try:
             ident = store.get_meta("search")
             if ident is None:
                 store.set_meta("search", self._identity())
             elif ident != _json_round(self._identity()):
-                raise ValueError(f"Search: {self.folder} holds another search (different space, seed or strategy); "
+                raise SearchError(f"Search: {self.folder} holds another search (different space, seed or strategy); "
                                  f"use a new folder")
-            requeued = store.recover()
-            if requeued:
-                self._log(f"re-queued {requeued} trial(s) left running by an interrupted search")
+            if self.strategy == "tpe":  # TPE proposes anew from what has finished: replace, do not re-run
+                left = store.rows(status="running") + store.rows(status="pending")
+                for r in left:
+                    store.interrupt(r["key"], "interrupted before it finished (the search was stopped); TPE "
+                                              "replaces it with a new proposal")
+                if left:
+                    self._log(f"{len(left)} trial(s) interrupted by an earlier stop will be replaced by new proposals")
+            else:
+                requeued = store.recover()
+                if requeued:
+                    self._log(f"re-queued {requeued} trial(s) left running by an interrupted search")
             executor = self.executor or SerialExecutor()
             t0 = time.perf_counter()
             for stage in range(len(self.stages)):
@@ -298,29 +342,28 @@ class Search:
                     p[name] = t.suggest_float(name, d.low, d.high, log=isinstance(d, LogUniform))
             return t, p
 
-        for r in store.rows(status="pending"):  # left by an interrupted TPE search: TPE asks anew instead
-            store.fail(r["key"], "interrupted before it finished; the TPE search proposes new trials instead")
-        n_done = len(store.rows())
+        finished = store.count()  # done or failed: what counts towards the trials asked for
+        index = len(store.rows())  # keys continue after every row, the interrupted ones included
         futures = {}
-        i = n_done
-        while (i < self.trials or futures) and (self._budget_left(t0) or futures):
-            while i < self.trials and len(futures) < self.jobs and self._budget_left(t0):
+        while True:
+            while finished + len(futures) < self.trials and len(futures) < self.jobs and self._budget_left(t0):
                 t, params = ask()
-                key = f"s0-{i:04d}"
-                seed = trial_seed(self.seed, 0, i)
+                key = f"s0-{index:04d}"
+                seed = trial_seed(self.seed, 0, index)
+                index += 1
                 store.add(key, 0, params, seed, self.epochs)
                 store.mark_running(key)
                 row = {"key": key, "params": params, "seed": seed}
                 fut = executor.submit(run_trial, self.objective, params, seed, self.epochs,
                                       os.path.join(self.folder, "trials", key))
                 futures[fut] = (row, t)
-                i += 1
             if not futures:
                 break
             done, _ = cf.wait(list(futures), return_when=cf.FIRST_COMPLETED)
             for fut in done:
                 row, t = futures.pop(fut)
                 out = self._record(store, row, fut)
+                finished += 1
                 if "error" in out:
                     study.tell(t, state=optuna.trial.TrialState.FAIL)
                 else:

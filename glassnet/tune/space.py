@@ -8,9 +8,11 @@ coarse-to-fine narrowing work in.
 """
 from __future__ import annotations
 
+import json
 import math
 import numbers
 
+from ..errors import ConfigError
 
 __all__ = ["Dimension", "LogUniform", "Uniform", "IntUniform", "LogInt", "Choice", "OneMinusLogUniform", "Fixed",
            "Space", "dimension_from_config"]
@@ -18,7 +20,7 @@ __all__ = ["Dimension", "LogUniform", "Uniform", "IntUniform", "LogInt", "Choice
 
 def _num(v, who, name):
     if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-        raise ValueError(f"{who}: {name} must be a finite number, got {v!r}")
+        raise ConfigError(f"{who}: {name} must be a finite number, got {v!r}")
     return float(v)
 
 
@@ -45,7 +47,7 @@ class Uniform(Dimension):
     def __init__(self, low, high):
         self.low, self.high = _num(low, "Uniform", "low"), _num(high, "Uniform", "high")
         if not self.low < self.high:
-            raise ValueError(f"Uniform: need low < high, got {low} and {high}")
+            raise ConfigError(f"Uniform: need low < high, got {low} and {high}")
 
     def from_unit(self, u):
         return float(self.low + u * (self.high - self.low))
@@ -65,7 +67,7 @@ class LogUniform(Uniform):
     def __init__(self, low, high):
         super().__init__(low, high)
         if self.low <= 0:
-            raise ValueError(f"LogUniform: low must be positive, got {low}")
+            raise ConfigError(f"LogUniform: low must be positive, got {low}")
 
     def from_unit(self, u):
         a, b = math.log10(self.low), math.log10(self.high)
@@ -81,7 +83,7 @@ class IntUniform(Uniform):
 
     def __init__(self, low, high):
         if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in (low, high)):
-            raise ValueError(f"{type(self).__name__}: low and high must be integers, got {low!r} and {high!r}")
+            raise ConfigError(f"{type(self).__name__}: low and high must be integers, got {low!r} and {high!r}")
         super().__init__(low, high)
 
     def from_unit(self, u):
@@ -106,7 +108,7 @@ class LogInt(IntUniform):
     def __init__(self, low, high):
         super().__init__(low, high)
         if self.low < 1:
-            raise ValueError(f"LogInt: low must be >= 1, got {low}")
+            raise ConfigError(f"LogInt: low must be >= 1, got {low}")
 
     def from_unit(self, u):
         a, b = math.log(self.low - 0.5), math.log(self.high + 0.5)
@@ -127,7 +129,7 @@ class OneMinusLogUniform(Uniform):
     def __init__(self, low, high):
         super().__init__(low, high)
         if not 0 <= self.low < self.high < 1:
-            raise ValueError(f"OneMinusLogUniform: need 0 <= low < high < 1, got {low} and {high}")
+            raise ConfigError(f"OneMinusLogUniform: need 0 <= low < high < 1, got {low} and {high}")
         self._a, self._b = math.log10(1 - self.high), math.log10(1 - self.low)  # log10 of 1 - beta
 
     def from_unit(self, u):
@@ -142,9 +144,17 @@ class Choice(Dimension):
     the options of the best trials)."""
 
     def __init__(self, options):
+        if isinstance(options, (str, bytes, dict)) or not hasattr(options, "__iter__"):
+            raise ConfigError(f"Choice: options must be a list of values, got {type(options).__name__} {options!r}"
+                              + (f" (a list of one: [{options!r}]?)" if isinstance(options, str) else ""))
         options = list(options)
         if not options:
-            raise ValueError("Choice: needs at least one option")
+            raise ConfigError("Choice: needs at least one option")
+        try:
+            json.dumps(options)
+        except (TypeError, ValueError):
+            raise ConfigError(f"Choice: options must be numbers, strings, booleans or lists of them (they are "
+                              f"stored as JSON), got {options!r}") from None
         self.options = options
 
     def from_unit(self, u):
@@ -192,29 +202,36 @@ _KINDS = {c.__name__: c for c in (LogUniform, Uniform, IntUniform, LogInt, OneMi
 
 def dimension_from_config(cfg, path="search.space"):
     """``{"type": "LogUniform", "low": 1e-4, "high": 1e-1}``, ``{"type": "Choice", "options": [...]}``,
-    ``{"type": "Fixed", "value": v}``; errors name the config path."""
+    ``{"type": "Fixed", "value": v}`` (each may add ``targets``); errors are ConfigError naming the
+    config path."""
+    from ..config import did_you_mean, show
+
     if isinstance(cfg, Dimension):
         return cfg
+    kinds = sorted(_KINDS) + ["Choice", "Fixed"]
     if not isinstance(cfg, dict) or "type" not in cfg:
-        raise ValueError(f"{path}: expected a table with a 'type' (one of {sorted(_KINDS) + ['Choice', 'Fixed']}), "
-                         f"got {cfg!r}")
+        raise ConfigError(f"{path}: expected a table with a 'type' (one of {', '.join(kinds)}), got {show(cfg)}")
     kind = cfg["type"]
-    extra = set(cfg) - {"type", "low", "high", "options", "value", "targets"}
-    if extra:
-        raise ValueError(f"{path}: unknown field(s) {sorted(extra)}")
+    if not isinstance(kind, str) or kind not in kinds:
+        raise ConfigError(f"{path}.type: unknown dimension {kind!r}; expected one of {', '.join(kinds)}"
+                          f"{did_you_mean(kind, kinds)}")
+    fields = ("options",) if kind == "Choice" else ("value",) if kind == "Fixed" else ("low", "high")
+    for key in cfg:
+        if key not in ("type", "targets") + fields:
+            raise ConfigError(f"{path}.{key}: unknown field of a {kind} dimension (accepted: "
+                              f"{', '.join(fields + ('targets',))}){did_you_mean(key, fields + ('targets',))}")
+    for key in fields:
+        if key not in cfg:
+            raise ConfigError(f"{path}.{key}: missing; a {kind} dimension needs {' and '.join(fields)}")
     try:
         if kind == "Choice":
             return Choice(cfg["options"])
         if kind == "Fixed":
             return Fixed(cfg["value"])
-        if kind in _KINDS:
-            return _KINDS[kind](cfg["low"], cfg["high"])
-    except KeyError as err:
-        raise ValueError(f"{path}: {kind} needs the field {err}") from None
-    except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
-    raise ValueError(f"{path}.type: unknown dimension {kind!r}; expected one of "
-                     f"{sorted(_KINDS) + ['Choice', 'Fixed']}")
+        return _KINDS[kind](cfg["low"], cfg["high"])
+    except (TypeError, ValueError) as err:
+        msg = str(err.args[0]) if len(err.args) == 1 else str(err)
+        raise ConfigError(f"{path}: {msg}") from None
 
 
 class Space:
@@ -223,7 +240,7 @@ class Space:
     def __init__(self, dims):
         self.dims = {name: dimension_from_config(d, f"search.space.{name}") for name, d in dict(dims).items()}
         if not self.dims:
-            raise ValueError("Space: needs at least one dimension")
+            raise ConfigError("Space: needs at least one dimension")
 
     def sample(self, rng):
         return {name: d.sample(rng) for name, d in self.dims.items()}

@@ -2,10 +2,12 @@
 by the driver, in WAL mode with a busy timeout, every change in its own transaction.
 
 A trial row holds its key (stage and index), params, seed, epochs, status (pending, running,
-done, failed), the score, per-epoch metrics, the error of a failed run, the duration, the
-checkpoint path and the number of attempts. A driver that was killed leaves rows "running":
+done, failed, interrupted), the score, per-epoch metrics, the error of a failed run, the duration,
+the checkpoint path and the number of attempts. A driver that was killed leaves rows "running":
 ``recover()`` (called when a search starts) puts them back to "pending" and counts the attempt,
-so nothing is lost and nothing finished runs twice.
+so nothing is lost and nothing finished runs twice. A search whose proposals depend on the
+results so far (TPE) does not re-run them: ``interrupt()`` marks them "interrupted" (they do not
+count towards the trials asked for) and new proposals replace them.
 """
 from __future__ import annotations
 
@@ -15,7 +17,13 @@ import os
 import sqlite3
 import time
 
-__all__ = ["TrialStore"]
+from ..errors import SearchError
+
+__all__ = ["TrialStore", "STATUSES", "FINISHED"]
+
+STATUSES = ("done", "failed", "running", "pending", "interrupted")
+#: what counts towards the number of trials a search was asked for
+FINISHED = ("done", "failed")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -50,12 +58,22 @@ def _clean(x):
 
 
 class TrialStore:
-    def __init__(self, path):
+    """``TrialStore(path)`` opens (and with ``create``, makes) the search's SQLite file."""
+
+    def __init__(self, path, create=True):
         self.path = os.fspath(path)
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.executescript(_SCHEMA)
+        if not create and not os.path.exists(self.path):
+            raise SearchError(f"{self.path}: no such trials file")
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA busy_timeout=30000")
+            if create:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.executescript(_SCHEMA)
+            else:
+                self.db.execute("SELECT key FROM trials LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as err:
+            raise SearchError(f"{self.path}: not a readable trials file ({err})") from None
 
     def close(self):
         self.db.close()
@@ -81,6 +99,15 @@ class TrialStore:
         cur = self.db.execute("UPDATE trials SET status = 'pending', error = 'the driver stopped while this trial "
                               "ran; re-queued', updated = ? WHERE status = 'running'", (time.time(),))
         return cur.rowcount
+
+    def interrupt(self, key, note):
+        """An unfinished trial that will not be re-run (another proposal replaces it)."""
+        self.db.execute("UPDATE trials SET status = 'interrupted', error = ?, updated = ? WHERE key = ?",
+                        (note, time.time(), key))
+
+    def count(self, statuses=FINISHED):
+        q = "SELECT COUNT(*) FROM trials WHERE status IN (" + ", ".join("?" for _ in statuses) + ")"
+        return int(self.db.execute(q, tuple(statuses)).fetchone()[0])
 
     def mark_running(self, key):
         self.db.execute("UPDATE trials SET status = 'running', attempts = attempts + 1, updated = ? WHERE key = ?",

@@ -7,6 +7,7 @@ import numpy as np
 
 from ... import functional as F
 from ..._checks import check_float_array
+from ...errors import ConfigError
 from .. import init as initializers
 from ..module import Module, Parameter
 from ._util import as_rng, check_dout, check_features, fill, positive_int
@@ -59,7 +60,7 @@ class LeakyReLU(_Elementwise):
     def __init__(self, alpha=0.01):
         super().__init__()
         if not isinstance(alpha, numbers.Real) or alpha < 0:
-            raise ValueError(f"LeakyReLU: alpha must be a non-negative number, got {alpha!r}")
+            raise ConfigError(f"LeakyReLU: alpha must be a non-negative number, got {alpha!r}")
         self.alpha = float(alpha)
 
     def _fwd(self, x):

@@ -5,7 +5,7 @@ import numpy as np
 
 from ... import functional as F
 from ..._checks import check_float_array, describe
-from ...errors import ShapeError
+from ...errors import ConfigError, ShapeError
 from ...functional.conv import out_size, pair
 from ...functional.workspace import Workspace
 from .. import init as initializers
@@ -17,9 +17,9 @@ def _nonneg_pair(v, who, name, minimum):
     try:
         a, b = pair(v, name)
     except (TypeError, ValueError):
-        raise ValueError(f"{who}: {name} must be an int or a pair of ints, got {v!r}") from None
+        raise ConfigError(f"{who}: {name} must be an int or a pair of ints, got {v!r}") from None
     if isinstance(v, bool) or a < minimum or b < minimum:
-        raise ValueError(f"{who}: {name} must be >= {minimum}, got {v!r}")
+        raise ConfigError(f"{who}: {name} must be >= {minimum}, got {v!r}")
     return a, b
 
 
@@ -37,7 +37,7 @@ class _ConvNd(Module):
             for name, v in (("kernel_size", kernel_size), ("stride", stride), ("padding", padding),
                             ("dilation", dilation)):
                 if isinstance(v, (tuple, list)):
-                    raise ValueError(f"{me}: {name} must be an int, got {v!r}")
+                    raise ConfigError(f"{me}: {name} must be an int, got {v!r}")
             kernel_size, stride, padding, dilation = (1, kernel_size), (1, stride), (0, padding), (1, dilation)
         self._k = _nonneg_pair(kernel_size, me, "kernel_size", 1)
         self._s = _nonneg_pair(stride, me, "stride", 1)

@@ -5,6 +5,7 @@ import numbers
 
 from ... import functional as F
 from ..._checks import check_float_array
+from ...errors import ConfigError
 from ..module import Module
 from ._util import as_rng, check_dout
 
@@ -19,7 +20,7 @@ class Dropout(Module):
     def __init__(self, p=0.5, rng=None):
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p is the probability of dropping a unit and must lie in "
+            raise ConfigError(f"Dropout: p is the probability of dropping a unit and must lie in "
                              f"[0, 1], got {p!r}")
         self.p = float(p)
         self.rng = as_rng(rng)

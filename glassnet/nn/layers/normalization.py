@@ -7,7 +7,7 @@ import numpy as np
 
 from ... import functional as F
 from ..._checks import check_float_array, describe
-from ...errors import ShapeError
+from ...errors import ConfigError, DataError, ShapeError
 from ..module import Module, Parameter
 from ._util import check_dout, check_values, positive_int
 
@@ -30,15 +30,17 @@ class BatchNorm1d(Module):
         me = type(self).__name__
         self.num_features = positive_int(num_features, me, "num_features")
         if not isinstance(momentum, numbers.Real) or not 0.0 <= momentum < 1.0:
-            raise ValueError(f"{me}: momentum must lie in [0, 1), got {momentum!r} "
+            raise ConfigError(f"{me}: momentum must lie in [0, 1), got {momentum!r} "
                              f"(running = momentum * running + (1 - momentum) * batch)")
         if not isinstance(eps, numbers.Real) or eps <= 0:
-            raise ValueError(f"{me}: eps must be positive, got {eps!r}")
+            raise ConfigError(f"{me}: eps must be positive, got {eps!r}")
         self.momentum, self.eps = float(momentum), float(eps)
-        self.gamma = Parameter(np.ones(self.num_features, dtype=dtype), decay=False)
-        self.beta = Parameter(np.zeros(self.num_features, dtype=dtype), decay=False)
-        self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
-        self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
+        # allocated first, filled by _init_parameters (as every layer does)
+        self.gamma = Parameter(np.empty(self.num_features, dtype=dtype), decay=False)
+        self.beta = Parameter(np.empty(self.num_features, dtype=dtype), decay=False)
+        self.register_buffer("running_mean", np.empty(self.num_features, dtype=dtype))
+        self.register_buffer("running_var", np.empty(self.num_features, dtype=dtype))
+        self._init_parameters(None)
 
     def _init_parameters(self, rng):
         self.gamma.data[...] = 1
@@ -53,7 +55,7 @@ class BatchNorm1d(Module):
             raise ShapeError(f"{who}: expected input of shape {self._layout.format(C=self.num_features)}, "
                              f"got {describe(x)}")
         if self.training and x.size // x.shape[1] < 2:
-            raise ValueError(f"{who}: training mode needs more than one value per feature to compute "
+            raise DataError(f"{who}: training mode needs more than one value per feature to compute "
                              f"batch statistics, got {describe(x)}; use a batch of 2 or more, or eval()")
         check_values(x, self, who)
         out, cache = F.batchnorm_forward(x, self.gamma.data, self.beta.data, self.running_mean,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ... import functional as F
 from ..._checks import check_finite, check_float_array, describe
-from ...errors import ShapeError
-from .conv import _nonneg_pair
+from ...errors import ConfigError, ShapeError
 from ..module import Module
 from ._util import check_dout
+from .conv import _nonneg_pair
 
 
 class _Pool(Module):
@@ -21,7 +21,7 @@ class _Pool(Module):
         if self._dims == 1:
             for name, v in (("kernel_size", kernel_size), ("stride", stride)):
                 if isinstance(v, (tuple, list)):
-                    raise ValueError(f"{me}: {name} must be an int, got {v!r}")
+                    raise ConfigError(f"{me}: {name} must be an int, got {v!r}")
             self._k = (1, _nonneg_pair(kernel_size, me, "kernel_size", 1)[0])
             self._s = self._k if stride is None else (1, _nonneg_pair(stride, me, "stride", 1)[0])
         else:

@@ -5,7 +5,7 @@ import math
 
 from ... import functional as F
 from ..._checks import check_ndim
-from ...errors import ShapeError
+from ...errors import ConfigError, ShapeError
 from ..module import Module
 from ._util import check_dout
 
@@ -56,7 +56,7 @@ class Reshape(Module):
             shape = tuple(shape[0])
         if not shape or any(isinstance(s, bool) or not isinstance(s, int) or (s < 1 and s != -1) for s in shape) \
                 or list(shape).count(-1) > 1:
-            raise ValueError(f"Reshape: expected positive ints (at most one -1) for the per-example shape, "
+            raise ConfigError(f"Reshape: expected positive ints (at most one -1) for the per-example shape, "
                              f"got {shape!r}")
         self.shape = tuple(int(s) for s in shape)
 

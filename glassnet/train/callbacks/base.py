@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from ...errors import ConfigError
+
 EVENTS = ("on_train_begin", "on_epoch_begin", "on_batch_begin", "after_backward", "after_step",
           "on_batch_end", "on_validation_begin", "on_validation_end", "on_epoch_end", "on_train_end")
 
@@ -44,16 +46,18 @@ class Callback:
 
 
 def infer_mode(monitor: str, mode: str) -> str:
+    if not isinstance(monitor, str):
+        raise ConfigError(f"monitor must be the name of a logged quantity such as 'val_loss', got {monitor!r}")
     if mode in ("min", "max"):
         return mode
     if mode != "auto":
-        raise ValueError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
+        raise ConfigError(f"mode must be 'min', 'max' or 'auto', got {mode!r}")
     name = monitor.lower()
     if "loss" in name or "error" in name or name.endswith("mse") or name.endswith("mae"):
         return "min"
     if "acc" in name or "f1" in name or "auc" in name:
         return "max"
-    raise ValueError(f"cannot tell whether {monitor!r} should go up or down; pass mode='min' or 'max'")
+    raise ConfigError(f"cannot tell whether {monitor!r} should go up or down; pass mode='min' or 'max'")
 
 
 class MonitorCallback(Callback):
@@ -63,8 +67,8 @@ class MonitorCallback(Callback):
     def __init__(self, monitor="val_loss", mode="auto", min_delta=0.0):
         self.monitor = monitor
         self.mode = infer_mode(monitor, mode)
-        if not isinstance(min_delta, (int, float)) or min_delta < 0:
-            raise ValueError(f"{type(self).__name__}: min_delta must be a non-negative number, got {min_delta!r}")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not min_delta >= 0:
+            raise ConfigError(f"{type(self).__name__}: min_delta must be a non-negative number, got {min_delta!r}")
         self.min_delta = float(min_delta)
         self.best = None
 

@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from ..._checks import all_finite
+from ...errors import ConfigError
 from ...optim.clipping import clip_grad_norm
 from ...optim.schedules import Plateau
 from .base import Callback, MonitorCallback, StopTraining
@@ -22,8 +23,8 @@ class EarlyStopping(MonitorCallback):
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best=True, mode="auto"):
         super().__init__(monitor, mode, min_delta)
-        if not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be a non-negative integer, got {patience!r}")
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ConfigError(f"EarlyStopping: patience must be a non-negative integer, got {patience!r}")
         self.patience, self.restore_best = patience, restore_best
         self.wait, self.best_epoch, self.best_weights = 0, None, None
 
@@ -61,41 +62,71 @@ class EarlyStopping(MonitorCallback):
 class ModelCheckpoint(MonitorCallback):
     """Save the full training state to ``directory``: numbered files named after the epoch and
     the monitored score (``epoch012-val_accuracy0.9731.npz``), plus ``best.npz`` (best score so
-    far) and ``last.npz``. ``save_best_only`` keeps numbered files only for improvements;
-    ``every_n_epochs`` thins them out."""
+    far; ``save_best=False`` leaves it out) and ``last.npz``. ``save_best_only`` keeps numbered
+    files only for improvements; ``every_n_epochs`` thins them out; ``keep_best=k`` keeps only the
+    k best numbered files by the monitored value (the others are deleted as better ones come).
+    ``best_epoch`` is the epoch of the best value so far."""
 
     def __init__(self, directory, monitor="val_loss", save_best_only=False, every_n_epochs=1, mode="auto",
-                 save_last=True):
+                 save_last=True, keep_best=None, save_best=True):
         super().__init__(monitor, mode, 0.0)
         if not isinstance(every_n_epochs, int) or every_n_epochs < 1:
-            raise ValueError(f"ModelCheckpoint: every_n_epochs must be a positive integer, got {every_n_epochs!r}")
+            raise ConfigError(f"ModelCheckpoint: every_n_epochs must be a positive integer, got {every_n_epochs!r}")
+        if keep_best is not None and (not isinstance(keep_best, int) or isinstance(keep_best, bool) or keep_best < 1):
+            raise ConfigError(f"ModelCheckpoint: keep_best must be a positive integer or None, got {keep_best!r}")
         self.directory, self.save_best_only = os.fspath(directory), save_best_only
         self.every_n_epochs, self.save_last = every_n_epochs, save_last
+        self.keep_best, self.save_best = keep_best, save_best
         self.saved: list[str] = []
+        self.scores: list[float] = []
         self.best_path = None
+        self.best_epoch = None
 
     def on_epoch_end(self, trainer, logs):
         epoch = logs["epoch"]
         value = self.current(logs)
         improved = self.improved(value)
         if improved:
-            self.best = value
+            self.best, self.best_epoch = value, epoch
         name = f"epoch{epoch:03d}-{self.monitor}{value:.4f}.npz"
         if epoch % self.every_n_epochs == 0 and (improved or not self.save_best_only):
             path = os.path.join(self.directory, name)
             trainer.save_checkpoint(path)
             self.saved.append(path)
-        if improved:
+            self.scores.append(value)
+            self._prune()
+        if improved and self.save_best:
             self.best_path = os.path.join(self.directory, "best.npz")
             trainer.save_checkpoint(self.best_path)
         if self.save_last:
             trainer.save_checkpoint(os.path.join(self.directory, "last.npz"))
 
+    def _prune(self):
+        """Delete the numbered files beyond the ``keep_best`` best (ties: the earlier stays)."""
+        if self.keep_best is None or len(self.saved) <= self.keep_best:
+            return
+        sign = -1.0 if self.mode == "max" else 1.0
+        rank = sorted(range(len(self.saved)),
+                      key=lambda i: (math.isnan(self.scores[i]), sign * self.scores[i] if not math.isnan(self.scores[i])
+                                     else 0.0, i))
+        keep = set(rank[:self.keep_best])
+        for i in range(len(self.saved)):
+            if i not in keep:
+                try:
+                    os.remove(self.saved[i])
+                except FileNotFoundError:
+                    pass
+        self.saved = [p for i, p in enumerate(self.saved) if i in keep]
+        self.scores = [v for i, v in enumerate(self.scores) if i in keep]
+
     def state_dict(self):
-        return {"best": self.best, "saved": list(self.saved), "best_path": self.best_path}
+        return {"best": self.best, "saved": list(self.saved), "scores": list(self.scores),
+                "best_path": self.best_path, "best_epoch": self.best_epoch}
 
     def load_state_dict(self, state):
         self.best, self.saved, self.best_path = state.get("best"), list(state.get("saved", [])), state.get("best_path")
+        self.scores = list(state.get("scores", [float("nan")] * len(self.saved)))
+        self.best_epoch = state.get("best_epoch")
 
 
 class ReduceLROnPlateau(MonitorCallback):
@@ -164,7 +195,7 @@ class PolyakAveraging(Callback):
 
     def __init__(self, decay=0.999, apply_at_end=True):
         if not 0.0 < decay < 1.0:
-            raise ValueError(f"PolyakAveraging: decay must lie in (0, 1), got {decay!r}")
+            raise ConfigError(f"PolyakAveraging: decay must lie in (0, 1), got {decay!r}")
         self.decay, self.apply_at_end = float(decay), apply_at_end
         self.average, self._backup = None, None
 
@@ -217,8 +248,8 @@ class GradientClipping(Callback):
     """Clip gradients by their global norm after every backward pass; logs ``grad_norm``."""
 
     def __init__(self, max_norm=5.0):
-        if not max_norm > 0:
-            raise ValueError(f"GradientClipping: max_norm must be positive, got {max_norm!r}")
+        if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)) or not 0 < max_norm < float("inf"):
+            raise ConfigError(f"GradientClipping: max_norm must be positive, got {max_norm!r}")
         self.max_norm = float(max_norm)
 
     def after_backward(self, trainer, logs):

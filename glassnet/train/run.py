@@ -30,6 +30,7 @@ from ..errors import ConfigError, DataError, DataNotFoundError, RunFolderError, 
 from ..optim.schedules import build_schedule
 from ..serialization import atomic_write_text, read_archive, save
 from .runfolder import FolderLock, claim_run_folder
+from .trainer import check_batches
 
 __all__ = ["ConfigError", "load_config", "check_config", "prepare", "run", "DEMO_CONFIG"]
 
@@ -234,10 +235,16 @@ def prepare(cfg):
     cfg = check_config(cfg)
     model, loss, optimizer, penalty, schedule, unit = _build_parts(cfg)
     t = cfg["trainer"]
-    metrics = tuple(t.get("metrics") or (["accuracy"] if loss.is_classifier else ["mse"]))
-    if loss.is_classifier is False and getattr(loss, "target_kind", "") != "binary" and "accuracy" in metrics:
-        raise ConfigError(f"trainer.metrics: 'accuracy' needs class scores; {type(loss).__name__} is not a "
-                          f"classification loss")
+    kind = getattr(loss, "target_kind", "real")
+    classes = kind in ("labels", "labels_or_probs", "binary")
+    metrics = tuple(t.get("metrics") or (["accuracy"] if classes else ["mse"]))
+    for m in metrics:
+        if m == "accuracy" and not classes:
+            raise ConfigError(f"trainer.metrics: 'accuracy' needs class scores; {type(loss).__name__} is not a "
+                              f"classification loss (use 'mse' or 'mae')")
+        if m in ("mse", "mae") and kind in ("labels", "labels_or_probs"):
+            raise ConfigError(f"trainer.metrics: {m!r} compares outputs with targets of their shape; "
+                              f"{type(loss).__name__} takes class labels (use 'accuracy')")
     prep = build_transformer(cfg["data"]["preprocessing"], "data.preprocessing") \
         if cfg["data"]["preprocessing"] else None
     raw = _load_data(cfg, loss)
@@ -251,6 +258,10 @@ def prepare(cfg):
         tf = lambda p: None if p is None else (prep.transform(p[0]), p[1])  # noqa: E731
         train, val, test = tf(train), tf(val), tf(test)
     _dry_run(model, loss, train)
+    try:
+        check_batches(model, len(train[0]), t["batch_size"], t["drop_last"])
+    except DataError as err:
+        raise ConfigError(f"trainer.batch_size: {one_line(err).removeprefix('fit: ')}") from None
     has_val = val is not None
     monitor = selection_monitor(cfg, has_val, loss.is_classifier)
     for key, name in (("checkpoint_monitor", monitor),) + tuple(
@@ -293,7 +304,6 @@ def run(cfg, out_dir, resume=False, verbose=None, force=False):
     """
     from ..doctor import Monitor
     from .callbacks import ModelCheckpoint
-    from .trainer import Trainer
 
     out_dir = os.fspath(out_dir)
     parts = prepare(cfg)
@@ -314,11 +324,7 @@ def run(cfg, out_dir, resume=False, verbose=None, force=False):
         monitor = Monitor(every=t["monitor_every"]) if t["monitor_every"] else None
         if monitor is not None:
             callbacks.append(monitor)
-        verbose = t["verbose"] if verbose is None else verbose
-        trainer = Trainer(parts["model"], parts["loss"], parts["optimizer"], penalty=parts["penalty"],
-                          schedule=parts["schedule"], schedule_unit=parts["unit"], callbacks=callbacks,
-                          metrics=parts["metrics"], train_sample=t["train_sample"], verbose=verbose,
-                          preprocessing=parts["preprocessing"])
+        trainer = make_trainer(parts, callbacks, verbose)
         raw = parts["raw"]
         _json_dump(os.path.join(out_dir, "config.json"), cfg)
         t0 = time.perf_counter()
@@ -341,6 +347,19 @@ def run(cfg, out_dir, resume=False, verbose=None, force=False):
         _json_dump(os.path.join(out_dir, "metrics.json"), metrics)
     metrics["trainer"] = trainer
     return metrics
+
+
+def make_trainer(parts, callbacks=None, verbose=None):
+    """The Trainer a config describes (``parts`` from ``prepare``); ``callbacks`` default to the
+    config's own (early stopping, clipping, ...), without checkpoints or the monitor."""
+    from .trainer import Trainer
+
+    t = parts["config"]["trainer"]
+    return Trainer(parts["model"], parts["loss"], parts["optimizer"], penalty=parts["penalty"],
+                   schedule=parts["schedule"], schedule_unit=parts["unit"],
+                   callbacks=parts["callbacks"] if callbacks is None else callbacks, metrics=parts["metrics"],
+                   train_sample=t["train_sample"], verbose=t["verbose"] if verbose is None else verbose,
+                   preprocessing=parts["preprocessing"])
 
 
 def _select_best(trainer, checkpoint):

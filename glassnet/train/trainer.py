@@ -99,6 +99,27 @@ def check_data(model, X, y=None, *, who, target_kind="real", preprocessing=None,
     return X, y
 
 
+def check_batches(model, n, batch_size, drop_last):
+    """Batch normalization cannot take a training batch of one example: refuse, before the
+    first epoch, a last partial batch of one when the model has a BatchNorm1d."""
+    b = min(batch_size, n)
+    if b > 1 and (drop_last or n % b != 1):
+        return
+    from ..nn.layers.normalization import BatchNorm1d
+
+    bn = next((name for name, m in model.named_modules() if isinstance(m, BatchNorm1d)), None)
+    if bn is None:
+        return
+    if b == 1:
+        raise DataError(f"fit: every batch would hold 1 example ({n} rows, batch_size {batch_size}) and "
+                        f"BatchNorm1d '{bn}' cannot compute batch statistics from one example; use a "
+                        f"batch_size of 2 or more")
+    raise DataError(f"fit: the last batch of every epoch would hold 1 example ({n} rows, batch_size "
+                    f"{batch_size}) and BatchNorm1d '{bn}' cannot compute batch statistics from one "
+                    f"example; pass drop_last=True (trainer.drop_last = true in a config) or another "
+                    f"batch_size")
+
+
 def _output_shape(model, X, who):
     """The model's output shape for one example, from a forward pass of (at most) two examples in
     eval mode: an input that does not fit the model is reported here, before any work."""
@@ -131,9 +152,10 @@ class Trainer:
     ``penalty`` (e.g. ``L2(1e-4)``) is added to the loss and its gradient to the weights;
     ``schedule`` is a Schedule (a factor on the initial learning rate, stepped every epoch, or
     every iteration with ``schedule_unit="step"``) or a ready Scheduler; ``metrics`` are
-    names ("accuracy", "mse", "mae") or callables. Training metrics per epoch are measured
-    in eval mode on a fixed sample of ``train_sample`` training examples (the whole set if it
-    is smaller), as the notes' Solver does; ``history.train_metrics_on`` says which
+    names ("accuracy", "mse", "mae") or callables (default: accuracy for classification
+    losses; a name that does not fit the loss is refused). Training metrics per epoch are
+    measured in eval mode on a fixed sample of ``train_sample`` training examples (the whole set
+    if it is smaller), as the notes' Solver does; ``history.train_metrics_on`` says which
     (``train_sample=0`` skips them).
     ``augment`` (see glassnet.data.augment) transforms each training batch on the fly with
     the trainer's Generator; evaluation never sees it. ``preprocessing`` (a Transformer or
@@ -143,7 +165,7 @@ class Trainer:
     preprocessing=trainer.preprocessing)`` keeps it with the model.
     """
 
-    def __init__(self, model, loss, optimizer, penalty=None, schedule=None, callbacks=(), metrics=("accuracy",),
+    def __init__(self, model, loss, optimizer, penalty=None, schedule=None, callbacks=(), metrics=None,
                  schedule_unit="epoch", train_sample=1000, verbose=1, preprocessing=None, augment=None):
         if not isinstance(model, Module):
             raise TypeError(f"Trainer: model must be a glassnet Module, got {type(model).__name__}")
@@ -154,11 +176,18 @@ class Trainer:
             self.scheduler = Scheduler(optimizer, schedule, unit=schedule_unit)
         else:
             raise TypeError(f"Trainer: schedule must be a Schedule or Scheduler, got {type(schedule).__name__}")
+        kind = getattr(loss, "target_kind", "real")
+        if metrics is None:  # accuracy where there are classes, nothing else by default
+            metrics = ("accuracy",) if kind in ("labels", "labels_or_probs", "binary") else ()
         if isinstance(metrics, str):
             metrics = (metrics,)
-        if not getattr(loss, "is_classifier", False):
-            metrics = tuple(m for m in metrics if m != "accuracy") if getattr(loss, "target_kind", "") != "binary" \
-                else tuple(metrics)
+        for m in metrics:
+            if m == "accuracy" and kind not in ("labels", "labels_or_probs", "binary"):
+                raise ConfigError(f"Trainer: metric 'accuracy' needs class scores; {type(loss).__name__} takes "
+                                  f"{kind} targets (use 'mse' or 'mae')")
+            if m in ("mse", "mae") and kind in ("labels", "labels_or_probs"):
+                raise ConfigError(f"Trainer: metric {m!r} compares outputs with targets of their shape; "
+                                  f"{type(loss).__name__} takes class labels (use 'accuracy')")
         self.metric_names = [m if isinstance(m, str) else m.__name__ for m in metrics]
         self.metric_fns = [metric_fns.get(m) for m in metrics]
         self.callbacks = list(callbacks)
@@ -210,26 +239,6 @@ class Trainer:
             if name in self.metric_names and not has_train_metrics:
                 raise ConfigError(f"{type(cb).__name__}: monitor {name!r} is not measured with train_sample=0; "
                                   f"watch 'val_{name}' or 'loss'")
-
-    def _check_batches(self, n, batch_size, drop_last):
-        """Batch normalization cannot take a training batch of one example: refuse, before the
-        first epoch, a last partial batch of one when the model has a BatchNorm1d."""
-        b = min(batch_size, n)
-        if b > 1 and (drop_last or n % b != 1):
-            return
-        from ..nn.layers.normalization import BatchNorm1d
-
-        bn = next((name for name, m in self.model.named_modules() if isinstance(m, BatchNorm1d)), None)
-        if bn is None:
-            return
-        if b == 1:
-            raise DataError(f"fit: every batch would hold 1 example ({n} rows, batch_size {batch_size}) and "
-                            f"BatchNorm1d '{bn}' cannot compute batch statistics from one example; use a "
-                            f"batch_size of 2 or more")
-        raise DataError(f"fit: the last batch of every epoch would hold 1 example ({n} rows, batch_size "
-                        f"{batch_size}) and BatchNorm1d '{bn}' cannot compute batch statistics from one "
-                        f"example; pass drop_last=True (trainer.drop_last = true in a config) or another "
-                        f"batch_size")
 
     def _seed_everything(self, seed):
         ss = np.random.SeedSequence(seed)
@@ -296,7 +305,7 @@ class Trainer:
         X, y = self._prepare(X, y, "fit(train)")
         val_xy = self._prepare(*_as_xy(val, "fit(val)"), "fit(val)") if val is not None else None
         n = len(X)
-        self._check_batches(n, batch_size, drop_last)
+        check_batches(self.model, n, batch_size, drop_last)
         self.batch_size, self.n_train, self.epochs_requested = batch_size, n, epochs  # read by the doctor
         batch_size = min(batch_size, n)
         if seed is None:  # fresh entropy, recorded so that the run can be resumed and repeated

@@ -375,7 +375,9 @@ def _cmd_ensemble(args) -> int:
     with open(os.path.join(args.search_dir, "config.json"), encoding="utf-8") as f:
         parts = prepare(base_config(json.load(f)))  # the trials' split and preprocessing
     Xv, yv = parts["val"] if parts["val"] is not None else parts["test"]
-    models = [load(os.path.join(args.search_dir, "trials", r["key"], "model.npz")) for r in rows]
+    # parts["val"] is preprocessed already (the trials' own split and preprocessing)
+    models = [load(os.path.join(args.search_dir, "trials", r["key"], "model.npz"), with_preprocessing=False)
+              for r in rows]
     singles = [float((eval_scores(m, Xv).argmax(1) == yv).mean()) for m in models]
     acc = float((Ensemble(models, method=args.method).predict(Xv) == yv).mean())
     print(f"ensemble of the top {len(models)} trials ({args.method}): validation accuracy {acc:.4f}")

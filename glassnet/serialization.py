@@ -15,6 +15,7 @@ import io
 import json
 import os
 import secrets
+import warnings
 import zipfile
 
 import numpy as np
@@ -290,14 +291,15 @@ def save(model, path, extra=None, preprocessing=None):
                    "preprocessing": prep_cfg})
 
 
-def load(path, return_extra=False, with_preprocessing=False):
+def load(path, return_extra=False, with_preprocessing=None):
     """Rebuild a model saved by ``save`` (or the model inside a training checkpoint).
 
     ``with_preprocessing=True`` returns (model, preprocessing or None);
     ``return_extra=True`` returns (model, extra) (both: (model, preprocessing, extra)).
+    A file that stores fitted preprocessing, loaded without saying ``with_preprocessing``,
+    gives a warning: the model alone expects preprocessed inputs.
     """
     from .nn.build import build
-
     from .nn.module import parameter_limit
 
     arrays, meta = read_archive(path)
@@ -327,6 +329,10 @@ def load(path, return_extra=False, with_preprocessing=False):
     out = [model]
     if with_preprocessing:
         out.append(preprocessing_from(arrays, meta))
+    elif with_preprocessing is None and meta.get("preprocessing"):
+        warnings.warn(f"{path} stores fitted preprocessing ({meta['preprocessing'].get('type')}) that the model "
+                      f"expects applied to its inputs; load it too with glassnet.load(path, with_preprocessing=True) "
+                      f"(with_preprocessing=False silences this)", UserWarning, stacklevel=2)
     if return_extra:
         extra = dict(meta.get("extra", {}))
         extra.update(_split(arrays, "extra/"))

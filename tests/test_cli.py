@@ -212,3 +212,23 @@ batch_size = 50
     assert r.returncode == 0, r.stderr
     ev = json.loads(r.stdout)
     assert ev["loss_function"] == "MSE" and ev["mse"] < 1e-3 and "accuracy" not in ev
+
+
+def test_every_command_and_option_has_help_and_every_command_an_example():
+    from glassnet.cli import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    assert set(sub.choices) == {"demo", "train", "evaluate", "predict", "gradcheck", "doctor", "report", "tune",
+                                "trials", "ensemble"}
+    for name, p in sub.choices.items():
+        assert p.description and "examples:\n  glassnet " + name in p.epilog, name
+        for action in p._actions:
+            assert action.help, f"{name} {action.dest} has no help text"
+
+
+def test_config_errors_say_it_once(tmp_path):
+    r = run("train", write(tmp_path, "[data]\ndataset = 'spiral'\n"), "--out", str(tmp_path / "x"))
+    assert r.returncode == 2
+    assert r.stderr.strip() == "error: model: missing; the network."
+    r = run("doctor", str(tmp_path / "nowhere"))
+    assert r.returncode == 2 and r.stderr.count("doctor") == 1, r.stderr

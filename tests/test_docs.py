@@ -54,3 +54,21 @@ def test_docs_link_the_examples_that_exist():
     for script in re.findall(r"`(\w+\.py)`", text):
         assert os.path.exists(os.path.join(ROOT, "examples", script)), script
     assert gn.__version__
+
+
+def _python_blocks(path):
+    with open(path, encoding="utf-8") as f:
+        return re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
+
+
+def test_the_code_in_the_readme_and_getting_started_runs(tmp_path, monkeypatch):
+    """The snippets a new user copies first run as written (with fewer epochs)."""
+    import pytest
+    pytest.importorskip("mnist1d")
+    monkeypatch.chdir(tmp_path)
+    blocks = _python_blocks(os.path.join(ROOT, "README.md")) + _python_blocks(os.path.join(DOCS, "getting-started.md"))
+    assert len(blocks) >= 2
+    for code in blocks:
+        code = re.sub(r"epochs=\d+", "epochs=2", code)
+        exec(compile(code, "snippet", "exec"), {"__name__": "snippet"})
+    assert (tmp_path / "model.npz").exists()

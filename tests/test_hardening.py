@@ -172,3 +172,20 @@ def test_every_user_error_is_a_glassnet_error_and_the_builtin_type():
                       (gn.CheckpointError, ValueError), (gn.errors.SearchError, ValueError),
                       (gn.errors.DataNotFoundError, FileNotFoundError), (gn.NotFittedError, AttributeError)]:
         assert issubclass(cls, GlassnetError) and issubclass(cls, base)
+
+
+def test_load_says_when_it_leaves_the_stored_preprocessing_behind(tmp_path):
+    import warnings
+    X, y = _blobs()
+    tr = _trainer(preprocessing=gn.data.Standardize())
+    tr.fit(X, y, epochs=1)
+    gn.save(tr.model, tmp_path / "m.npz", preprocessing=tr.preprocessing)
+    with pytest.warns(UserWarning, match=r"stores fitted preprocessing \(Pipeline|Standardize.*with_preprocessing=True"):
+        gn.load(tmp_path / "m.npz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gn.load(tmp_path / "m.npz", with_preprocessing=False)
+        model, prep = gn.load(tmp_path / "m.npz", with_preprocessing=True)
+        gn.save(model, tmp_path / "plain.npz")
+        gn.load(tmp_path / "plain.npz")  # nothing stored, nothing to say
+    np.testing.assert_allclose(gn.nn.eval_scores(model, prep.transform(X)), tr.predict_scores(X), rtol=1e-6)

@@ -325,3 +325,97 @@ search:
         bad = load_config(tmp_path / "s.yaml")
         bad["search"]["space"]["optimizer.lr"]["type"] = "Log"
         search_from_config(bad)
+
+
+# ------------------------------------------------------------------ searches that lose nothing (issue 23, item 11)
+TPE_DRIVER = """
+import sys
+sys.path.insert(0, {here!r})
+import tune_helpers
+from glassnet.tune import Search, Uniform, ProcessExecutor
+if __name__ == "__main__":
+    ex = ProcessExecutor(2)
+    Search(tune_helpers.slow, {{"x": Uniform(0, 1)}}, {folder!r}, strategy="tpe", trials=8, seed=3, executor=ex,
+           jobs=2).run()
+    ex.shutdown()
+"""
+
+
+def test_a_killed_tpe_search_finishes_the_trials_asked_for_after_a_restart(tmp_path):
+    pytest.importorskip("optuna")
+    folder = str(tmp_path / "search")
+    script = tmp_path / "driver.py"
+    script.write_text(TPE_DRIVER.format(here=HERE, folder=folder))
+    proc = subprocess.Popen([sys.executable, str(script)], env=dict(os.environ, GLASSNET_TEST_SLEEP="0.8"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    db = os.path.join(folder, "trials.sqlite")
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.2)
+        if os.path.exists(db):
+            try:
+                store = TrialStore(db)
+                done, running = store.rows(status="done"), store.rows(status="running")
+                store.close()
+            except Exception:
+                continue
+            if len(done) >= 2 and running:
+                break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    time.sleep(3)  # the workers notice the driver is gone
+    r = subprocess.run([sys.executable, str(script)], env=dict(os.environ, GLASSNET_TEST_SLEEP="0.05"),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    store = TrialStore(db)
+    rows = store.rows()
+    store.close()
+    finished = [x for x in rows if x["status"] in ("done", "failed")]
+    interrupted = [x for x in rows if x["status"] == "interrupted"]
+    assert len(finished) == 8 and all(x["status"] == "done" for x in finished)  # the 8 asked for, all finished
+    assert interrupted and all("replaces it with a new proposal" in x["error"] for x in interrupted)
+    assert len({x["key"] for x in rows}) == len(rows)
+    assert "will be replaced by new proposals" in r.stdout
+
+
+def test_a_second_driver_on_a_search_folder_is_refused(tmp_path):
+    from glassnet.errors import RunFolderError
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from glassnet.train.runfolder import "
+                               "FolderLock\nwith FolderLock(sys.argv[1], 'search'):\n    print('locked', flush=True); "
+                               "time.sleep(60)", str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunFolderError, match=f"this search folder is in use by process {holder.pid}"):
+            Search(tune_helpers.bowl, {"lr": LogUniform(1e-5, 1e-1)}, tmp_path, trials=3, verbose=0).run()
+        assert not os.path.exists(tmp_path / "trials.sqlite")  # refused before touching anything
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_spaces_and_search_arguments_are_validated():
+    from glassnet.errors import ConfigError, SearchError
+    with pytest.raises(ConfigError, match=r"Choice: options must be a list of values, got str 'relu' "
+                                          r"\(a list of one: \['relu'\]\?\)"):
+        Choice("relu")
+    with pytest.raises(ConfigError, match="options must be numbers, strings"):
+        Choice([object()])
+    for bad in (-1, 0, 2.5, True):
+        with pytest.raises(SearchError, match=r"trials must be an integer >= 1"):
+            Search(tune_helpers.bowl, {"lr": LogUniform(1e-5, 1e-1)}, "unused", trials=bad)
+    with pytest.raises(SearchError, match="jobs must be an integer >= 1"):
+        Search(tune_helpers.bowl, {"lr": LogUniform(1e-5, 1e-1)}, "unused", jobs=0)
+    with pytest.raises(ConfigError, match=r"search.space.lr.options: unknown field of a LogUniform dimension"):
+        Space({"lr": {"type": "LogUniform", "low": 1e-3, "high": 1, "options": [1]}})
+    with pytest.raises(ConfigError, match=r"search.space.lr.type: unknown dimension 'Loguniform'.*did you mean"):
+        Space({"lr": {"type": "Loguniform", "low": 1e-3, "high": 1}})
+
+
+def test_the_leaderboard_shows_the_epochs_each_trial_ran(tmp_path):
+    from glassnet.tune import leaderboard
+    rows = [{"key": "s0-0000", "status": "done", "score": 0.5, "epochs": None, "params": {"lr": 0.1},
+             "metrics": {"epochs": [{}, {}, {}]}, "error": None},
+            {"key": "s0-0001", "status": "done", "score": 0.4, "epochs": 7, "params": {"lr": 0.2}, "metrics": {},
+             "error": None}]
+    lines = leaderboard(rows).splitlines()
+    assert lines[2].split()[3] == "3" and lines[3].split()[3] == "7"

@@ -84,7 +84,7 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
         model = None
         if os.path.exists(model_path):
             from ..serialization import load
-            model = load(model_path)
+            model = load(model_path, with_preprocessing=False)  # ``data`` comes preprocessed
         name = title or os.path.basename(os.path.abspath(folder))
     else:
         model = source.model

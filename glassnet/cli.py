@@ -220,12 +220,18 @@ def _cmd_doctor(args) -> int:
     if args.sanity:
         if args.run_dir:
             raise ConfigError("doctor: give a run folder or --sanity CONFIG, not both")
+        if args.try_fix or args.epochs is not None:
+            raise ConfigError("doctor: --try-fix and --epochs work on a run folder, not with --sanity")
+        from .config import build_object, registries
         from .doctor import sanity_checks
         from .train.run import load_config, prepare
 
         parts = prepare(load_config(args.sanity))
         X, y = parts["train"]
-        checks = sanity_checks(parts["model"], parts["loss"], X, y, penalty=parts["penalty"], val=parts["val"])
+        opt_cfg = parts["config"]["optimizer"]  # the run's own optimizer and learning rate
+        checks = sanity_checks(parts["model"], parts["loss"], X, y, penalty=parts["penalty"], val=parts["val"],
+                               make_optimizer=lambda m: build_object(opt_cfg, registries()["optimizer"], "optimizer",
+                                                                     extra=(m,)))
         print(f"Sanity checks of {args.sanity} before training:")
         for c in checks:
             print(f"  {c}")
@@ -234,11 +240,37 @@ def _cmd_doctor(args) -> int:
             if c.finding is not None:
                 print()
                 print(c.finding)
-        return 1 if failed else 0
+        # exit 1 only for a check whose failure is unambiguous (an error); warnings are for reading
+        return 1 if any(c.finding is not None and c.finding.severity == "error" for c in failed) else 0
     if not args.run_dir:
         raise ConfigError("doctor: give a run folder (glassnet doctor RUN_DIR) or --sanity CONFIG")
+    if args.epochs is not None and not args.try_fix:
+        raise ConfigError("doctor: --epochs is for --try-fix")
+    if args.try_fix:
+        return _try_fix(args)
     findings = examine(args.run_dir, baseline_error=args.baseline_error)
     print(format_findings(findings))
+    return 0
+
+
+def _try_fix(args) -> int:
+    from .doctor import try_fix
+    from .doctor.fix import REMEDIES
+
+    args.resume_hint = lambda: "the original run is untouched"
+    print(f"glassnet doctor --try-fix: re-running {args.run_dir} with the first finding's remedy applied ...")
+    r = try_fix(args.run_dir, epochs=args.epochs, baseline_error=args.baseline_error)
+    print(f"\nfinding: [{r.finding.severity}] {r.finding.what}")
+    print(f"remedy:  {REMEDIES[r.finding.data['fix']][0]}: {r.change}")
+    print(f"\nper epoch, the original run (before) against the remedied one (after), {len(r.after)} epochs:")
+    print(r.table())
+    for split in ("train", "val", "test"):
+        b, a = r.before_metrics.get(split), r.after_metrics.get(split)
+        if b and a:
+            key = "accuracy" if "accuracy" in a else "loss"
+            print(f"  {split:<5} {key}: {b[key]:.4f} (the original run, all its epochs) -> {a[key]:.4f} "
+                  f"(with the remedy, {len(r.after)} epochs)")
+    print(f"\nthe remedied run: {os.path.abspath(r.folder)} (tryfix.json compares the two; the original is untouched)")
     return 0
 
 
@@ -474,12 +506,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("doctor", "diagnose a training run (or run sanity checks before one)",
                 ["glassnet doctor runs/exp1", "glassnet doctor runs/exp1 --baseline-error 0.02",
-                 "glassnet doctor --sanity run.toml"])
+                 "glassnet doctor runs/exp1 --try-fix --epochs 10", "glassnet doctor --sanity run.toml"])
     p.add_argument("run_dir", nargs="?", help="run folder written by glassnet train/demo")
     p.add_argument("--sanity", metavar="CONFIG", default=None,
                    help="sanity checks for a config before training (exit 1 if one fails)")
-    p.add_argument("--baseline-error", type=_fraction, default=0.0,
-                   help="error a good model should reach (e.g. human error); default 0")
+    p.add_argument("--baseline-error", type=_fraction, default=None,
+                   help="the error a good model can reach on this task (human or Bayes error, e.g. 0.02); without "
+                        "it the doctor does not call a training error high")
+    p.add_argument("--try-fix", action="store_true",
+                   help="re-run a short training with the first finding's remedy applied, in a new folder, and "
+                        "compare it with the run")
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help="epochs of the --try-fix run (default the run's own, at most 20)")
     p.set_defaults(func=_cmd_doctor)
 
     p = command("report", "write the HTML report of a run folder",
@@ -487,8 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="run folder written by glassnet train/demo")
     p.add_argument("--out", default=None, help="HTML file (default RUN_DIR/report.html)")
     p.add_argument("--tensorboard", metavar="LOGDIR", default=None, help="also write TensorBoard event files")
-    p.add_argument("--baseline-error", type=_fraction, default=0.0,
-                   help="error a good model should reach, for the doctor's findings; default 0")
+    p.add_argument("--baseline-error", type=_fraction, default=None,
+                   help="the error a good model can reach (human or Bayes error), for the doctor's findings")
     p.set_defaults(func=_cmd_report)
 
     p = command("tune", "hyperparameter search from a config with a [search] section (rerun to continue)",

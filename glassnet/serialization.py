@@ -330,7 +330,10 @@ def load(path, return_extra=False, with_preprocessing=None):
     if with_preprocessing:
         out.append(preprocessing_from(arrays, meta))
     elif with_preprocessing is None and meta.get("preprocessing"):
-        warnings.warn(f"{path} stores fitted preprocessing ({meta['preprocessing'].get('type')}) that the model "
+        prep = meta["preprocessing"]
+        kind = " + ".join(s.get("type", "?") for s in prep.get("steps", [])) if prep.get("type") == "Pipeline" \
+            else prep.get("type")
+        warnings.warn(f"{path} stores fitted preprocessing ({kind}) that the model "
                       f"expects applied to its inputs; load it too with glassnet.load(path, with_preprocessing=True) "
                       f"(with_preprocessing=False silences this)", UserWarning, stacklevel=2)
     if return_extra:

@@ -19,22 +19,41 @@ pytest.importorskip("sklearn")  # the cases train on scikit-learn's digits
 pytest.importorskip("mnist1d")
 
 
-# ------------------------------------------------------------------------------------- pathologies
-@pytest.mark.parametrize("name", sorted(pathologies.PATHOLOGIES))
-def test_each_pathology_gets_the_right_top_finding(name):
+# ------------------------------------------------------------------------------------- the corpus
+#: the healthy cases the suite runs (the slower MNIST-1D recurrent one and Fashion-MNIST run in
+#: benchmarks/doctor_corpus.py)
+FAST_HEALTHY = sorted(set(pathologies.HEALTHY) - {"mnist1d_gru", "fashion_mlp"})
+
+
+def _corpus_case(name):
+    case = pathologies.CASES[name]()
+    if not pathologies.available(case):
+        pytest.skip(f"{name} needs {case.needs}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        trainer, expected = pathologies.run(name)
-    findings = examine(trainer)
+        r = pathologies.run_case(name)
+    return r, pathologies.examine_case(r)
+
+
+@pytest.mark.parametrize("name", sorted(pathologies.PATHOLOGIES))
+def test_each_pathology_gets_the_right_top_finding(name):
+    r, findings = _corpus_case(name)
     serious = [f for f in findings if f.severity in ("warning", "error")]
-    if expected is None:
-        assert not serious, [str(f) for f in serious]
-    else:
-        assert serious, "no warning-level finding"
-        assert serious[0].code == expected, [f.code for f in serious]
-        assert serious[0].evidence and serious[0].remedy
+    assert serious, "no warning-level finding"
+    assert serious[0].code == r.expected, [f.code for f in serious]
+    assert serious[0].evidence and serious[0].remedy
     sev = [{"error": 0, "warning": 1, "info": 2}[f.severity] for f in findings]
     assert sev == sorted(sev)  # most severe first
+    if name == "dead_relu_high_lr":  # the root cause first, then what it did
+        assert "units.dead" in [f.code for f in serious[1:]]
+
+
+@pytest.mark.parametrize("name", FAST_HEALTHY)
+def test_healthy_runs_get_no_warning_and_say_so(name):
+    r, findings = _corpus_case(name)
+    assert findings.healthy, [str(f) for f in findings if f.severity != "info"]
+    text = gn.doctor.format_findings(findings)
+    assert text.startswith("The run looks healthy") and "Checked:" in text and "inside the network" in text
 
 
 # ----------------------------------------------------------------------------------------- monitor
@@ -164,9 +183,11 @@ def test_examine_a_run_folder_matches_the_live_trainer(tmp_path):
            "penalty": {"type": "L2", "lam": 1.0},
            "trainer": {"epochs": 5, "batch_size": 64, "verbose": 0, "monitor_every": 10}}
     metrics = run(cfg, tmp_path / "run")
-    live = [f.code for f in examine(metrics["trainer"])]
+    live = [f.code for f in examine(metrics["trainer"], kept_epoch=metrics["selected"]["epoch"])]
     folder = [f.code for f in examine(tmp_path / "run")]
-    assert live == folder and "fit.underfitting" in folder
+    assert live == folder and "fit.underfitting" not in folder  # without a baseline: no verdict on bias
+    with_baseline = examine(tmp_path / "run", baseline_error=0.02)
+    assert "fit.underfitting" in [f.code for f in with_baseline if f.severity == "warning"]
     saved = json.loads((tmp_path / "run" / "findings.json").read_text())
     assert [f["code"] for f in saved] == live
     assert (tmp_path / "run" / "report.html").exists()
@@ -300,8 +321,13 @@ def test_cli_doctor_report_and_sanity(tmp_path):
     r = _cli("report", str(tmp_path / "run"), "--out", str(tmp_path / "rep.html"))
     assert r.returncode == 0, r.stderr
     assert 'id="confusion"' in (tmp_path / "rep.html").read_text()
+    # the sanity checks train with the config's own optimizer: SGD at 1e-6 cannot fit 40 examples
     r = _cli("doctor", "--sanity", str(cfg))
-    assert "[PASS] can overfit a tiny subset" in r.stdout and "[PASS] gradient check" in r.stdout
+    assert r.returncode == 1 and "[FAIL] can overfit a tiny subset" in r.stdout and "(step 3000)" in r.stdout
+    assert "[PASS] gradient check" in r.stdout
+    cfg.write_text(cfg.read_text().replace("lr = 1e-6", "lr = 0.1"))
+    r = _cli("doctor", "--sanity", str(cfg))
+    assert r.returncode == 0 and "[PASS] can overfit a tiny subset" in r.stdout and "fitted" in r.stdout
     r = _cli("doctor", str(tmp_path / "nothing"))
     assert r.returncode == 2 and "history.json not found" in r.stderr
 
@@ -328,3 +354,132 @@ def test_monitor_counts_dead_channels_of_a_convolution():
     tr.fit((X, rng.integers(0, 3, 64)), epochs=2, batch_size=32, seed=0)
     assert mon.dead_fractions()["1"] == pytest.approx(0.75)
     assert "units.dead" in [f.code for f in examine(tr)]
+
+
+# ------------------------------------------------------------------------------------ issue 30's examples
+SPIRAL = """seed = 0
+[data]
+dataset = "spiral"
+val_fraction = 0.2
+test_fraction = 0.2
+[model]
+layers = [{type = "Linear", in_features = 2, out_features = 100}, {type = "ReLU"},
+          {type = "Linear", in_features = 100, out_features = 3}]
+[loss]
+type = "SoftmaxCrossEntropy"
+[optimizer]
+type = "Adam"
+lr = 1e-3
+[trainer]
+epochs = 200
+batch_size = 32
+"""
+
+
+def test_a_correct_model_passes_the_sanity_overfit_check(tmp_path):
+    """The 2-D spiral with a 100-unit layer used to fail after 300 Adam steps at 97 %, still learning."""
+    cfg = tmp_path / "spiral.toml"
+    cfg.write_text(SPIRAL)
+    r = _cli("doctor", "--sanity", str(cfg))
+    assert r.returncode == 0, r.stdout + r.stderr
+    line = next(x for x in r.stdout.splitlines() if "can overfit a tiny subset" in x)
+    assert line.startswith("  [PASS]") and "accuracy 1.00; fitted" in line and "(step 0)" in line
+
+
+def test_the_overfit_check_fails_only_when_the_loss_does_not_fall():
+    X, y, _, _ = _digits()
+    slow = nn.Sequential(nn.Linear(64, 10, rng=0))
+    checks = {c.name: c for c in sanity_checks(slow, nn.SoftmaxCrossEntropy(), X, y, steps=200,
+                                               make_optimizer=lambda m: gn.optim.SGD(m, lr=1e-2))}
+    c = checks["can overfit a tiny subset"]
+    assert c.passed and "not fitted after 200 steps but the loss falls" in c.detail  # slow, but learning
+    frozen = nn.Sequential(nn.Linear(64, 10, rng=0)).freeze()
+    c = {c.name: c for c in sanity_checks(frozen, nn.SoftmaxCrossEntropy(), X, y, steps=200)}[
+        "can overfit a tiny subset"]
+    assert not c.passed and c.finding.severity == "error" and "(step 200)" in c.detail
+
+
+def test_bias_needs_a_baseline_and_both_diagnoses_need_their_own_gap(tmp_path):
+    """The README's MNIST-1D config: without a baseline no high-bias verdict; with one, each of
+    bias and variance is a warning exactly when its own gap is material."""
+    pytest.importorskip("mnist1d")
+    import tomllib
+
+    from glassnet.train.run import run
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    cfg = tomllib.loads(readme.split("## Configs for `glassnet train`")[1].split("```toml\n")[1].split("```")[0])
+    cfg["trainer"]["verbose"] = 0
+    metrics = run(cfg, tmp_path / "run")
+    assert "fit.underfitting" not in [f.code for f in examine(tmp_path / "run")]
+    kept = next(e for e in metrics["trainer"].history.epochs if e["epoch"] == metrics["selected"]["epoch"])
+    train_err, gap = 1 - kept["accuracy"], kept["accuracy"] - kept["val_accuracy"]
+    sev = {f.code: f.severity for f in examine(tmp_path / "run", baseline_error=0.0)}
+    assert (sev.get("fit.underfitting") == "warning") == (train_err >= 0.10)
+    assert (sev.get("fit.overfitting") == "warning") == (gap >= 0.10)
+
+
+def test_findings_name_layers_by_path_and_type():
+    r, findings = _corpus_case("dead_relu")
+    dead = next(f for f in findings if f.code == "units.dead")
+    assert "1 (ReLU after 0, Linear 64->64)" in dead.evidence
+    r, findings = _corpus_case("vanishing_sigmoid")
+    van = next(f for f in findings if f.code == "gradients.vanishing")
+    assert "0 (Linear 64->64) W" in van.evidence and "20 (Linear 64->10) W" in van.evidence
+    from glassnet.doctor.monitors import describe
+    assert describe(nn.Conv2d(16, 32, 3)) == "Conv2d 16->32" and describe(nn.BatchNorm1d(8)) == "BatchNorm1d 8"
+    assert describe(nn.LSTM(8, 32)) == "LSTM 8->32" and describe(nn.ReLU()) == "ReLU"
+
+
+def test_doctor_md_states_every_rule_and_threshold():
+    import runpy
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    gen = runpy.run_path(os.path.join(root, "docs", "make_doctor.py"))
+    text = open(os.path.join(root, "docs", "doctor.md"), encoding="utf-8").read()
+    assert gen["updated"](text) == text, "run: python docs/make_doctor.py"
+    for code in gn.doctor.rules.RANKS:
+        if not code.startswith("data.") or code in ("data.label_noise", "data.unscaled_inputs"):
+            assert code in text, code
+    assert "<!-- corpus:begin -->" in text and "0 with a warning or error" in text
+
+
+def test_try_fix_reruns_with_the_remedy_and_leaves_the_run_alone(tmp_path):
+    import hashlib
+    cfg = tmp_path / "hi.toml"
+    cfg.write_text(SPIRAL.replace("lr = 1e-3", "lr = 3.0").replace("epochs = 200", "epochs = 8"))
+    r = _cli("train", str(cfg), "--out", str(tmp_path / "hi"))
+    assert r.returncode == 0, r.stderr
+
+    def digest(folder):
+        return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(folder.rglob("*")) if p.is_file()}
+    before = digest(tmp_path / "hi")
+    r = _cli("doctor", str(tmp_path / "hi"), "--try-fix", "--epochs", "5")
+    assert r.returncode == 0, r.stderr
+    assert "remedy:  divide the learning rate by 10: learning rate 3 -> 0.3" in r.stdout
+    assert digest(tmp_path / "hi") == before  # nothing of the original run changed
+    new = [p for p in tmp_path.iterdir() if p.name.startswith("hi-try-lr_down-")]
+    assert len(new) == 1
+    saved = json.loads((new[0] / "tryfix.json").read_text())
+    assert saved["epochs"] == 5 and len(saved["after"]) == 5 and len(saved["before"]) == 5
+    assert json.loads((new[0] / "config.json").read_text())["optimizer"]["lr"] == pytest.approx(0.3)
+    # a healthy run has nothing to fix: one line, exit 2
+    cfg.write_text(SPIRAL.replace("epochs = 200", "epochs = 3"))
+    assert _cli("train", str(cfg), "--out", str(tmp_path / "ok")).returncode == 0
+    r = _cli("doctor", str(tmp_path / "ok"), "--try-fix")
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_each_remedy_changes_a_config_as_it_says():
+    from glassnet.doctor.fix import REMEDIES, apply_remedy
+    from glassnet.train.run import check_config
+    import tomllib
+    base = tomllib.loads(SPIRAL.replace("{type = \"ReLU\"}", "{type = \"Tanh\"}"))
+    for fix in REMEDIES:
+        new, change = apply_remedy(base, fix)
+        assert new != base and change, fix
+        check_config(new)  # still a valid config
+    assert apply_remedy(base, "lr_down")[0]["optimizer"]["lr"] == pytest.approx(1e-4)
+    assert apply_remedy(base, "relu_he")[0]["model"]["layers"][1] == {"type": "ReLU"}
+    widened = apply_remedy(base, "less_regularization")[0]["model"]["layers"]
+    assert widened[0]["out_features"] == 200 and widened[2]["in_features"] == 200

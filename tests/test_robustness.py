@@ -259,8 +259,8 @@ def test_files_honour_the_umask_and_the_folder_holds_the_best_k(tmp_path):
     # the three kept are the three best by the monitor, and model.npz is the best of them
     scores = sorted((float(n.split("val_accuracy")[1][:-4]) for n in epochs), reverse=True)
     assert scores[0] == pytest.approx(sel["value"], abs=1e-4)
-    best = gn.load(run / "checkpoints" / "best.npz")
-    model = gn.load(run / "model.npz")
+    best = gn.load(run / "checkpoints" / "best.npz", with_preprocessing=False)
+    model = gn.load(run / "model.npz", with_preprocessing=False)
     for k, v in best.state_dict().items():
         np.testing.assert_array_equal(model.state_dict()[k], v)
 

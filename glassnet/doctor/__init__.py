@@ -7,11 +7,12 @@
         print(finding)
 """
 from . import pathologies
-from .examine import examine, format_findings, run_view
+from .examine import Findings, examine, format_findings, run_view
+from .fix import try_fix
 from .lr_range import lr_range_test
 from .monitors import Monitor
 from .rules import RULES, RunView, sort_findings
 from .sanity import sanity_checks
 
-__all__ = ["pathologies", "Monitor", "examine", "format_findings", "run_view", "sanity_checks", "lr_range_test", "RULES", "RunView",
-           "sort_findings"]
+__all__ = ["pathologies", "Monitor", "examine", "Findings", "format_findings", "run_view", "sanity_checks",
+           "lr_range_test", "try_fix", "RULES", "RunView", "sort_findings"]

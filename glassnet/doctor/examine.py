@@ -7,12 +7,25 @@ import os
 from ..errors import DataError, DataNotFoundError
 from ..findings import Finding
 from .monitors import Monitor
-from .rules import RunView, run_rules
+from .rules import RunView, checked, run_rules
 
-__all__ = ["examine", "run_view", "format_findings"]
+__all__ = ["examine", "run_view", "format_findings", "Findings"]
 
 _LOSS_KINDS = {"SoftmaxCrossEntropy": "softmax", "MulticlassHinge": "hinge", "BinaryCrossEntropy": "binary",
                "MSE": "mse", "KLDivergence": "kl"}
+
+
+class Findings(list):
+    """The findings (most severe first) and what the doctor checked: ``healthy`` is True when no
+    finding is a warning or an error."""
+
+    def __init__(self, findings=(), checked=()):
+        super().__init__(findings)
+        self.checked = list(checked)
+
+    @property
+    def healthy(self) -> bool:
+        return not any(f.severity in ("warning", "error") for f in self)
 
 
 def _n_outputs(model):
@@ -24,15 +37,45 @@ def _n_outputs(model):
     return last
 
 
-def run_view(source, baseline_error=0.0, n_classes=None, data=None) -> RunView:
-    """A RunView from a Trainer (live) or a run folder written by ``glassnet train``/``demo``."""
-    data_findings = []
+def _data_findings(data, val, n_classes):
+    """The data checks' warnings and errors on the training data, and examples shared with the
+    validation data."""
+    out = []
     if data is not None:
         from ..data.checks import check_data
         X, y = data
-        data_findings = [f for f in check_data(X, y, n_classes).findings if f.severity != "info"]
+        out = [f for f in check_data(X, y, n_classes).findings if f.severity != "info"]
+        if val is not None:
+            import numpy as np
+
+            from ..data.splits import find_duplicates
+            Xv = np.asarray(val[0])
+            dup = find_duplicates(np.asarray(X), Xv)
+            shared = len({j for _, j in dup})
+            if shared and shared >= max(1, 0.01 * len(Xv)):
+                out.append(Finding("warning", "Examples appear in both the training and the validation data: "
+                                   "validation scores are optimistic and cannot select a model.",
+                                   f"{shared} of {len(Xv)} validation examples ({100 * shared / len(Xv):.0f}%) are "
+                                   f"also training examples",
+                                   "Remove the duplicates, then split (glassnet.data.leakage_report shows them).",
+                                   "data.leakage", {"shared": shared}))
+    return out
+
+
+def _kept_epoch(trainer):
+    """The epoch whose weights the trainer's model holds after fit: early stopping's restored one."""
+    from ..train.callbacks import EarlyStopping
+
+    for cb in trainer.callbacks:
+        if isinstance(cb, EarlyStopping) and cb.restore_best and cb.best_epoch is not None:
+            return cb.best_epoch
+    return None
+
+
+def run_view(source, baseline_error=None, n_classes=None, data=None, val=None, kept_epoch=None) -> RunView:
+    """A RunView from a Trainer (live) or a run folder written by ``glassnet train``/``demo``."""
     if isinstance(source, (str, os.PathLike)):
-        return _from_folder(os.fspath(source), baseline_error, n_classes, data_findings)
+        return _from_folder(os.fspath(source), baseline_error, n_classes, _data_findings(data, val, n_classes))
     trainer = source
     h = trainer.history
     mon = next((c for c in trainer.callbacks if isinstance(c, Monitor)), None)
@@ -43,13 +86,14 @@ def run_view(source, baseline_error=0.0, n_classes=None, data=None) -> RunView:
                    monitor=mon.summary() if mon is not None else {}, n_classes=n_classes, loss_kind=kind,
                    batch_size=trainer.batch_size, n_train=trainer.n_train, stop_reason=h.stop_reason or "",
                    epochs_requested=trainer.epochs_requested, baseline_error=baseline_error,
-                   data_findings=data_findings, records=mon.records if mon is not None else (),
-                   iter_lr=h.iterations.get("lr"))
+                   data_findings=_data_findings(data, val, n_classes), records=mon.records if mon is not None else (),
+                   iter_lr=h.iterations.get("lr"),
+                   kept_epoch=kept_epoch if kept_epoch is not None else _kept_epoch(trainer))
 
 
 def _read_json(path, what):
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError:
         raise DataNotFoundError(f"doctor: {what} not found at {path}; is this a run folder written by "
@@ -69,10 +113,14 @@ def _from_folder(folder, baseline_error, n_classes, data_findings):
     cpath = os.path.join(folder, "config.json")
     if os.path.exists(cpath):
         cfg = _read_json(cpath, "config.json")
+    kept = None
+    metrics_path = os.path.join(folder, "metrics.json")
+    if os.path.exists(metrics_path):
+        kept = (_read_json(metrics_path, "metrics.json").get("selected") or {}).get("epoch")
     kind = _LOSS_KINDS.get(cfg.get("loss", {}).get("type"))
     if n_classes is None and kind in ("softmax", "hinge"):
         layers = cfg.get("model", {}).get("layers", [])
-        outs = [lay.get("out_features") for lay in layers if lay.get("out_features")]
+        outs = [lay.get("out_features") for lay in layers if isinstance(lay, dict) and lay.get("out_features")]
         n_classes = outs[-1] if outs else None
     t = cfg.get("trainer", {})
     it = hist.get("iterations", {})
@@ -80,20 +128,34 @@ def _from_folder(folder, baseline_error, n_classes, data_findings):
                    n_classes=n_classes, loss_kind=kind, batch_size=t.get("batch_size"),
                    stop_reason=hist.get("stop_reason") or "", epochs_requested=t.get("epochs"),
                    baseline_error=baseline_error, data_findings=data_findings, records=records,
-                   iter_lr=it.get("lr"))
+                   iter_lr=it.get("lr"), kept_epoch=kept)
 
 
-def examine(source, baseline_error=0.0, n_classes=None, data=None) -> list[Finding]:
+def examine(source, baseline_error=None, n_classes=None, data=None, val=None, kept_epoch=None) -> Findings:
     """Findings about a training run, most severe first (root causes before symptoms).
 
     ``source`` is a Trainer after ``fit`` (add a ``glassnet.doctor.Monitor`` callback for the
-    rules that look inside the network) or a run folder. ``baseline_error`` is the error a
-    good model should reach (human error, default 0); ``data=(X, y)`` adds data checks.
+    rules that look inside the network) or a run folder. ``baseline_error`` is the error a good
+    model can reach on the task (human or Bayes error): with it the doctor judges bias by the
+    notes' recipe; without it, it does not call a training error high. ``data=(X, y)`` adds the
+    data checks, ``val=(X_val, y_val)`` with it the check for examples in both. The fit rules
+    read the epoch whose weights were kept (early stopping's, a run folder's selected one) unless
+    ``kept_epoch`` says otherwise. The result's ``checked`` says what the rules looked at.
     """
-    return run_rules(run_view(source, baseline_error, n_classes, data))
+    run = run_view(source, baseline_error, n_classes, data, val, kept_epoch)
+    return Findings(run_rules(run), checked(run, with_data=data is not None))
 
 
 def format_findings(findings) -> str:
-    if not findings:
-        return "The doctor found nothing to report: the run looks healthy."
-    return "\n\n".join(str(f) for f in findings)
+    """The findings as text; a run without warnings or errors is called healthy, with what was checked."""
+    serious = [f for f in findings if f.severity in ("warning", "error")]
+    if serious:
+        return "\n\n".join(str(f) for f in findings)
+    lines = ["The run looks healthy: the doctor found nothing that costs accuracy or time."]
+    done = getattr(findings, "checked", None)
+    if done:
+        lines.append("Checked:")
+        lines += [f"  - {c}" for c in done]
+    if findings:
+        lines += ["", "Worth knowing:", "", "\n\n".join(str(f) for f in findings)]
+    return "\n".join(lines)

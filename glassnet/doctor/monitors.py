@@ -22,6 +22,8 @@ from ..train.callbacks.base import Callback
 __all__ = ["Monitor"]
 
 _RELU = ("ReLU", "LeakyReLU")
+#: units that fired on none of this many last samples count as dead at the end
+RECENT = 3
 _SQUASH = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
 
 
@@ -92,12 +94,17 @@ class Monitor(Callback):
         if not isinstance(every, int) or every < 1:
             raise ConfigError(f"Monitor: every must be a positive integer, got {every!r}")
         self.every, self.bins = every, int(bins)
+        self.modules: dict[str, str] = {}
         self.records: list[dict] = []
         self.ever_active: dict[str, np.ndarray] = {}
+        self.recent_active: dict[str, list] = {}  # per ReLU layer: which units fired, on each of the last samples
         self._current = None
         self._wrapped = []
 
     # -- sampling ----------------------------------------------------------------------------------
+    def on_train_begin(self, trainer, logs):
+        self.modules = {name: describe(m) for name, m in trainer.model.named_modules()}
+
     def _sampling(self, trainer):
         return trainer.iteration % self.every == 0
 
@@ -110,11 +117,19 @@ class Monitor(Callback):
         if xb is not None and xb.dtype.kind == "f":
             flat = xb.reshape(len(xb), -1).astype(np.float64)
             feat_std = flat.std(axis=0)
+            # robust statistics (percentiles): a standardized image whose rare pixels take large
+            # values now and then is scaled; features that live on different scales are not
+            live = feat_std[feat_std > 0]
             rec["input"] = {"mean": float(flat.mean()), "std": float(flat.std()),
                             "abs_max": float(np.abs(flat).max()) if flat.size else 0.0,
+                            "abs_p99": float(np.percentile(np.abs(flat), 99)) if flat.size else 0.0,
                             "feature_std_min": float(feat_std.min()) if flat.size else 0.0,
                             "feature_std_max": float(feat_std.max()) if flat.size else 0.0,
-                            "feature_mean_abs_max": float(np.abs(flat.mean(axis=0)).max()) if flat.size else 0.0}
+                            "feature_std_p05": float(np.percentile(live, 5)) if live.size else 0.0,
+                            "feature_std_p95": float(np.percentile(live, 95)) if live.size else 0.0,
+                            "feature_mean_abs_max": float(np.abs(flat.mean(axis=0)).max()) if flat.size else 0.0,
+                            "feature_mean_abs_p95": float(np.percentile(np.abs(flat.mean(axis=0)), 95))
+                            if flat.size else 0.0}
         self._current = rec
         for name, m in trainer.model.named_modules():
             if m._modules:
@@ -125,7 +140,7 @@ class Monitor(Callback):
         orig = m.forward
         kind = type(m).__name__
         bins = self.bins
-        ever = self.ever_active
+        ever, recent = self.ever_active, self.recent_active
 
         def forward(x, *args, **kw):
             out = orig(x, *args, **kw)
@@ -139,6 +154,8 @@ class Monitor(Callback):
                     fired = (units > 0).any(axis=0)
                     prev = ever.get(name)
                     ever[name] = fired if prev is None or prev.shape != fired.shape else (prev | fired)
+                    last = [f for f in recent.get(name, []) if f.shape == fired.shape][-(RECENT - 1):]
+                    recent[name] = last + [fired]
                 elif kind in _SQUASH:
                     lo, hi = _SQUASH[kind]
                     st["saturated_fraction"] = float(((a <= lo) | (a >= hi)).mean())
@@ -158,6 +175,7 @@ class Monitor(Callback):
         if rec is None:
             return
         self._unwrap()
+        total = 0.0
         for name, p in trainer.model.named_parameters():
             # in the arrays' own precision (no float64 copies of the weights): the sums accumulate
             # in float64 where precision matters (mean, std), the norms by one dot product
@@ -169,11 +187,13 @@ class Monitor(Callback):
                 counts, edges = _histogram(g, self.bins)
                 if counts.size:
                     rec.setdefault("grad_hist", {})[name] = {"hist": counts.tolist(), "edges": edges.tolist()}
+            total += g_sq
             w_mean, w_std = _mean_std(w)
             rec["params"][name] = {"grad_norm": math.sqrt(g_sq) if g_finite else float("nan"),
                                    "weight_norm": math.sqrt(w_sq) if w_finite else float("nan"),
                                    "weight_mean": w_mean, "weight_std": w_std,
                                    "decay": bool(p.decay), "shape": list(p.shape)}
+        rec["global_grad_norm"] = math.sqrt(total) if math.isfinite(total) else float("nan")
 
     def after_step(self, trainer, logs):
         rec = self._current
@@ -208,6 +228,11 @@ class Monitor(Callback):
         """Per ReLU layer: the fraction of units that never fired over the sampled batches."""
         return {n: float(1.0 - a.mean()) for n, a in self.ever_active.items()}
 
+    def dead_fractions_at_end(self) -> dict:
+        """Per ReLU layer: the fraction of units that fired on none of the last ``RECENT`` samples
+        (units that died during training, after firing earlier)."""
+        return {n: float(1.0 - np.logical_or.reduce(masks).mean()) for n, masks in self.recent_active.items() if masks}
+
     def summary(self) -> dict:
         """What the rules read: per layer the first and last activation statistics, per weight
         the median gradient norm and update ratio over the samples, input statistics."""
@@ -227,12 +252,28 @@ class Monitor(Callback):
                             "first_weight_std": seq[0]["weight_std"], "first_weight_mean": seq[0]["weight_mean"],
                             "decay": seq[0]["decay"], "shape": seq[0]["shape"],
                             "grad_norm_first": seq[0]["grad_norm"]}
-        return {"samples": len(self.records), "every": self.every, "layers": layers, "params": params,
+        return {"samples": len(self.records), "every": self.every, "modules": dict(self.modules),
+                "layers": layers, "params": params,
                 "order": list(first["params"]), "layer_order": list(first["layers"]),
-                "dead_fraction": self.dead_fractions(), "input": first.get("input", {})}
+                "dead_fraction": self.dead_fractions(), "dead_fraction_end": self.dead_fractions_at_end(),
+                "input": first.get("input", {})}
 
     def to_dict(self) -> dict:
         return {"summary": self.summary(), "records": self.records}
+
+
+def describe(m) -> str:
+    """A module as people recognise it: ``Linear 256->10``, ``Conv2d 16->32``, ``BatchNorm1d 64``,
+    ``LSTM 8->32``, ``ReLU``."""
+    kind = type(m).__name__
+    for a, b in (("in_features", "out_features"), ("in_channels", "out_channels"), ("input_size", "hidden_size")):
+        if hasattr(m, a) and hasattr(m, b):
+            return f"{kind} {getattr(m, a)}->{getattr(m, b)}"
+    if hasattr(m, "num_features"):
+        return f"{kind} {m.num_features}"
+    if hasattr(m, "num_embeddings"):
+        return f"{kind} {m.num_embeddings}x{m.embedding_dim}"
+    return kind
 
 
 def _strip(st):

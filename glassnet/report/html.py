@@ -40,10 +40,14 @@ def _img(png):
     return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
-def _findings_html(findings):
-    if not findings:
-        return '<p class="none">No findings: the run looks healthy.</p>'
+def _findings_html(findings, checked_list=()):
     out = []
+    if not any(f.severity in ("warning", "error") for f in findings):
+        out.append('<p><b>The run looks healthy</b>: the doctor found nothing that costs accuracy or time.</p>')
+        if checked_list:
+            out.append("<p>Checked:</p><ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in checked_list) + "</ul>")
+        if findings:
+            out.append("<p>Worth knowing:</p>")
     for f in findings:
         out.append(f'<div class="f {html.escape(f.severity)}"><span class="sev">{html.escape(f.severity)}</span> '
                    f'{html.escape(f.what)}<br><small>evidence: {html.escape(f.evidence)}</small><br>'
@@ -63,7 +67,7 @@ def _predictions(model, X, y):
 
 
 def write_report(source, path, data=None, input_shape=None, class_names=None, findings=None, title=None,
-                 baseline_error=0.0):
+                 baseline_error=None):
     """Write the HTML report of a run to ``path`` (atomically) and return the path.
 
     ``source`` is a Trainer after ``fit`` or a run folder. ``data=(X, y)`` (validation or
@@ -72,11 +76,12 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
     images. ``findings`` default to ``glassnet.doctor.examine(source)``.
     """
     from ..doctor.examine import run_view
-    from ..doctor.rules import run_rules
+    from ..doctor.rules import checked, run_rules
 
     view = run_view(source, baseline_error)  # history and monitor samples, read once
     if findings is None:
         findings = run_rules(view)
+    checked_list = getattr(findings, "checked", None) or checked(view)
     records, iter_lr = view.records, view.iter_lr
     if isinstance(source, (str, os.PathLike)):
         folder = os.fspath(source)
@@ -90,7 +95,7 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
         model = source.model
         name = title or "training run"
     body, notes = {}, {}
-    body["findings"] = _findings_html(findings)
+    body["findings"] = _findings_html(findings, checked_list)
     figs = {
         "loss": plots.loss_per_iteration(view.iter_loss),
         "epochs": plots.epoch_curves(view.epochs),

@@ -392,7 +392,9 @@ def _write_doctor_outputs(trainer, monitor, out_dir, parts, metrics):
 
     if monitor is not None:
         _json_dump(os.path.join(out_dir, "monitor.json"), monitor.to_dict())
-    findings = examine(trainer, data=parts["train"])  # with the data checks (class balance, scales, ...)
+    # with the data checks (class balance, scales, examples shared with validation), on the selected epoch
+    findings = examine(trainer, data=parts["train"], val=parts["val"],
+                       kept_epoch=(metrics.get("selected") or {}).get("epoch"))
     _json_dump(os.path.join(out_dir, "findings.json"),
                [{"severity": f.severity, "code": f.code, "what": f.what, "evidence": f.evidence, "remedy": f.remedy}
                 for f in findings])

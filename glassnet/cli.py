@@ -85,8 +85,11 @@ def _run_and_report(args, cfg, out, resume, force, title):
     print(f"  run folder: {os.path.abspath(out)} (config.json, history.json, metrics.json, model.npz, "
           f"checkpoints/, monitor.json, findings.json)")
     findings = metrics.get("findings") or []
-    print("  the doctor: " + ("nothing to report" if not findings else f"{len(findings)} finding(s)"))
-    for line in findings:
+    serious = [f for f in findings if not f.startswith("[info]")]
+    notes = len(findings) - len(serious)
+    more = f" ({notes} note(s) worth knowing: glassnet doctor {out})" if notes else ""
+    print("  the doctor: " + ("the run looks healthy" if not serious else f"{len(serious)} finding(s)") + more)
+    for line in serious:
         print(f"    {line}")
     if metrics.get("report"):
         print(f"  report: {os.path.abspath(metrics['report'])}")

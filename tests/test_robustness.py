@@ -69,7 +69,9 @@ def test_a_model_without_mistakes_gets_its_summary_metrics_and_report(trained):
     run = trained / "run"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["val"]["accuracy"] == 1.0  # the case that used to crash the report
-    assert "None: the model classifies all" in (run / "report.html").read_text()
+    page = (run / "report.html").read_text()
+    assert "None: the model classifies all" in page
+    assert "The run looks healthy" in page and "Checked:" in page  # the doctor says so, and what it looked at
     r = cli("report", run)
     assert r.returncode == 0, r.stderr
 

@@ -161,30 +161,35 @@ if __name__ == "__main__":
 """
 
 
-def test_sigkill_and_restart_loses_and_duplicates_nothing(tmp_path):
-    folder = str(tmp_path / "search")
-    script = tmp_path / "driver.py"
-    script.write_text(DRIVER.format(here=HERE, folder=folder))
-    env = dict(os.environ, GLASSNET_TEST_SLEEP="0.8")
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    db = os.path.join(folder, "trials.sqlite")
+def _kill_when(script, env, db, done):
+    """Start a search driver, SIGKILL it once ``done`` trials are done and one is running; returns
+    the rows done before the kill."""
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    done_before = []
+    finished = []
     while time.time() < deadline:
         time.sleep(0.2)
         if os.path.exists(db):
             try:
                 store = TrialStore(db)
-                done_before = store.rows(status="done")
-                running = store.rows(status="running")
+                finished, running = store.rows(status="done"), store.rows(status="running")
                 store.close()
             except Exception:
                 continue
-            if len(done_before) >= 3 and running:
+            if len(finished) >= done and running:
                 break
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+    return finished
+
+
+def test_sigkill_and_restart_loses_and_duplicates_nothing(tmp_path):
+    folder = str(tmp_path / "search")
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER.format(here=HERE, folder=folder))
+    env = dict(os.environ, GLASSNET_TEST_SLEEP="0.8")
+    db = os.path.join(folder, "trials.sqlite")
+    done_before = _kill_when(script, env, db, done=3)
     assert 3 <= len(done_before) < 10
     pids = []
     for key in os.listdir(os.path.join(folder, "trials")):
@@ -346,23 +351,8 @@ def test_a_killed_tpe_search_finishes_the_trials_asked_for_after_a_restart(tmp_p
     folder = str(tmp_path / "search")
     script = tmp_path / "driver.py"
     script.write_text(TPE_DRIVER.format(here=HERE, folder=folder))
-    proc = subprocess.Popen([sys.executable, str(script)], env=dict(os.environ, GLASSNET_TEST_SLEEP="0.8"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     db = os.path.join(folder, "trials.sqlite")
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        time.sleep(0.2)
-        if os.path.exists(db):
-            try:
-                store = TrialStore(db)
-                done, running = store.rows(status="done"), store.rows(status="running")
-                store.close()
-            except Exception:
-                continue
-            if len(done) >= 2 and running:
-                break
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    _kill_when(script, dict(os.environ, GLASSNET_TEST_SLEEP="0.8"), db, done=2)
     time.sleep(3)  # the workers notice the driver is gone
     r = subprocess.run([sys.executable, str(script)], env=dict(os.environ, GLASSNET_TEST_SLEEP="0.05"),
                        capture_output=True, text=True, timeout=300)

@@ -66,14 +66,16 @@ def _as_xy(data, who, y=None):
     raise TypeError(f"{who}: expected (X, y), X and y, or a Dataset with .X and .y, got {type(data).__name__}")
 
 
-def check_data(model, X, y=None, *, who, target_kind="real", preprocessing=None, allow_empty=False):
+def check_data(model, X, y=None, *, who, target_kind="real", preprocessing=None, allow_empty=False, checked=False):
     """The data where it enters glassnet (the Trainer, ``evaluate``/``predict``, the command line):
     checked in the user's coordinates (the rows and columns of the arrays passed, before any
     shuffling), then preprocessed (with a fitted ``preprocessing``), converted once to the model's
     dtype and moved to its device. The model's output for two examples shows, before any work, an
     input that does not fit it and the number of classes the labels must fit (``target_kind`` is
-    the loss's: "labels", "labels_or_probs", "binary" or "real"). Returns (X, y); ``y`` may be None."""
-    X = check_examples(X, who, allow_empty=allow_empty)
+    the loss's: "labels", "labels_or_probs", "binary" or "real"). ``checked``: X went through
+    ``check_examples`` already. Returns (X, y); ``y`` may be None."""
+    if not checked:
+        X = check_examples(X, who, allow_empty=allow_empty)
     n = len(X)
     if preprocessing is not None and preprocessing.fitted:
         try:
@@ -215,10 +217,10 @@ class Trainer:
         if self.verbose:
             print(message, flush=True)
 
-    def _prepare(self, X, y, who, allow_empty=False):
+    def _prepare(self, X, y, who, allow_empty=False, checked=False):
         """The data where it enters the trainer: see ``check_data``."""
         return check_data(self.model, X, y, who=who, target_kind=getattr(self.loss, "target_kind", "real"),
-                          preprocessing=self.preprocessing, allow_empty=allow_empty)
+                          preprocessing=self.preprocessing, allow_empty=allow_empty, checked=checked)
 
     def _check_monitors(self, has_val, has_train_metrics):
         """Refuse, before the first epoch, a callback that watches a quantity this run will not log
@@ -302,7 +304,7 @@ class Trainer:
                                 f"{one_line(err)}") from None
             except ValueError as err:  # e.g. more PCA components than features
                 raise ConfigError(f"Trainer: preprocessing {type(self.preprocessing).__name__}: {err}") from None
-        X, y = self._prepare(X, y, "fit(train)")
+        X, y = self._prepare(X, y, "fit(train)", checked=True)
         val_xy = self._prepare(*_as_xy(val, "fit(val)"), "fit(val)") if val is not None else None
         n = len(X)
         check_batches(self.model, n, batch_size, drop_last)

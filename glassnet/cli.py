@@ -267,6 +267,7 @@ def _try_fix(args) -> int:
     print(f"remedy:  {REMEDIES[r.finding.data['fix']][0]}: {r.change}")
     print(f"\nper epoch, the original run (before) against the remedied one (after), {len(r.after)} epochs:")
     print(r.table())
+    print(r.verdict())
     for split in ("train", "val", "test"):
         b, a = r.before_metrics.get(split), r.after_metrics.get(split)
         if b and a:

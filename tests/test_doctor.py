@@ -457,6 +457,7 @@ def test_try_fix_reruns_with_the_remedy_and_leaves_the_run_alone(tmp_path):
     r = _cli("doctor", str(tmp_path / "hi"), "--try-fix", "--epochs", "5")
     assert r.returncode == 0, r.stderr
     assert "remedy:  divide the learning rate by 10: learning rate 3 -> 0.3" in r.stdout
+    assert "after 5 epochs the remedied run's val_accuracy is" in r.stdout
     assert digest(tmp_path / "hi") == before  # nothing of the original run changed
     new = [p for p in tmp_path.iterdir() if p.name.startswith("hi-try-lr_down-")]
     assert len(new) == 1

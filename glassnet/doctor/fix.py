@@ -142,6 +142,19 @@ class FixResult:
     before_metrics: dict = field(default_factory=dict)
     after_metrics: dict = field(default_factory=dict)
 
+    def verdict(self) -> str:
+        """One sentence: did the remedy help over the epochs both runs have?"""
+        n = min(len(self.before), len(self.after))
+        if not n:
+            return "no epochs to compare"
+        b, a = self.before[n - 1], self.after[n - 1]
+        for key, higher in (("val_accuracy", True), ("val_loss", False), ("accuracy", True), ("loss", False)):
+            if key in a and key in b and a[key] is not None and b[key] is not None:
+                better = a[key] > b[key] if higher else a[key] < b[key]
+                return (f"after {n} epochs the remedied run's {key} is {a[key]:.4f} against {b[key]:.4f} without the "
+                        f"remedy: {'it helped' if better else 'it did not help here'}")
+        return "no metric to compare"
+
     def table(self) -> str:
         rows = self.before + self.after
         keys = [k for k in ("loss", "val_loss", "val_accuracy") if any(k in r for r in rows)]

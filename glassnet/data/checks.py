@@ -14,7 +14,7 @@ import numpy as np
 
 from ..findings import Finding
 
-__all__ = ["DataReport", "check_data", "class_balance"]
+__all__ = ["DataReport", "check_data", "class_balance", "leakage_finding"]
 
 
 @dataclass
@@ -136,3 +136,19 @@ def check_data(X, y=None, n_classes=None) -> DataReport:
             report.class_counts = _labels(y, n_classes, findings) or {}
     report.findings = findings
     return report
+
+
+def leakage_finding(X_train, X_val, min_share=0.0):
+    """A ``data.leakage`` warning when validation examples are also training examples (more than
+    ``min_share`` of them, at least one), else None."""
+    from .splits import find_duplicates
+
+    X_val = np.asarray(X_val)
+    shared = len({j for _, j in find_duplicates(np.asarray(X_train), X_val)})
+    if not shared or shared < min_share * len(X_val):
+        return None
+    return Finding("warning", "Examples appear in both the training and the validation data: validation scores are "
+                   "optimistic and cannot select a model.",
+                   f"{shared} of {len(X_val)} validation examples ({100 * shared / len(X_val):.0f}%) are also training "
+                   f"examples", "Remove the duplicates, then split (glassnet.data.leakage_report shows them).",
+                   "data.leakage", {"shared": shared})

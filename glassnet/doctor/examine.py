@@ -5,7 +5,6 @@ import json
 import os
 
 from ..errors import DataError, DataNotFoundError
-from ..findings import Finding
 from .monitors import Monitor
 from .rules import RunView, checked, run_rules
 
@@ -42,23 +41,12 @@ def _data_findings(data, val, n_classes):
     validation data."""
     out = []
     if data is not None:
-        from ..data.checks import check_data
+        from ..data.checks import check_data, leakage_finding
         X, y = data
         out = [f for f in check_data(X, y, n_classes).findings if f.severity != "info"]
-        if val is not None:
-            import numpy as np
-
-            from ..data.splits import find_duplicates
-            Xv = np.asarray(val[0])
-            dup = find_duplicates(np.asarray(X), Xv)
-            shared = len({j for _, j in dup})
-            if shared and shared >= max(1, 0.01 * len(Xv)):
-                out.append(Finding("warning", "Examples appear in both the training and the validation data: "
-                                   "validation scores are optimistic and cannot select a model.",
-                                   f"{shared} of {len(Xv)} validation examples ({100 * shared / len(Xv):.0f}%) are "
-                                   f"also training examples",
-                                   "Remove the duplicates, then split (glassnet.data.leakage_report shows them).",
-                                   "data.leakage", {"shared": shared}))
+        leak = leakage_finding(X, val[0], min_share=0.01) if val is not None else None  # 1 % or more
+        if leak is not None:
+            out.append(leak)
     return out
 
 

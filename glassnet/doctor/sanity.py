@@ -63,7 +63,7 @@ def sanity_checks(model, loss, X, y, penalty=None, make_optimizer=None, n_classe
     its detail shows the loss along the way. ``val=(Xv, yv)`` adds a check for examples that
     appear in both splits.
     """
-    from ..data.checks import check_data
+    from ..data.checks import check_data, leakage_finding
     from ..gradcheck import check_module
     from ..optim import L2, Adam
 
@@ -149,14 +149,9 @@ def sanity_checks(model, loss, X, y, penalty=None, make_optimizer=None, n_classe
     # 5. the data (and examples shared between the splits)
     rep = check_data(X, y if y.ndim == 1 else None, n_classes)
     bad = [f for f in rep.findings if f.severity != "info"]
-    if val is not None:
-        from ..data.splits import find_duplicates
-        dup = find_duplicates(X, np.asarray(as_numpy(val[0])))
-        if dup:
-            bad.append(Finding("warning", "Examples appear in both the training and the validation data: validation "
-                               "scores will be optimistic.", f"{len({j for _, j in dup})} validation examples also in "
-                               f"the training data", "Remove the duplicates before splitting (data.leakage_report).",
-                               "data.leakage"))
+    leak = leakage_finding(X, as_numpy(val[0])) if val is not None else None  # any shared example
+    if leak is not None:
+        bad.append(leak)
     out.append(SanityCheck("data checks", not bad, "no problems" if not bad else "; ".join(f.what for f in bad),
                            bad[0] if bad else None))
     return out

@@ -29,6 +29,34 @@ def mae(scores, target, loss=None) -> float:
 
 
 METRICS = {"accuracy": accuracy, "mse": mse, "mae": mae}
+#: the losses' target kinds that come with classes (accuracy applies) and with class labels (mse/mae do not)
+CLASS_KINDS, LABEL_KINDS = ("labels", "labels_or_probs", "binary"), ("labels", "labels_or_probs")
+
+
+def check_fit(names, loss, who):
+    """Refuse a metric that does not fit the loss: accuracy needs class scores, mse/mae targets
+    shaped like the outputs. ``who`` starts the message (``Trainer``, ``trainer.metrics``)."""
+    kind = getattr(loss, "target_kind", "real")
+    for m in names:
+        if m == "accuracy" and kind not in CLASS_KINDS:
+            raise ConfigError(f"{who}: metric 'accuracy' needs class scores; {type(loss).__name__} takes "
+                              f"{kind} targets (use 'mse' or 'mae')")
+        if m in ("mse", "mae") and kind in LABEL_KINDS:
+            raise ConfigError(f"{who}: metric {m!r} compares outputs with targets of their shape; "
+                              f"{type(loss).__name__} takes class labels (use 'accuracy')")
+
+
+def monitor_problem(name, metric_names, has_val, has_train_metrics):
+    """Why a run would never log the quantity ``name`` (a val_* one without validation data, a
+    metric that is not measured), or None."""
+    if name.startswith("val_") and not has_val:
+        return f"{name!r} needs validation data, and this run has none; watch {name[4:]!r} instead"
+    base = name[4:] if name.startswith("val_") else name
+    if base in METRICS and base not in metric_names:
+        return f"{name!r} is not measured by this run (metrics: {list(metric_names)}); add {base!r} to the metrics"
+    if name in metric_names and not has_train_metrics:
+        return f"{name!r} is not measured with train_sample=0; watch 'val_{name}' or 'loss'"
+    return None
 
 
 def get(name):

@@ -29,6 +29,7 @@ from ..config import build_object, registries, validate
 from ..errors import ConfigError, DataError, DataNotFoundError, RunFolderError, ShapeError, one_line
 from ..optim.schedules import build_schedule
 from ..serialization import atomic_write_text, read_archive, save
+from . import metrics as metric_fns
 from .runfolder import FolderLock, claim_run_folder
 from .trainer import check_batches
 
@@ -235,16 +236,9 @@ def prepare(cfg):
     cfg = check_config(cfg)
     model, loss, optimizer, penalty, schedule, unit = _build_parts(cfg)
     t = cfg["trainer"]
-    kind = getattr(loss, "target_kind", "real")
-    classes = kind in ("labels", "labels_or_probs", "binary")
+    classes = getattr(loss, "target_kind", "real") in metric_fns.CLASS_KINDS
     metrics = tuple(t.get("metrics") or (["accuracy"] if classes else ["mse"]))
-    for m in metrics:
-        if m == "accuracy" and not classes:
-            raise ConfigError(f"trainer.metrics: 'accuracy' needs class scores; {type(loss).__name__} is not a "
-                              f"classification loss (use 'mse' or 'mae')")
-        if m in ("mse", "mae") and kind in ("labels", "labels_or_probs"):
-            raise ConfigError(f"trainer.metrics: {m!r} compares outputs with targets of their shape; "
-                              f"{type(loss).__name__} takes class labels (use 'accuracy')")
+    metric_fns.check_fit(metrics, loss, "trainer.metrics")
     prep = build_transformer(cfg["data"]["preprocessing"], "data.preprocessing") \
         if cfg["data"]["preprocessing"] else None
     raw = _load_data(cfg, loss)
@@ -267,12 +261,9 @@ def prepare(cfg):
     for key, name in (("checkpoint_monitor", monitor),) + tuple(
             (f"{k}.monitor", t[k].get("monitor", monitor)) for k in ("early_stopping", "reduce_lr_on_plateau")
             if t.get(k)):
-        if name.startswith("val_") and not has_val:
-            raise ConfigError(f"trainer.{key}: {name!r} needs validation data, and this run has none "
-                              f"(data.val_fraction is {cfg['data']['val_fraction']}); watch {name[4:]!r} instead")
-        base = name[4:] if name.startswith("val_") else name
-        if base != "loss" and base not in metrics:
-            raise ConfigError(f"trainer.{key}: {name!r} is not measured (trainer.metrics = {list(metrics)})")
+        problem = metric_fns.monitor_problem(name, metrics, has_val, t["train_sample"] > 0)
+        if problem:
+            raise ConfigError(f"trainer.{key}: {problem}")
     callbacks = []
     if t["terminate_on_nan"]:
         callbacks.append(TerminateOnNaN())

@@ -178,18 +178,11 @@ class Trainer:
             self.scheduler = Scheduler(optimizer, schedule, unit=schedule_unit)
         else:
             raise TypeError(f"Trainer: schedule must be a Schedule or Scheduler, got {type(schedule).__name__}")
-        kind = getattr(loss, "target_kind", "real")
         if metrics is None:  # accuracy where there are classes, nothing else by default
-            metrics = ("accuracy",) if kind in ("labels", "labels_or_probs", "binary") else ()
+            metrics = ("accuracy",) if getattr(loss, "target_kind", "real") in metric_fns.CLASS_KINDS else ()
         if isinstance(metrics, str):
             metrics = (metrics,)
-        for m in metrics:
-            if m == "accuracy" and kind not in ("labels", "labels_or_probs", "binary"):
-                raise ConfigError(f"Trainer: metric 'accuracy' needs class scores; {type(loss).__name__} takes "
-                                  f"{kind} targets (use 'mse' or 'mae')")
-            if m in ("mse", "mae") and kind in ("labels", "labels_or_probs"):
-                raise ConfigError(f"Trainer: metric {m!r} compares outputs with targets of their shape; "
-                                  f"{type(loss).__name__} takes class labels (use 'accuracy')")
+        metric_fns.check_fit(metrics, loss, "Trainer")
         self.metric_names = [m if isinstance(m, str) else m.__name__ for m in metrics]
         self.metric_fns = [metric_fns.get(m) for m in metrics]
         self.callbacks = list(callbacks)
@@ -225,22 +218,12 @@ class Trainer:
     def _check_monitors(self, has_val, has_train_metrics):
         """Refuse, before the first epoch, a callback that watches a quantity this run will not log
         (a val_* quantity without validation data, a metric that is not measured)."""
-        measured = {"loss", "val_loss"} | set(self.metric_names) | {f"val_{k}" for k in self.metric_names}
         for cb in self.callbacks:
-            name = getattr(cb, "monitor", None) if isinstance(cb, MonitorCallback) else None
-            if name is None:
-                continue
-            if name.startswith("val_") and not has_val:
-                raise ConfigError(f"{type(cb).__name__}: monitor {name!r} needs validation data: pass "
-                                  f"fit(..., val=(X_val, y_val)) (data.val_fraction > 0 in a config) or watch "
-                                  f"{name[4:]!r}")
-            base = name[4:] if name.startswith("val_") else name
-            if base in metric_fns.METRICS and name not in measured:
-                raise ConfigError(f"{type(cb).__name__}: monitor {name!r} is not measured by this run (metrics: "
-                                  f"{self.metric_names}); add {base!r} to the trainer's metrics or watch another")
-            if name in self.metric_names and not has_train_metrics:
-                raise ConfigError(f"{type(cb).__name__}: monitor {name!r} is not measured with train_sample=0; "
-                                  f"watch 'val_{name}' or 'loss'")
+            if isinstance(cb, MonitorCallback):
+                problem = metric_fns.monitor_problem(cb.monitor, self.metric_names, has_val, has_train_metrics)
+                if problem:
+                    raise ConfigError(f"{type(cb).__name__}: monitor {problem}"
+                                      + ("; pass fit(..., val=(X_val, y_val))" if "validation" in problem else ""))
 
     def _seed_everything(self, seed):
         ss = np.random.SeedSequence(seed)

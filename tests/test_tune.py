@@ -409,3 +409,17 @@ def test_the_leaderboard_shows_the_epochs_each_trial_ran(tmp_path):
              "error": None}]
     lines = leaderboard(rows).splitlines()
     assert lines[2].split()[3] == "3" and lines[3].split()[3] == "7"
+
+
+def test_a_smaller_request_runs_only_the_trials_it_asks_for(tmp_path):
+    """A search stopped with trials queued, continued with fewer trials, runs those and no more."""
+    from glassnet.tune.store import TrialStore as Store
+    Search(tune_helpers.bowl, {"lr": LogUniform(1e-5, 1e-1)}, tmp_path, trials=2, seed=1, verbose=0).run()
+    store = Store(tmp_path / "trials.sqlite")
+    for i in range(2, 10):  # what an interrupted request for 10 leaves behind
+        store.add(f"s0-{i:04d}", 0, {"lr": 1e-3}, i, None)
+    store.close()
+    res = Search(tune_helpers.bowl, {"lr": LogUniform(1e-5, 1e-1)}, tmp_path, trials=4, seed=1, verbose=0).run()
+    status = {r["key"]: r["status"] for r in res.trials}
+    assert [k for k, s in status.items() if s == "done"] == ["s0-0000", "s0-0001", "s0-0002", "s0-0003"]
+    assert sum(s == "pending" for s in status.values()) == 6

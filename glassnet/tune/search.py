@@ -242,9 +242,11 @@ class Search:
                 if self.strategy == "tpe":
                     self._run_tpe(store, executor, t0)
                     break
-                for key, st, params, seed, epochs in self._specs(store, stage):
+                specs = self._specs(store, stage)
+                for key, st, params, seed, epochs in specs:
                     store.add(key, st, params, seed, epochs)
-                self._run_pending(store, executor, stage, t0)
+                # only the trials asked for now: rows queued by an earlier, larger request wait
+                self._run_pending(store, executor, stage, t0, {s[0] for s in specs})
             rows = store.rows()
             result = SearchResult(trials=rows, folder=self.folder)
             done = [r for r in rows if r["status"] == "done"]
@@ -262,8 +264,8 @@ class Search:
     def _budget_left(self, t0):
         return self.time_budget is None or time.perf_counter() - t0 < self.time_budget
 
-    def _run_pending(self, store, executor, stage, t0):
-        pending = store.rows(status="pending", stage=stage)
+    def _run_pending(self, store, executor, stage, t0, keys):
+        pending = [r for r in store.rows(status="pending", stage=stage) if r["key"] in keys]
         futures = {}
         it = iter(pending)
         width = getattr(executor, "_max_workers", self.jobs) or 1

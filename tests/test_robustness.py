@@ -168,9 +168,11 @@ def test_ctrl_c_exits_130_with_the_resume_command_and_the_checkpoint_intact(tmp_
     assert not (out / ".glassnet.lock").exists()  # the lock went with the process
 
 
-def test_a_closed_pipe_ends_quietly(trained):
-    p = subprocess.Popen([sys.executable, "-m", "glassnet", "gradcheck", "-v"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+def test_a_closed_pipe_ends_quietly(trained, tmp_path):
+    # 200,000 predictions (about 1.4 MB) cannot all fit in the pipe's buffer before the reader goes
+    np.save(tmp_path / "many.npy", np.random.default_rng(0).standard_normal((200_000, 2)).astype(np.float32))
+    p = subprocess.Popen([sys.executable, "-m", "glassnet", "predict", str(trained / "run" / "model.npz"),
+                          str(tmp_path / "many.npy")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     p.stdout.readline()
     p.stdout.close()  # what `| head -1` does
     err = p.stderr.read().decode()

@@ -26,13 +26,12 @@ def main():
     X = rng.standard_normal((128, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 128)
     model, loss = cnn(), gn.nn.SoftmaxCrossEntropy()
-    model[0].skip_input_grad = True  # as the Trainer does (PyTorch computes no gradient for the data either)
     opt = gn.optim.Adam(model, lr=1e-3)
 
     def ours():
         model.zero_grad()
         loss.forward(model.forward(X), y)
-        model.backward(loss.backward())
+        model.backward(loss.backward(), need_input_grad=False)  # as the Trainer does
         opt.step()
 
     def ours_im2col():

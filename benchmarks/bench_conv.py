@@ -141,7 +141,7 @@ def profile(gn, rng):
     backward, then their parts summed over the chunks (columns gathered, the three products, the
     adds); then the same for Winograd's algorithm (when the compiled kernels are on)."""
     from glassnet import functional as F
-    from glassnet.functional.workspace import scratch
+    from glassnet.kernels.workspace import scratch
     x = rng.standard_normal((64, 32, 32, 32)).astype(np.float32)
     w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
     before, F.conv.ALGORITHM = F.conv.ALGORITHM, "im2col"
@@ -179,7 +179,7 @@ def profile(gn, rng):
 
 def profile_winograd(x, w, dout):
     """Winograd F(4x4, 3x3): forward, backward, and their parts summed over whole chunks."""
-    from glassnet import _jit
+    from glassnet.kernels import _numba as _jit
     from glassnet.functional import winograd as wg
     b = np.zeros(w.shape[0], np.float32)
     out, cache = wg.forward(x, w, b, (1, 1))

@@ -52,7 +52,8 @@ def hand_written(model, X, y):
     model's initial weights copied in), forward and backward products straight into them, the
     compiled softmax cross-entropy, ReLU backward and Adam kernels called directly, no checks,
     no modules. The floor a framework on NumPy and OpenBLAS could reach with these kernels."""
-    from glassnet import _jit
+    from glassnet.kernels import _numba as _jit
+    from glassnet.kernels.optim import _numba_adam
     linears = [m for m in model if isinstance(m, gn.nn.Linear)]
     n = sum(m.W.data.size + m.b.data.size for m in linears)
     P, G, M, V = (np.zeros(n, np.float32) for _ in range(4))
@@ -80,8 +81,7 @@ def hand_written(model, X, y):
             if k > 0:
                 d = _jit.relu_backward(d @ Ws[k].T, hs[k])
         t[0] += 1
-        step_size, root_bc2 = 1e-3 / (1 - 0.9 ** t[0]), (1 - 0.999 ** t[0]) ** 0.5
-        _jit.adam_step(P, G, M, V, 0.9, 0.999, 1e-8 * root_bc2, -step_size * root_bc2)
+        _numba_adam(P, G, M, V, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, bc1=1 - 0.9 ** t[0], bc2=1 - 0.999 ** t[0])
     return step
 
 
@@ -105,12 +105,11 @@ def main():
                 layers.append(gn.nn.ReLU())
         model = gn.nn.Sequential(*layers)
         loss, opt = gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(model, lr=1e-3)
-        model[0].skip_input_grad = True  # as the Trainer does for the layer that sees the data
 
         def ours():
             model.zero_grad()
             loss.forward(model.forward(X), y)
-            model.backward(loss.backward())
+            model.backward(loss.backward(), need_input_grad=False)  # as the Trainer does
             opt.step()
 
         def torch_step(fused):

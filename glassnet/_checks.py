@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import threading
 
 import numpy as np
 
@@ -37,6 +36,15 @@ def check_number(value, name: str, who: str, lo=None, hi=None, lo_open=False, hi
         right = "inf)" if hi is None else f"{hi}{')' if hi_open else ']'}"
         raise ConfigError(f"{who}: {name} must lie in {left}, {right}, got {value!r}")
     return float(value)
+
+
+def as_generator(rng) -> np.random.Generator:
+    """A NumPy Generator from a Generator (returned as it is), an int seed or None (fresh entropy)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is not None and (isinstance(rng, bool) or not isinstance(rng, (numbers.Integral, np.random.SeedSequence))):
+        raise ConfigError(f"rng must be a numpy Generator, an integer seed or None, got {rng!r}")
+    return np.random.default_rng(rng)
 
 
 def positive_int(value, who: str, name: str) -> int:
@@ -97,58 +105,9 @@ def all_finite(x) -> bool:
 _DOT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-class _Trust(threading.local):
-    """Per thread: how deep inside ``trusted_inputs()`` / ``trusted_labels()`` blocks it is (a
-    model running in one thread must not skip the checks of another's)."""
-    depth = 0
-    labels = 0
-
-
-_trust = _Trust()
-
-
-class _Block:
-    """A context manager counting one of ``_trust``'s fields up and down (a class, not
-    ``contextlib.contextmanager``: entered on every forward of every container)."""
-
-    __slots__ = ("field",)
-
-    def __init__(self, field):
-        self.field = field
-
-    def __enter__(self):
-        setattr(_trust, self.field, getattr(_trust, self.field) + 1)
-
-    def __exit__(self, *exc):
-        setattr(_trust, self.field, getattr(_trust, self.field) - 1)
-        return False
-
-
-_INPUTS, _LABELS = _Block("depth"), _Block("labels")
-
-
-def trusted_inputs():
-    """Inside this block layers skip the NaN/inf scan of their *inputs*: containers use it for
-    every child after the first, whose input is the output of a glassnet layer. The data is
-    still scanned where it enters, and the loss scans the scores, so a non-finite value is
-    always reported; the Trainer then names the first module that produced it. On a GPU every
-    scan is a device-to-host synchronization, so this keeps one per step instead of one per layer.
-    Per thread: another thread's checks are not affected."""
-    return _INPUTS
-
-
-def trusted_labels():
-    """Inside this block ``check_labels`` checks dtype and shape but not the range (the Trainer
-    checks the range of the whole label array once; on a GPU each range check costs two
-    device-to-host synchronizations per step). Per thread, as ``trusted_inputs``."""
-    return _LABELS
-
-
 def check_finite(x, who: str, what: str = "input"):
-    """Raise NonFiniteError if ``x`` holds NaN or inf, saying how many and where the first is.
-
-    Layer inputs (``what == "input"``) are not scanned inside ``trusted_inputs()``."""
-    if (_trust.depth and what == "input") or all_finite(x):
+    """Raise NonFiniteError if ``x`` holds NaN or inf, saying how many and where the first is."""
+    if all_finite(x):
         return
     xp = get_array_module(x)
     finite = xp.isfinite(x)
@@ -171,7 +130,7 @@ def check_labels(y, n_classes: int, n_rows: int, who: str):
     if y.shape != (n_rows,):
         raise ShapeError(f"{who}: labels of shape ({n_rows},) expected to match {n_rows} score rows, "
                          f"got {describe(y)}")
-    if y.size and not _trust.labels:
+    if y.size:
         # one reduction: read as unsigned, a negative label is larger than any class count
         top = y.view(y.dtype.str.replace("i", "u")).max() if y.dtype.kind == "i" else y.max()
         if int(top) >= n_classes:

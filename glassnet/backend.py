@@ -36,17 +36,18 @@ __all__ = [
 
 
 def set_jit(enabled: bool) -> None:
-    """Turn the optional compiled CPU kernels (Numba; see ``glassnet._jit``) on or off for this
-    process. They are on by default when Numba is installed (``GLASSNET_JIT=0`` starts them off)
-    and give bit-identical results to the NumPy code; off is for comparison and debugging."""
-    from . import _jit
-    _jit.set_enabled(enabled)
+    """Turn every accelerated kernel (``glassnet.kernels``: Numba, CuPy, Winograd, ...) on or off
+    for this process. They are on by default (``GLASSNET_JIT=0`` starts them off); off runs the
+    reference implementation of every operation (``glassnet.functional``), for comparison and
+    debugging."""
+    from . import kernels
+    kernels.set_enabled(enabled)
 
 
 def jit_enabled() -> bool:
-    """True when the compiled CPU kernels will be used: Numba importable and not switched off."""
-    from . import _jit
-    return _jit.enabled()
+    """True when the compiled CPU kernels will be used: Numba importable and kernels not switched off."""
+    from .kernels import _numba
+    return _numba.enabled()
 
 
 def gpu_available() -> bool:

@@ -139,6 +139,10 @@ def _cmd_train(args) -> int:
         cfg = load_config(args.config)
         name = cfg.get("name") if isinstance(cfg.get("name"), str) else None
         out = args.out or fresh_folder("runs", name or os.path.splitext(os.path.basename(args.config))[0])
+    if args.detect_anomaly:
+        if not isinstance(cfg.get("trainer", {}), dict):
+            raise ConfigError(f"trainer: expected a table, got {type(cfg['trainer']).__name__}")
+        cfg = {**cfg, "trainer": {**cfg.get("trainer", {}), "detect_anomaly": True}}
     _run_and_report(args, cfg, out, bool(args.resume), args.force, "Summary")
     return 0
 
@@ -486,6 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR", default=None,
                    help="continue an interrupted run from its last complete epoch")
     p.add_argument("--force", action="store_true", help="replace the run that --out already holds")
+    p.add_argument("--detect-anomaly", action="store_true",
+                   help="check every module's outputs and gradients for NaN/inf at every step and stop at the "
+                        "first one (slower; sets trainer.detect_anomaly)")
     p.set_defaults(func=_cmd_train)
 
     p = command("evaluate", "evaluate a saved model or checkpoint on labelled data (prints JSON)",

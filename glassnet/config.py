@@ -446,6 +446,9 @@ SCHEMA = Section({
                                                     "2: also the running loss ten times per epoch."),
         "train_sample": Field("int", 1000, lo=0, help="Training metrics per epoch are measured on a fixed random "
                                                       "sample of this many examples (0: not measured)."),
+        "detect_anomaly": Field("bool", False, help="Check every module's outputs and gradients for NaN/inf at every "
+                                                    "step and stop at the first one, naming it (slower; "
+                                                    "`glassnet train --detect-anomaly`)."),
         "terminate_on_nan": Field("bool", True, help="Stop at the first NaN/inf loss or gradient and name the first "
                                                      "module that produced it."),
         "metrics": Field("names", choices=_METRICS, default_text="[\"accuracy\"] for classifiers, [\"mse\"] else",

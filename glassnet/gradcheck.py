@@ -228,12 +228,7 @@ def check_gradients(f, tensors, analytic, *, subject="function", has_kinks=False
 
 
 def _generators(module):
-    gens = []
-    for m in module.modules():
-        g = getattr(m, "rng", None)
-        if isinstance(g, np.random.Generator):
-            gens.append(g)
-    return gens
+    return [getattr(m, attr) for _, m, attr in module.named_generators()]
 
 
 def check_module(module, x, *, dout=None, seed=0, h=1e-5, max_coords=150, check_params=True,
@@ -277,7 +272,7 @@ def check_module(module, x, *, dout=None, seed=0, h=1e-5, max_coords=150, check_
     tensors, analytic = ({"input": x}, {"input": dx}) if check_input else ({}, {})
     if check_params:
         for name, p in m.named_parameters():
-            if not p.frozen:
+            if p.requires_grad:
                 tensors[name] = p.data
                 analytic[name] = p.grad.copy()
     kinks = any(getattr(mm, "has_kinks", False) for mm in m.modules())

@@ -11,8 +11,9 @@ def rng():
 def jit_on():
     """The compiled kernels switched on for one test (skipped without Numba), then as they were."""
     pytest.importorskip("numba")
-    from glassnet import _jit
-    before = _jit._enabled
-    _jit.set_enabled(True)
+    from glassnet.kernels import _numba as _jit
+    from glassnet import kernels
+    before = kernels.enabled()
+    kernels.set_enabled(True)
     yield _jit
-    _jit.set_enabled(before)
+    kernels.set_enabled(before)

@@ -66,7 +66,7 @@ def test_compiled_batchnorm_matches_the_numpy_path(shape, dtype, rtol, jit_on):
     dout = rng.standard_normal(shape).astype(dtype)
     got = {}
     for jit in (True, False):
-        jit_on.set_enabled(jit)
+        gn.kernels.set_enabled(jit)
         out, cache = FB.batchnorm_forward(x, gamma, beta, rm, rv, train=True)
         assert (cache.xhat is None) is jit  # the compiled path ran, or the NumPy one
         assert cache.shape == x.shape
@@ -93,7 +93,7 @@ def test_batchnorm_with_short_rows_keeps_the_numpy_path(jit_on, rng):
 
 def test_compiled_batchnorm_gradients_float64(jit_on, rng):
     from glassnet.gradcheck import check_module
-    jit_on.set_enabled(True)
+    gn.kernels.set_enabled(True)
     bn = gn.nn.BatchNorm2d(3, dtype=np.float64)
     bn.gamma.data[...] = [0.5, 2.0, -1.0]
     report = check_module(bn, rng.standard_normal((4, 3, 5, 6)) * 2 + 7, seed=1)

@@ -233,3 +233,18 @@ def test_config_errors_say_it_once(tmp_path):
     assert r.stderr.strip() == "error: model: missing; the network."
     r = run("doctor", str(tmp_path / "nowhere"))
     assert r.returncode == 2 and r.stderr.count("doctor") == 1, r.stderr
+
+
+def test_train_detect_anomaly_flag_reaches_the_trainer(tmp_path):
+    """--detect-anomaly runs every step in anomaly mode (recorded in the run's config); a healthy
+    run trains to the same model as without it."""
+    cfg = write(tmp_path, SMALL.replace("EPOCHS", "2"))
+    outs = []
+    for flags in ((), ("--detect-anomaly",)):
+        out = tmp_path / f"run{len(flags)}"
+        r = run("train", cfg, "--out", str(out), *flags)
+        assert r.returncode == 0, r.stderr
+        outs.append(json.loads((out / "config.json").read_text()))
+    assert outs[0]["trainer"]["detect_anomaly"] is False and outs[1]["trainer"]["detect_anomaly"] is True
+    m0, m1 = (json.loads((tmp_path / f"run{i}" / "metrics.json").read_text()) for i in (0, 1))
+    assert m0["test"] == m1["test"]

@@ -139,12 +139,12 @@ def test_monitor_statistics_equal_float64_numpy(jit):
     """The monitor's statistics are computed in the arrays' own precision (no float64 copies):
     they still agree with float64 NumPy, NaN/inf are reported as non-finite, and finite values
     whose squares overflow float32 still give a finite norm."""
-    from glassnet import _jit
     from glassnet.doctor import monitors as M
     if jit:
         pytest.importorskip("numba")
-    before = _jit._enabled
-    _jit.set_enabled(jit)
+    from glassnet import kernels
+    before = kernels.enabled()
+    kernels.set_enabled(jit)
     try:
         rng = np.random.default_rng(1)
         a = (rng.standard_normal((64, 300)) * 3 + 1).astype(np.float32)
@@ -171,7 +171,7 @@ def test_monitor_statistics_equal_float64_numpy(jit):
         assert st["mean"] == pytest.approx(np.delete(a64.ravel(), [3 * 300 + 4, 5 * 300 + 6]).mean(), rel=1e-12)
         assert M._sq_norm(bad.ravel())[1] is False
     finally:
-        _jit.set_enabled(before)
+        kernels.set_enabled(before)
 
 
 def test_examine_a_run_folder_matches_the_live_trainer(tmp_path):

@@ -128,17 +128,17 @@ def test_compiled_softmax_cross_entropy_matches_numpy(dtype, jit_on):
     eps = float(np.finfo(dtype).eps)
     for ldtype in (np.int64, np.int32, np.uint8):
         y = rng.integers(0, 7, 50).astype(ldtype)
-        jit_on.set_enabled(True)
+        gn.kernels.set_enabled(True)
         loss, cache = FL.softmax_cross_entropy_forward(s, y)
         assert isinstance(cache, FL._Gradient)  # the kernel ran
         d = FL.softmax_cross_entropy_backward(cache, 0.5)
-        jit_on.set_enabled(False)
+        gn.kernels.set_enabled(False)
         ref_loss, ref_cache = FL.softmax_cross_entropy_forward(s, y)
         ref = FL.softmax_cross_entropy_backward(ref_cache, 0.5)
         assert d.dtype == dtype and np.isfinite(d).all()
         assert loss == pytest.approx(ref_loss, rel=8 * eps)
         np.testing.assert_allclose(d, ref, rtol=0, atol=8 * eps * np.abs(ref).max())
-    jit_on.set_enabled(True)
+    gn.kernels.set_enabled(True)
     rev = y.astype(np.int64)[::-1]  # a strided view: the NumPy path, the loss of its contiguous copy
     rev_loss, rev_cache = FL.softmax_cross_entropy_forward(s, rev)
     assert not isinstance(rev_cache, FL._Gradient)
@@ -151,7 +151,7 @@ def test_compiled_softmax_cross_entropy_matches_numpy(dtype, jit_on):
 
 
 def test_compiled_softmax_cross_entropy_gradient_float64(jit_on, rng):
-    jit_on.set_enabled(True)
+    gn.kernels.set_enabled(True)
     report = check_loss(gn.nn.SoftmaxCrossEntropy(), rng.standard_normal((9, 6)) * 3, rng.integers(0, 6, 9))
     assert report.passed, str(report)
 
@@ -170,7 +170,7 @@ def test_compiled_softmax_cross_entropy_refuses_non_finite_scores(bad, jit_on):
     with np.errstate(invalid="ignore"):  # NumPy's own warning for inf - inf
         loss, cache = FL.softmax_cross_entropy_forward(s, y)
         assert not isinstance(cache, FL._Gradient)  # the kernel declined
-        jit_on.set_enabled(False)
+        gn.kernels.set_enabled(False)
         ref = FL.softmax_cross_entropy_forward(s, y)[0]
     assert (math.isnan(loss) and math.isnan(ref)) or loss == ref
 
@@ -199,14 +199,14 @@ def test_softmax_cross_entropy_module_backward_scales_and_hands_over(jit_on, rng
     ce = gn.nn.SoftmaxCrossEntropy()
     out = {}
     for jit in (True, False):
-        jit_on.set_enabled(jit)
+        gn.kernels.set_enabled(jit)
         for dloss in (1.0, 1, 0.25):
             ce(s, y)
             out[jit, dloss] = ce.backward(dloss)
     for dloss in (1.0, 1, 0.25):
         np.testing.assert_allclose(out[True, dloss], out[False, dloss], rtol=0, atol=1e-7)
     np.testing.assert_allclose(out[True, 0.25], 0.25 * out[True, 1.0], rtol=1e-6)
-    jit_on.set_enabled(True)
+    gn.kernels.set_enabled(True)
     ce(s, y)
     kernel_grad = ce._cache[0].grad
     assert ce.backward() is kernel_grad  # handed over, not copied

@@ -36,10 +36,10 @@ def test_backward_accumulates_into_grad(rng):
 
 
 @pytest.mark.parametrize("make", [lambda: gn.nn.Linear(3, 2, rng=0), lambda: gn.nn.BatchNorm1d(3),
-                                  lambda: gn.nn.Conv1d(3, 2, 3, rng=0)])
-def test_zero_grad_is_lazy_but_never_visible(make, rng):
-    """After zero_grad the old values stay in memory until the next write, but every way of looking
-    (reading .grad, the next backward, a second backward, an optimizer's packed buffer) sees zeros."""
+                                  lambda: gn.nn.Conv1d(3, 2, 3, rng=0), lambda: gn.nn.Maxout(3, 2, rng=0)])
+def test_zero_grad_drops_the_gradient_and_the_next_backward_sets_it(make, rng):
+    """zero_grad drops the gradient (PyTorch's set_to_none): reading it gives zeros, the next
+    backward sets it (not added to stale values), a second backward adds to it."""
     layer = make()
     x = rng.standard_normal((5, 3) if not isinstance(layer, gn.nn.Conv1d) else (5, 3, 6)).astype(np.float32)
     dout = rng.standard_normal(layer.forward(x).shape).astype(np.float32)
@@ -49,18 +49,42 @@ def test_zero_grad_is_lazy_but_never_visible(make, rng):
         p.grad[...] = 123.0  # stale garbage
     layer.zero_grad()
     for p in layer.parameters():
-        assert p.unwritten_grad() is not None  # marked, not yet written
+        assert not p.grad.any()  # reads as zeros
+    layer.zero_grad()
     layer.forward(x)
-    layer.backward(dout)  # written over the garbage, not added to it
+    layer.backward(dout)
     for n, p in layer.named_parameters():
         np.testing.assert_array_equal(p.grad, fresh[n])
     layer.forward(x)
     layer.backward(dout)  # no zero_grad in between: accumulates
     for n, p in layer.named_parameters():
         np.testing.assert_allclose(p.grad, 2 * fresh[n], rtol=1e-6)
-    layer.zero_grad()
-    for p in layer.parameters():
-        assert not p.grad.any() and p.unwritten_grad() is None  # reading wrote the zeros
+
+
+def test_accumulate_never_aliases_an_array_someone_else_holds():
+    p = gn.nn.Parameter(np.zeros((2, 3), np.float32))
+    held = np.ones((3, 2), np.float32).T  # a view: not owned by the gradient
+    p.accumulate(held)
+    p.accumulate(held)
+    np.testing.assert_array_equal(p.grad, 2.0)
+    np.testing.assert_array_equal(held, 1.0)  # the caller's array was not modified
+    fresh = np.full((2, 3), 3.0, np.float32)
+    p.zero_grad()
+    p.accumulate(fresh)
+    assert p.grad is fresh  # a fresh product becomes the gradient: no copy, no pass of zeros
+    q = gn.nn.Parameter(np.zeros(3, np.float64))
+    q.accumulate(np.ones(3, np.float32))  # another dtype: converted into the parameter's
+    assert q.grad.dtype == np.float64 and q.grad.sum() == 3
+
+
+def test_requires_grad_is_the_one_flag_and_frozen_its_alias():
+    p = gn.nn.Parameter(np.zeros(2, np.float32))
+    assert p.requires_grad and not p.frozen
+    p.frozen = True
+    assert not p.requires_grad
+    p.requires_grad = True
+    assert not p.frozen
+    assert "frozen" not in gn.nn.Parameter.__slots__
 
 
 def test_zeroed_gradient_of_an_unused_parameter_reaches_the_optimizer_as_zero(rng):
@@ -209,60 +233,37 @@ def test_bad_inputs_name_the_layer(layer, x, err, pattern):
         layer.forward(x)
 
 
-def test_nan_input_is_refused_with_location():
-    x = np.ones((3, 4), np.float32)
-    x[1, 2] = np.nan
-    with pytest.raises(NonFiniteError, match=r"Linear\(4 -> 2\): input contains 1 NaN and 0 inf.*index \(1, 2\)"):
-        gn.nn.Linear(4, 2).forward(x)
-    net = gn.nn.Sequential(gn.nn.ReLU(), gn.nn.Linear(4, 2))
-    with pytest.raises(NonFiniteError, match=r"Sequential: input contains 1 NaN .*index \(1, 2\)") as info:
-        net.forward(x)  # a container scans its input once, where the data enters
-    assert info.value.where == "Sequential input"
-
-
-def test_layers_inside_a_container_trust_their_inputs_and_the_loss_still_catches_nan():
+def test_nan_is_caught_at_the_loss_and_detect_anomaly_names_the_module(rng):
+    """Layers do not scan their inputs (no per-layer cost, no hidden state): values are checked
+    where data enters glassnet and at the loss; anomaly mode names the first module."""
     net = gn.nn.Sequential(gn.nn.Linear(4, 3, rng=0), gn.nn.ReLU(), gn.nn.Linear(3, 2, rng=1))
-    net[0].W.data[0, 0] = np.inf  # the first layer's output becomes non-finite inside the net
+    net[2].W.data[0, 0] = np.inf  # the last layer's output becomes non-finite
+    x = np.ones((2, 4), np.float32)
     with np.errstate(invalid="ignore"):
-        out = net.forward(np.ones((2, 4), np.float32))  # no per-layer scan inside the container
+        out = net.forward(x)
     assert not np.isfinite(out).all()
     with pytest.raises(NonFiniteError, match="scores contains"):
         gn.nn.SoftmaxCrossEntropy().forward(out, np.array([0, 1]))
-    with pytest.raises(NonFiniteError, match=r"Linear\(3 -> 2\): input contains"):
-        net[2].forward(np.full((2, 3), np.nan, np.float32))  # a layer called directly still scans
+    with pytest.raises(NonFiniteError, match=r"parameter W of module '2' \(Linear\) holds NaN/inf") as info:
+        with gn.detect_anomaly(net):
+            net.forward(x)
+    assert info.value.where.endswith("2.W")
+    net[2].W.data[0, 0] = 0.0
+    net[1].register_forward_hook(lambda m, inp, out: out * np.nan)  # a module producing NaN
+    with pytest.raises(NonFiniteError, match=r"the output of module '1' \(ReLU\)"):
+        with gn.detect_anomaly(net):
+            net.forward(x)
+    assert all(not m._forward_hooks or m is net[1] for m in net.modules())  # the checks were taken off
 
 
-def test_trust_is_per_thread_and_restored_after_errors():
-    """A container's "inputs already checked" block covers its own thread only: while one
-    thread is inside a container's forward, a layer called in another thread still scans its
-    input. The count is restored when a child raises."""
-    import threading
-
-    from glassnet._checks import _trust, trusted_inputs, trusted_labels
-    inside, release, seen = threading.Event(), threading.Event(), []
-
-    def hold():
-        with trusted_inputs(), trusted_labels():
-            inside.set()
-            release.wait(10)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    assert inside.wait(10)
-    try:
-        with pytest.raises(NonFiniteError, match=r"Linear\(4 -> 2\): input contains 1 NaN"):
-            gn.nn.Linear(4, 2).forward(np.array([[np.nan, 0, 0, 0]], np.float32))
-        with pytest.raises(ValueError, match="got label 5"):
-            gn.nn.SoftmaxCrossEntropy()(np.zeros((1, 3)), np.array([5]))
-        seen.append((_trust.depth, _trust.labels))
-    finally:
-        release.set()
-        t.join(10)
-    assert seen == [(0, 0)]
-    net = gn.nn.Sequential(gn.nn.Linear(4, 3, rng=0), gn.nn.Linear(5, 2, rng=1))
-    with pytest.raises(ShapeError):
-        net.forward(np.ones((2, 4), np.float32))  # the second child refuses its input
-    assert (_trust.depth, _trust.labels) == (0, 0)
+def test_detect_anomaly_names_the_backward_pass(rng):
+    net = gn.nn.Sequential(gn.nn.Linear(4, 3, rng=0), gn.nn.Tanh(), gn.nn.Linear(3, 2, rng=1))
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    net[1].register_backward_hook(lambda m, gin, gout: (gin[0] * np.inf,))
+    with gn.detect_anomaly(net):
+        net.forward(x)
+        with pytest.raises(NonFiniteError, match=r"input gradient of module '1' \(Tanh\)"):
+            net.backward(np.ones((2, 2), np.float32))
 
 
 @pytest.mark.parametrize("ctor,pattern", [
@@ -297,29 +298,93 @@ def test_repr_lists_children():
     assert "(0): Linear(4, 8" in text and "(3): Dropout(p=0.5)" in text
 
 
-def test_entry_layer_skips_unused_input_gradient_only_during_fit(rng):
+def test_need_input_grad_reaches_the_first_child_only(rng):
     lin = gn.nn.Linear(3, 2, rng=0)
     x = rng.standard_normal((4, 3)).astype(np.float32)
     lin.forward(x)
     full_dx = lin.backward(np.ones((4, 2), np.float32))
     g_full = lin.W.grad.copy()
     lin.zero_grad()
-    lin.skip_input_grad = True
     lin.forward(x)
-    assert lin.backward(np.ones((4, 2), np.float32)) is None
+    assert lin.backward(np.ones((4, 2), np.float32), need_input_grad=False) is None
     np.testing.assert_array_equal(lin.W.grad, g_full)  # parameter gradients unchanged
-    lin.skip_input_grad = False
-    net = gn.nn.Sequential(gn.nn.Sequential(lin, gn.nn.ReLU()), gn.nn.Linear(2, 2, rng=1))
-    seen = []
-
-    class Spy(gn.callbacks.Callback):
-        def after_backward(self, trainer, logs):
-            seen.append(lin.skip_input_grad)
-
-    tr = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.SGD(net, lr=0.1), callbacks=[Spy()], verbose=0)
+    second = gn.nn.Linear(2, 2, rng=1)
+    net = gn.nn.Sequential(gn.nn.Sequential(lin, gn.nn.ReLU()), second)
+    asked = {}
+    for name, m in net.named_modules():
+        m.register_backward_hook(lambda m, gin, gout, name=name: asked.setdefault(name, []).append(gin[0] is not None))
+    tr = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.SGD(net, lr=0.1), verbose=0)
     tr.fit((x, np.array([0, 1, 0, 1])), epochs=1, batch_size=4)
-    assert seen == [True] and lin.skip_input_grad is False
+    # the Trainer asks for no input gradient: only the layer that receives the data skips it
+    assert asked == {"1": [True], "0.1": [True], "0.0": [False], "0": [False], "": [False]}
+    net.forward(x)
+    assert net.backward(np.ones((4, 2), np.float32)).shape == x.shape  # asked for: computed
     assert full_dx.shape == x.shape
+
+
+def test_hooks_have_pytorchs_call_shapes_and_are_removable(rng):
+    net = gn.nn.Sequential(gn.nn.Linear(3, 4, rng=0), gn.nn.ReLU(), gn.nn.Linear(4, 2, rng=1))
+    x = rng.standard_normal((5, 3)).astype(np.float32)
+    seen = []
+    h1 = net[1].register_forward_hook(lambda m, inputs, out: seen.append((m, inputs[0].shape, out.shape)))
+    h2 = net[1].register_backward_hook(lambda m, gin, gout: seen.append((m, gin[0].shape, gout[0].shape)))
+    net.forward(x)
+    net.backward(np.ones((5, 2), np.float32))
+    assert seen == [(net[1], (5, 4), (5, 4)), (net[1], (5, 4), (5, 4))]
+    h1.remove(), h2.remove()
+    net.forward(x)
+    net.backward(np.ones((5, 2), np.float32))
+    assert len(seen) == 2
+    with net[2].register_forward_hook(lambda m, inputs, out: out * 0):  # a returned value replaces the output
+        assert not net.forward(x).any()
+    assert net.forward(x).any()  # leaving the block removed the hook
+    with net[0].register_backward_hook(lambda m, gin, gout: (gin[0] * 0,)):
+        net.forward(x)
+        assert not net.backward(np.ones((5, 2), np.float32)).any()
+
+
+def test_a_hook_runs_once_when_a_subclass_calls_super(rng):
+    class Scaled(gn.nn.Linear):
+        def forward(self, x):
+            return super().forward(x) * 2
+
+        def backward(self, dout, need_input_grad=True):
+            return super().backward(dout * 2, need_input_grad=need_input_grad)
+
+    layer = Scaled(3, 2, rng=0)
+    calls = []
+    layer.register_forward_hook(lambda m, i, o: calls.append("f"))
+    layer.register_backward_hook(lambda m, gi, go: calls.append("b"))
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    layer.forward(x)
+    layer.backward(np.ones((4, 2), np.float32))
+    assert calls == ["f", "b"]
+
+
+def test_a_custom_layer_without_the_flag_still_works(rng):
+    class Double(gn.nn.Module):
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, dout):
+            return 2 * dout
+
+    net = gn.nn.Sequential(Double(), gn.nn.Linear(3, 2, rng=0))
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    net.forward(x)
+    assert net.backward(np.ones((4, 2), np.float32), need_input_grad=False) is None
+    net.forward(x)
+    assert net.backward(np.ones((4, 2), np.float32)).shape == x.shape
+
+
+def test_generators_are_registered_not_found_by_attribute_name():
+    net = gn.nn.Sequential(gn.nn.Linear(3, 3), gn.nn.Dropout(0.5, rng=1), gn.nn.Dropout(0.2, rng=2))
+    assert [(n, a) for n, _, a in net.named_generators()] == [("1.rng", "rng"), ("2.rng", "rng")]
+    lin = net[0]
+    object.__setattr__(lin, "rng", np.random.default_rng(0))  # an attribute called rng is not a generator
+    assert len(list(net.named_generators())) == 2
+    with pytest.raises(ValueError, match="rng must be a numpy Generator"):
+        gn.nn.Dropout(0.5, rng="seed")
 
 
 def test_parallel_and_residual_index_their_branches():

@@ -462,3 +462,20 @@ def test_labels_are_range_checked_once_for_the_whole_set():
     with pytest.raises(ValueError, match=r"row 39 has label 7, but the model outputs 3 class scores"):
         tr.fit((X, y), epochs=1, batch_size=10, seed=0, shuffle=False)
     assert tr.iteration == 0  # refused before the first update, not at the last batch
+
+
+def test_detect_anomaly_names_the_module_at_the_step_it_happens(rng):
+    """Trainer(detect_anomaly=True) checks every module at every step; the error names the
+    first module whose values went non-finite. Without it the run trains at full speed and a
+    non-finite loss is traced afterwards to the same module."""
+    X = rng.standard_normal((32, 4)).astype(np.float32)
+    y = rng.integers(0, 2, 32)
+    for flag in (True, False):
+        net = gn.nn.Sequential(gn.nn.Linear(4, 8, rng=0), gn.nn.ReLU(), gn.nn.Linear(8, 2, rng=1))
+        net[2].register_forward_hook(lambda m, i, out: np.full_like(out, np.inf))
+        tr = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.SGD(net, lr=0.1), verbose=0,
+                        detect_anomaly=flag)
+        with pytest.raises(gn.NonFiniteError, match=r"the output of module .2. \(Linear\)"):
+            tr.fit((X, y), epochs=1, batch_size=8)
+    with pytest.raises(ValueError, match="detect_anomaly must be True or False"):
+        gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.SGD(net, lr=0.1), detect_anomaly="yes")

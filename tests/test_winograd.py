@@ -112,7 +112,7 @@ def test_algorithm_choice(rng, monkeypatch, jit_on):
     with pytest.raises(ValueError, match="ALGORITHM must be one of.*'fast'"):
         F.conv2d_forward(x16, w16, None, padding=1)
     monkeypatch.setattr(F.conv, "ALGORITHM", "winograd")
-    jit_on.set_enabled(False)  # without the compiled kernels: im2col
+    gn.kernels.set_enabled(False)  # without the compiled kernels: im2col
     assert kind(x16, w16, padding=1) == "ConvCache"
 
 
@@ -217,7 +217,7 @@ def test_kernels_are_the_transform_matrices(rng, jit_on):
     """Each compiled transform equals the product with Lavin and Gray's matrices on one tile:
     input B^T d B, output A^T m A (+ bias), upstream gradient A dY A^T (and its sum for the
     bias), input adjoint B v B^T."""
-    from glassnet import _jit
+    from glassnet.kernels import _numba as _jit
     k = winograd._constants(np.float64)
     BT, AT = winograd.BT, winograd.AT
     d = rng.standard_normal((1, 1, 6, 6))

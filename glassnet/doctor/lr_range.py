@@ -47,7 +47,7 @@ def lr_range_test(trainer, data, start_lr=1e-7, end_lr=10.0, num_steps=100, batc
     saved_model = model.state_dict()
     saved_opt = copy.deepcopy(opt.state_dict())
     saved_lrs = [g["lr"] for g in opt.param_groups]
-    gens = [m.rng for m in model.modules() if isinstance(getattr(m, "rng", None), np.random.Generator)]
+    gens = [getattr(m, attr) for _, m, attr in model.named_generators()]
     saved_gens = [g.bit_generator.state for g in gens]
     rng = np.random.default_rng(seed)
     n = len(X)

@@ -4,8 +4,9 @@ On a sampled batch it records, per leaf module, the output's mean, std and histo
 fraction of ReLU outputs that are zero and of sigmoid/tanh outputs in saturation, and which
 units fired at all (dead units are those that never fired over all sampled batches); per
 parameter, the gradient norm, the weight norm, mean and std, and the update/weight ratio of
-the step (the notes: around 1e-3); and the statistics of the input batch. Between samples it
-costs nothing; on a sampled batch it wraps each leaf's forward once.
+the step (the notes: around 1e-3: the weights are copied before the optimizer's step and
+compared after it); and the statistics of the input batch. Between samples it costs nothing; on
+a sampled batch it puts a forward hook on each leaf module and takes it off after the pass.
 """
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ import math
 
 import numpy as np
 
-from .. import _jit
-from .._checks import all_finite
+from ..kernels import _numba as _jit
+from .._checks import all_finite, positive_int
 from ..backend import as_numpy
-from ..errors import ConfigError
 from ..train.callbacks.base import Callback
 
 __all__ = ["Monitor"]
@@ -91,15 +91,15 @@ class Monitor(Callback):
     for the doctor's rules and the report; ``to_dict()`` is what a run folder stores."""
 
     def __init__(self, every=50, bins=30):
-        if not isinstance(every, int) or every < 1:
-            raise ConfigError(f"Monitor: every must be a positive integer, got {every!r}")
-        self.every, self.bins = every, int(bins)
+        self.every = positive_int(every, "Monitor", "every")
+        self.bins = positive_int(bins, "Monitor", "bins")
         self.modules: dict[str, str] = {}
         self.records: list[dict] = []
         self.ever_active: dict[str, np.ndarray] = {}
         self.recent_active: dict[str, list] = {}  # per ReLU layer: which units fired, on each of the last samples
         self._current = None
-        self._wrapped = []
+        self._hooks = []  # forward hooks of the sampled batch
+        self._before = None  # the weights before the sampled step: (Parameter, copy) pairs
 
     # -- sampling ----------------------------------------------------------------------------------
     def on_train_begin(self, trainer, logs):
@@ -132,18 +132,16 @@ class Monitor(Callback):
                             if flat.size else 0.0}
         self._current = rec
         for name, m in trainer.model.named_modules():
-            if m._modules:
-                continue
-            self._wrap(name or type(m).__name__, m, rec)
+            if not m._modules:
+                self._hooks.append(m.register_forward_hook(self._recorder(name or type(m).__name__, rec)))
 
-    def _wrap(self, name, m, rec):
-        orig = m.forward
-        kind = type(m).__name__
+    def _recorder(self, name, rec):
+        """A forward hook recording a leaf module's output statistics into ``rec``."""
         bins = self.bins
         ever, recent = self.ever_active, self.recent_active
 
-        def forward(x, *args, **kw):
-            out = orig(x, *args, **kw)
+        def record(m, inputs, out):
+            kind = type(m).__name__
             if hasattr(out, "dtype") and out.dtype.kind == "f" and out.ndim >= 2:
                 a = as_numpy(out)
                 st = _stats(a, bins)
@@ -160,21 +158,19 @@ class Monitor(Callback):
                     lo, hi = _SQUASH[kind]
                     st["saturated_fraction"] = float(((a <= lo) | (a >= hi)).mean())
                 rec["layers"][name] = st
-            return out
 
-        object.__setattr__(m, "forward", forward)
-        self._wrapped.append(m)
+        return record
 
-    def _unwrap(self):
-        for m in self._wrapped:
-            m.__dict__.pop("forward", None)
-        self._wrapped = []
+    def _unhook(self):
+        for h in self._hooks:
+            h.remove()
+        self._hooks = []
 
     def after_backward(self, trainer, logs):
         rec = self._current
         if rec is None:
             return
-        self._unwrap()
+        self._unhook()
         total = 0.0
         for name, p in trainer.model.named_parameters():
             # in the arrays' own precision (no float64 copies of the weights): the sums accumulate
@@ -194,34 +190,34 @@ class Monitor(Callback):
                                    "weight_mean": w_mean, "weight_std": w_std,
                                    "decay": bool(p.decay), "shape": list(p.shape)}
         rec["global_grad_norm"] = math.sqrt(total) if math.isfinite(total) else float("nan")
+        self._before = [(name, p, p.data.copy()) for name, p in trainer.model.named_parameters() if p.requires_grad]
 
     def after_step(self, trainer, logs):
         rec = self._current
         if rec is None:
             return
-        try:
-            ratios = trainer.optimizer.update_ratios()
-        except Exception:  # an optimizer without update norms (e.g. LBFGS between steps)
-            ratios = {}
-        # the optimizer names parameters its own way (e.g. "group0.W"): match them by identity
-        by_param = {id(p): ratios[n] for n, p in trainer.optimizer.named_parameters() if n in ratios}
-        for name, p in trainer.model.named_parameters():
-            if id(p) in by_param:
-                rec["params"][name]["update_ratio"] = float(by_param[id(p)])
+        for name, p, before in self._before or ():
+            # the notes' update/weight ratio ||w_after - w_before|| / ||w_after||
+            step_sq, finite = _sq_norm(as_numpy(p.data - before).ravel())
+            w_sq, w_finite = _sq_norm(as_numpy(p.data).ravel())
+            if finite and w_finite:
+                rec["params"][name]["update_ratio"] = math.sqrt(step_sq) / math.sqrt(w_sq) if w_sq > 0 else float("inf")
+        self._before = None
         rec["loss"] = float(logs.get("loss", float("nan")))
         self.records.append(rec)
         self._current = None
 
     def on_batch_end(self, trainer, logs):
         if self._current is not None:  # the step never came (non-finite loss): keep what we saw
-            self._unwrap()
+            self._unhook()
+            self._before = None
             self._current["loss"] = float(logs.get("loss", float("nan")))
             self.records.append(self._current)
             self._current = None
 
     def on_train_end(self, trainer, logs):
-        self._unwrap()
-        self._current = None
+        self._unhook()
+        self._current = self._before = None
 
     # -- condensed views ---------------------------------------------------------------------------
     def dead_fractions(self) -> dict:

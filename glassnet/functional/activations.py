@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _jit
+from ..kernels import _numba as _jit
 from ..backend import get_array_module
 
 _ZEROS_MAX = 1 << 20  # elements: at most 4 MiB (float32) / 8 MiB (float64) of shared zeros per dtype

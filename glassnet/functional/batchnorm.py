@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from .. import _jit
+from ..kernels import _numba as _jit
 from ..backend import get_array_module
 
 

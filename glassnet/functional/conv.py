@@ -20,7 +20,7 @@ import numpy as np
 from ..backend import get_array_module
 from ..errors import ConfigError, ShapeError
 from . import winograd
-from .workspace import scratch
+from ..kernels.workspace import scratch
 
 #: How a 3x3 stride-1 convolution on the CPU is computed: "auto" (Winograd's F(4x4, 3x3) where it
 #: applies and pays, else im2col), "im2col" (always; the exact products), "winograd" (wherever it

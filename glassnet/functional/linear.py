@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 
-from ..backend import get_array_module
 
 
 def linear_forward(x, W, b=None):
@@ -17,14 +16,13 @@ def linear_forward(x, W, b=None):
     return out, (x, W, b is not None)
 
 
-def linear_backward(dout, cache, need_dW=True, need_dx=True, dW_out=None, db_out=None):
-    """Returns (dx shaped like x or None, dW (D, M) or None, db (M,) or None). ``dW_out`` /
-    ``db_out``: arrays to write dW / db into (then returned) instead of new ones."""
+def linear_backward(dout, cache, need_dW=True, need_dx=True):
+    """dx = dout @ W^T (shaped like x), dW = x^T @ dout, db = sum of dout over the batch.
+    Returns (dx or None, dW (D, M) or None, db (M,) or None)."""
     x, W, has_bias = cache
-    xp = get_array_module(dout)
     dx = (dout @ W.T).reshape(x.shape) if need_dx else None
-    dW = xp.matmul(x.reshape(x.shape[0], W.shape[0]).T, dout, out=dW_out) if need_dW else None
-    db = dout.sum(axis=0, out=db_out) if (has_bias and need_dW) else None
+    dW = x.reshape(x.shape[0], W.shape[0]).T @ dout if need_dW else None
+    db = dout.sum(axis=0) if (has_bias and need_dW) else None
     return dx, dW, db
 
 

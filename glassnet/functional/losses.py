@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import _jit
+from ..kernels import _numba as _jit
 from ..backend import get_array_module
 from .activations import log_softmax, sigmoid
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from .. import _jit
+from ..kernels import _numba as _jit
 from ..backend import get_array_module
 from ..errors import ShapeError
 from .conv import out_size

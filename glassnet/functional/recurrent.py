@@ -17,7 +17,7 @@ the input gradient, the initial-state gradient(s) and the parameter gradients.
 """
 from __future__ import annotations
 
-from .. import _jit
+from ..kernels import _numba as _jit
 from ..backend import get_array_module
 from .activations import sigmoid
 

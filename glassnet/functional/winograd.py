@@ -35,8 +35,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import _jit
-from .workspace import scratch
+from ..kernels import _numba as _jit
+from ..kernels.workspace import scratch
 
 # Lavin and Gray's F(4x4, 3x3) at the points 0, 1, -1, 2, -2 and infinity (as in their paper).
 G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
@@ -46,13 +46,13 @@ BT = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
 AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]], dtype=float)
 _GG = np.kron(G, G)  # (36, 9): row a*6+b, column i*3+j holds G[a, i] * G[b, j]
 
-prange = range  # numba.prange in the compiled kernels (see _jit._compiled): their outer loops run on all cores
+prange = range  # numba.prange in the compiled kernels (see kernels._numba.compiled): their outer loops run on all cores
 
 #: Bytes of transformed input (V) per chunk: a few images, so that V and the products stay in cache.
 CHUNK_BYTES = 1 << 20
 
 
-# -- the kernels (compiled by _jit._compiled; plain Python otherwise never runs) --------------------
+# -- the kernels (compiled by kernels._numba.compiled; plain Python otherwise never runs) --------------------
 # Tiles of a chunk of n images are numbered t = i*Ty*Tx + ty*Tx + tx (image s+i, tile row ty, tile
 # column tx). A plane is held by column phase, P[q, row, m] = plane[row, 4m + q], so that the
 # column 4tx + j of a tile is phase j % 4 at m = tx + j // 4: consecutive tiles are consecutive m.
@@ -268,7 +268,7 @@ def worthwhile(x, w, out_hw) -> bool:
 
 
 def _kernel(fn):
-    return _jit._compiled(fn, parallel=True)
+    return _jit.compiled(fn, parallel=True)
 
 
 def _constants(dtype):

@@ -7,9 +7,10 @@ from .layers import (GRU, LSTM, RNN, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNor
                      Conv1d, Conv2d, Dropout, Embedding, Flatten, GlobalAvgPool, Identity, LeakyReLU,
                      Linear, Maxout, MaxPool1d, MaxPool2d, ReLU, Reshape, Sigmoid, Softmax, Tanh)
 from .losses import MSE, BinaryCrossEntropy, KLDivergence, Loss, MulticlassHinge, SoftmaxCrossEntropy
-from .module import Module, Parameter, eval_scores
+from .anomaly import detect_anomaly
+from .module import Module, Parameter, RemovableHandle, eval_scores
 
-__all__ = ["Module", "Parameter", "eval_scores", "init", "build", "register",
+__all__ = ["Module", "Parameter", "RemovableHandle", "eval_scores", "detect_anomaly", "init", "build", "register",
            "Sequential", "Parallel", "Residual", "Add", "Concat", "TimeDistributed", "BasicBlock",
            "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "Maxout", "Dropout",
            "BatchNorm1d", "BatchNorm2d", "Flatten", "Identity", "Reshape",

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import trusted_inputs
 from .containers import Residual, Sequential
 from .layers import BatchNorm2d, Conv2d, ReLU
-from .layers._util import as_rng, positive_int
+from .layers._util import as_generator, positive_int
 from .module import Module
 
 
@@ -24,7 +23,7 @@ class BasicBlock(Module):
         self.in_channels = positive_int(in_channels, "BasicBlock", "in_channels")
         self.out_channels = positive_int(out_channels, "BasicBlock", "out_channels")
         self.stride = positive_int(stride, "BasicBlock", "stride")
-        rng = as_rng(rng)
+        rng = as_generator(rng)
         block = Sequential(
             Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False, rng=rng, dtype=dtype),
             BatchNorm2d(out_channels, dtype=dtype), ReLU(),
@@ -39,16 +38,14 @@ class BasicBlock(Module):
 
     def forward(self, x):
         try:
-            out = self.residual.forward(x)
-            with trusted_inputs():
-                return self.relu.forward(out)
+            return self.relu.forward(self.residual.forward(x))
         except Exception as err:
             from .module import _annotate
             _annotate(err, "BasicBlock.residual", getattr(x, "shape", None))
             raise
 
-    def backward(self, dout):
-        return self.residual.backward(self.relu.backward(dout))
+    def backward(self, dout, need_input_grad=True):
+        return self.residual.backward(self.relu.backward(dout), need_input_grad=need_input_grad)
 
     def extra_repr(self):
         return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"

@@ -3,21 +3,14 @@ Concat merges, and Residual. An exception inside a container names the failing c
 (index, class) and the input shape it received."""
 from __future__ import annotations
 
-from .._checks import check_finite, trusted_inputs
 from ..backend import get_array_module
 from ..errors import ConfigError, ShapeError
 from .module import Module, _annotate
 
 
-def _check_entry(x, who):
-    """Scan a container's float input for NaN/inf once (skipped inside an outer container)."""
-    if getattr(x, "dtype", None) is not None and x.dtype.kind == "f":
-        check_finite(x, who)
-
-
-def _call(parent: str, name, child: Module, method: str, arg):
+def _call(parent: str, name, child: Module, method: str, arg, **kw):
     try:
-        return getattr(child, method)(arg)
+        return getattr(child, method)(arg, **kw)
     except Exception as err:
         shape = getattr(arg, "shape", None) if method == "forward" else None
         where = f"{parent}[{name}] ({type(child).__name__}){'' if method == 'forward' else '.backward'}"
@@ -66,15 +59,17 @@ class Sequential(Module):
         setattr(self, name, module)
 
     def forward(self, x):
-        _check_entry(x, "Sequential")
-        with trusted_inputs():  # every child's input is checked data or a layer's output
-            for name, child in self._modules.items():
-                x = _call("Sequential", name, child, "forward", x)
+        for name, child in self._modules.items():
+            x = _call("Sequential", name, child, "forward", x)
         return x
 
-    def backward(self, dout):
+    def backward(self, dout, need_input_grad=True):
+        """Runs the children's backward in reverse; the first child is asked for the input
+        gradient only when this container is."""
+        first = next(iter(self._modules), None)
         for name, child in reversed(self._modules.items()):
-            dout = _call("Sequential", name, child, "backward", dout)
+            dout = _call("Sequential", name, child, "backward", dout,
+                         need_input_grad=need_input_grad or name != first)
         return dout
 
     def config(self):
@@ -94,7 +89,7 @@ class Add(Module):
         self._save(len(xs))
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, need_input_grad=True):
         return [dout] * self._pop()
 
     def config(self):
@@ -118,7 +113,7 @@ class Concat(Module):
         self._save([x.shape[self.axis] for x in xs])
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, need_input_grad=True):
         sizes = self._pop()
         xp = get_array_module(dout)
         cuts = xp.cumsum(xp.asarray(sizes))[:-1].tolist()
@@ -164,21 +159,19 @@ class Parallel(Module):
 
     def forward(self, x):
         me = type(self).__name__
-        _check_entry(x, me)
-        with trusted_inputs():
-            outs = [_call(me, n, self._modules[n], "forward", x) for n in self._branch_names]
+        outs = [_call(me, n, self._modules[n], "forward", x) for n in self._branch_names]
         try:
             return self.merge.forward(outs)
         except ShapeError as err:
             _annotate(err, f"{me} merge ({type(self.merge).__name__})", getattr(x, "shape", None))
             raise
 
-    def backward(self, dout):
+    def backward(self, dout, need_input_grad=True):
         me = type(self).__name__
         grads = self.merge.backward(dout)
         dx = None
         for n, g in zip(self._branch_names, grads):
-            d = _call(me, n, self._modules[n], "backward", g)
+            d = _call(me, n, self._modules[n], "backward", g, need_input_grad=need_input_grad)
             dx = d if dx is None else dx + d
         return dx
 
@@ -224,16 +217,14 @@ class TimeDistributed(Module):
             raise ShapeError(f"TimeDistributed({type(self.module).__name__}): expected input of shape "
                              f"(N, T, ...), got shape {tuple(getattr(x, 'shape', ()))}")
         N, T = x.shape[:2]
-        _check_entry(x, "TimeDistributed")
-        with trusted_inputs():
-            out = _call("TimeDistributed", "module", self.module, "forward", x.reshape((N * T,) + x.shape[2:]))
+        out = _call("TimeDistributed", "module", self.module, "forward", x.reshape((N * T,) + x.shape[2:]))
         self._save((N, T))
         return out.reshape((N, T) + out.shape[1:])
 
-    def backward(self, dout):
+    def backward(self, dout, need_input_grad=True):
         N, T = self._pop()
-        self.module.skip_input_grad = self.skip_input_grad
-        dx = _call("TimeDistributed", "module", self.module, "backward", dout.reshape((N * T,) + dout.shape[2:]))
+        dx = _call("TimeDistributed", "module", self.module, "backward", dout.reshape((N * T,) + dout.shape[2:]),
+                   need_input_grad=need_input_grad)
         return None if dx is None else dx.reshape((N, T) + dx.shape[1:])
 
     def config(self):

@@ -1,11 +1,23 @@
 """Module and Parameter: the protocol every layer, container and model follows.
 
-A Module's ``forward(x)`` computes the output and keeps one cache; ``backward(dout)`` uses
-that cache, *adds* each parameter's gradient into ``p.grad`` and returns d(loss)/d(x).
+A Module's ``forward(x)`` computes the output and keeps one cache; ``backward(dout,
+need_input_grad=True)`` uses that cache, adds each parameter's gradient with
+``Parameter.accumulate`` and returns d(loss)/d(x) (None when ``need_input_grad`` is False:
+containers pass False to the child that receives the data, whose input gradient nobody uses).
 ``backward`` without a matching ``forward`` raises BackwardError (the cache is consumed).
+
+Hooks, with PyTorch's names and call shapes: ``register_forward_hook(hook)`` calls
+``hook(module, inputs, output)`` after every forward (a returned value replaces the output);
+``register_backward_hook(hook)`` calls ``hook(module, grad_input, grad_output)`` after every
+backward (a returned tuple replaces ``grad_input``). Both return a handle whose ``remove()``
+takes the hook off. Hooks run whoever calls ``forward``/``backward`` (the user, a container, the
+Trainer): ``Module.__init_subclass__`` wraps each subclass's two methods once, at class creation.
 """
 from __future__ import annotations
 
+import functools
+import inspect
+import itertools
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -13,30 +25,32 @@ from typing import Iterator
 
 import numpy as np
 
+from .._checks import as_generator
 from ..backend import as_numpy, device_of, get_array_module, to_device
 from ..errors import BackwardError, ConfigError, ShapeError
-from ..functional.workspace import release_scratch
+from ..kernels.workspace import release_scratch
 
-__all__ = ["Module", "Parameter", "eval_scores"]
+__all__ = ["Module", "Parameter", "RemovableHandle", "eval_scores"]
 
 
 class Parameter:
     """A trainable array with its gradient.
 
-    Attributes: ``data`` and ``grad`` (same shape and dtype; ``grad`` starts at zero and
-    layers add into it in place), ``name`` (the dotted name, set by the owning module),
-    ``decay`` (penalties apply; False for biases and normalization parameters) and
-    ``frozen`` (no gradient is accumulated and optimizers skip it).
+    Attributes: ``data`` (the array the optimizer updates in place; never replaced by glassnet
+    except by ``Module.to``), ``grad`` (same shape and dtype), ``name`` (the dotted name, set by
+    the owning module), ``decay`` (penalties apply; False for biases and normalization
+    parameters) and ``requires_grad`` (False: no gradient is accumulated and optimizers skip
+    it; ``frozen`` is its negation, kept as a readable alias).
 
-    ``zero_grad()`` costs nothing at once: the gradient is marked as zero and reads as zeros
-    from then on, but the first layer to produce a gradient writes it over the old values
-    (``accumulate``, or ``unwritten_grad``/``mark_written`` for a product written in place)
-    instead of adding it to a pass of zeros. Reading ``grad`` first writes the zeros.
+    Gradients are added in one way only, ``accumulate(g)``. ``zero_grad()`` drops the gradient
+    (as PyTorch's ``zero_grad(set_to_none=True)``): the next ``accumulate`` then takes ``g`` as
+    the gradient instead of adding it to a pass of zeros, and reading ``grad`` before any
+    ``accumulate`` gives zeros.
     """
 
-    __slots__ = ("data", "_grad", "_zeroed", "name", "decay", "frozen")
+    __slots__ = ("data", "_grad", "name", "decay", "requires_grad")
 
-    def __init__(self, data, name: str = "", decay: bool = True, frozen: bool = False):
+    def __init__(self, data, name: str = "", decay: bool = True, requires_grad: bool = True, frozen=None):
         if not hasattr(data, "dtype") or data.dtype.kind != "f":
             raise TypeError(f"Parameter {name!r}: data must be a floating-point array, got "
                             f"{getattr(data, 'dtype', type(data).__name__)}")
@@ -46,40 +60,46 @@ class Parameter:
                 raise ConfigError(f"the architecture needs more than the {_limit.total} parameter values stored "
                                   f"with it (a layer of shape {tuple(data.shape)} alone has {data.size})")
         self.data = data
-        self._grad = get_array_module(data).zeros_like(data)
-        self._zeroed = False  # True: _grad holds stale values that read as zeros
+        self._grad = None  # None reads as zeros
         self.name = name
-        self.decay = decay
-        self.frozen = frozen
+        self.decay = bool(decay)
+        self.requires_grad = bool(requires_grad) if frozen is None else not frozen
 
     @property
     def grad(self):
-        if self._zeroed:
-            self._grad[...] = 0
-            self._zeroed = False
+        if self._grad is None:
+            self._grad = get_array_module(self.data).zeros_like(self.data)
         return self._grad
 
     @grad.setter
     def grad(self, value):
         self._grad = value
-        self._zeroed = False
 
     def accumulate(self, value):
-        """``grad += value`` (after ``zero_grad``: ``grad = value``, one pass instead of two)."""
-        if self._zeroed:
-            self._grad[...] = value
-            self._zeroed = False
-        else:
+        """``grad += value``. After ``zero_grad`` the gradient becomes ``value`` itself when it is
+        a fresh array of the parameter's shape and dtype (the layer's product, owned by nobody
+        else), else a copy of it."""
+        if self._grad is not None:
             self._grad += value
+        elif (type(value) is type(self.data) and value.base is None and value.shape == self.data.shape
+              and value.dtype == self.data.dtype):
+            self._grad = value
+        else:
+            grad = get_array_module(self.data).empty_like(self.data)
+            grad[...] = value
+            self._grad = grad
 
-    def unwritten_grad(self):
-        """The gradient array if it reads as zeros since ``zero_grad`` and nothing was written
-        yet, else None. A layer may then write its whole gradient into it (e.g. a matrix product
-        with ``out=``) and must call ``mark_written()`` afterwards."""
-        return self._grad if self._zeroed else None
+    def zero_grad(self):
+        self._grad = None
 
-    def mark_written(self):
-        self._zeroed = False
+    @property
+    def frozen(self) -> bool:
+        """``not requires_grad``: no gradient is accumulated and optimizers skip the parameter."""
+        return not self.requires_grad
+
+    @frozen.setter
+    def frozen(self, value: bool):
+        self.requires_grad = not value
 
     @property
     def shape(self):
@@ -89,21 +109,9 @@ class Parameter:
     def dtype(self):
         return self.data.dtype
 
-    @property
-    def requires_grad(self) -> bool:
-        """PyTorch spelling of ``not frozen``."""
-        return not self.frozen
-
-    @requires_grad.setter
-    def requires_grad(self, value: bool):
-        self.frozen = not value
-
-    def zero_grad(self):
-        self._zeroed = True
-
     def __repr__(self):
         flags = "" if self.decay else ", decay=False"
-        flags += ", frozen=True" if self.frozen else ""
+        flags += ", requires_grad=False" if not self.requires_grad else ""
         return f"Parameter({self.name or '?'}, shape={tuple(self.data.shape)}, dtype={self.data.dtype}{flags})"
 
 
@@ -128,6 +136,61 @@ def parameter_limit(n_values: int):
         yield
     finally:
         _limit.left, _limit.total = saved
+
+
+class RemovableHandle:
+    """Returned by ``register_*_hook``: ``remove()`` takes the hook off (also on leaving a
+    ``with`` block)."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks: dict):
+        self._hooks = hooks
+        self.id = next(self._ids)
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def _with_forward_hooks(raw):
+    @functools.wraps(raw)
+    def forward(self, x, *args, **kw):
+        out = raw(self, x, *args, **kw)
+        # a subclass's forward calling super().forward() runs the hooks once, in the outermost call
+        if self._forward_hooks and type(self).forward is forward:
+            for hook in tuple(self._forward_hooks.values()):
+                result = hook(self, (x, *args), out)
+                if result is not None:
+                    out = result
+        return out
+    return forward
+
+
+def _with_backward_hooks(raw):
+    takes_flag = "need_input_grad" in inspect.signature(raw).parameters
+
+    @functools.wraps(raw)
+    def backward(self, *args, need_input_grad=True, **kw):
+        if takes_flag:
+            dx = raw(self, *args, need_input_grad=need_input_grad, **kw)
+        else:
+            dx = raw(self, *args, **kw)
+        if not need_input_grad:
+            dx = None
+        if self._backward_hooks and type(self).backward is backward:
+            for hook in tuple(self._backward_hooks.values()):
+                result = hook(self, (dx,), args[:1])
+                if result is not None:
+                    dx = result[0]
+        return dx
+    return backward
 
 
 def _annotate(err: BaseException, where: str, shape) -> None:
@@ -160,15 +223,21 @@ class Module:
     #: True for modules whose function has kinks (ReLU, max, hinge): gradient checks then
     #: use the looser threshold of the notes.
     has_kinks = False
-    #: Set (by the Trainer) on the layer that receives the data: its backward then skips the
-    #: input gradient nobody uses and returns None. Layers that honour it say so here.
-    skip_input_grad = False
-    supports_skip_input_grad = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "forward" in cls.__dict__:
+            cls.forward = _with_forward_hooks(cls.__dict__["forward"])
+        if "backward" in cls.__dict__:
+            cls.backward = _with_backward_hooks(cls.__dict__["backward"])
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_generators", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_cache", None)
 
@@ -192,15 +261,44 @@ class Module:
         object.__setattr__(self, name, array)
         self._buffers[name] = True
 
+    def register_generator(self, name: str, rng=None):
+        """A NumPy Generator this module draws from (Dropout's masks), kept as attribute ``name``.
+        The Trainer reseeds every registered Generator from its seed and saves their states in
+        checkpoints; gradient checks rewind them. ``rng``: a Generator, a seed or None."""
+        object.__setattr__(self, name, as_generator(rng))
+        self._generators[name] = True
+
+    def named_generators(self) -> Iterator[tuple[str, "Module", str]]:
+        """(dotted name, owning module, attribute) of every registered Generator, in a stable order."""
+        for mname, m in self.named_modules():
+            for gname in m._generators:
+                yield (f"{mname}.{gname}" if mname else gname), m, gname
+
+    # -- hooks ------------------------------------------------------------------------------
+    def register_forward_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, inputs, output)`` after every forward of this module (``inputs``:
+        the tuple of positional arguments); a non-None return value replaces the output."""
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
+
+    def register_backward_hook(self, hook) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` after every backward of this module
+        (one-element tuples: d(loss)/d(input), None when it was not asked for, and the upstream
+        gradient); a non-None return value (a tuple) replaces ``grad_input``."""
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        return handle
+
     # -- forward / backward ---------------------------------------------------------------
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
-    def backward(self, dout):
+    def backward(self, dout, need_input_grad=True):
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
-    def __call__(self, x):
-        return self.forward(x)
+    def __call__(self, x, *args, **kwargs):
+        return self.forward(x, *args, **kwargs)
 
     def _save(self, cache):
         object.__setattr__(self, "_cache", cache)
@@ -217,11 +315,13 @@ class Module:
     def clear_cache(self):
         """Drop the forward caches and scratch buffers of this module and its children (frees memory)."""
         for m in self.modules():
-            object.__setattr__(m, "_cache", None)
-            ws = m.__dict__.get("_workspace")
-            if ws is not None:
-                ws.clear()
+            m.drop_cache()
         release_scratch()
+
+    def drop_cache(self):
+        """Drop this module's own forward cache; layers that keep scratch memory between steps
+        (Conv2d's column buffer) extend this to free it too."""
+        object.__setattr__(self, "_cache", None)
 
     # -- traversal ----------------------------------------------------------------------------
     def children(self) -> Iterator["Module"]:
@@ -282,26 +382,29 @@ class Module:
                 p.zero_grad()
 
     def freeze(self):
-        """Freeze every parameter (transfer learning); returns self."""
+        """Freeze every parameter (``requires_grad = False``; transfer learning); returns self."""
         for p in self.parameters():
-            p.frozen = True
+            p.requires_grad = False
         return self
 
     def unfreeze(self):
         for p in self.parameters():
-            p.frozen = False
+            p.requires_grad = True
         return self
 
     def num_parameters(self, trainable_only: bool = False) -> int:
-        return int(sum(p.data.size for p in self.parameters() if not (trainable_only and p.frozen)))
+        return int(sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only))
+
+    def init_parameters(self, rng):
+        """Fill this module's own parameters (and reset its buffers) from the Generator ``rng``.
+        Layers with parameters override it and call it from their constructor; containers
+        have none of their own."""
 
     def reset_parameters(self, rng=None):
         """Re-initialize every parameter from one Generator, in a stable order; returns self."""
-        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        rng = as_generator(rng)
         for m in self.modules():
-            init = getattr(m, "_init_parameters", None)
-            if init is not None:
-                init(rng)
+            m.init_parameters(rng)
         return self
 
     # -- state ------------------------------------------------------------------------------------
@@ -356,7 +459,7 @@ class Module:
         for m in self.modules():
             for p in m._parameters.values():
                 p.data = convert(p.data)
-                p.grad = convert(p.grad)
+                p.grad = None if p._grad is None else convert(p._grad)
             for bname in m._buffers:
                 object.__setattr__(m, bname, convert(getattr(m, bname)))
         self.clear_cache()

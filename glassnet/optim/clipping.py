@@ -10,7 +10,7 @@ from .penalties import _named_params
 
 
 def _grads(params):
-    return [p.grad for _, p in _named_params(params) if not p.frozen]
+    return [p.grad for _, p in _named_params(params) if p.requires_grad]
 
 
 def global_grad_norm(params) -> float:

@@ -12,7 +12,6 @@ Needs the optional extra ``glassnet[scipy]``.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -43,7 +42,7 @@ class LBFGS(Optimizer):
                 raise ConfigError(f"LBFGS: {key} must be a positive integer, got {group[key]!r}")
         check_number(group["tol"], "tol", "LBFGS", lo=0.0, lo_open=True)
 
-    def _update(self, p, g, state, group, t):
+    def update(self, p, g, state, group):
         raise RuntimeError("LBFGS.step needs a closure: opt.step(closure)")
 
     def step(self, closure=None):
@@ -55,8 +54,7 @@ class LBFGS(Optimizer):
             from scipy.optimize import minimize
         except ImportError:
             raise ImportError("LBFGS needs SciPy: pip install 'glassnet[scipy]'") from None
-        params = [(n, p) for n, p in self.named_parameters() if not p.frozen]
-        start = [p.data.copy() for _, p in params]
+        params = [(n, p) for n, p in self.named_parameters() if p.requires_grad]
         sizes = [p.data.size for _, p in params]
 
         def unpack(vec):
@@ -79,11 +77,6 @@ class LBFGS(Optimizer):
                                         "gtol": group["tol"]})
         unpack(self.result.x)
         self.step_count += 1
-        norms = {}
-        for (n, p), s in zip(params, start):
-            d = as_numpy(p.data - s).ravel()
-            norms[n] = math.sqrt(float(d @ d))
-        self.last_update_norms = norms
         for c in self.constraints:
             c.apply(self)
         return float(self.result.fun)

@@ -48,7 +48,7 @@ class Penalty:
 
     def _targets(self, target):
         for name, p in _named_params(target):
-            if p.decay and not p.frozen:
+            if p.decay and p.requires_grad:
                 yield name, p
 
     def value(self, target) -> float:
@@ -143,7 +143,7 @@ class MaxNorm:
 
     def apply(self, target):
         for _, p in _named_params(target):
-            if not p.decay or p.frozen or p.data.ndim < 2:
+            if not p.decay or not p.requires_grad or p.data.ndim < 2:
                 continue
             xp = get_array_module(p.data)
             W = p.data

@@ -350,7 +350,7 @@ def make_trainer(parts, callbacks=None, verbose=None):
                    schedule=parts["schedule"], schedule_unit=parts["unit"],
                    callbacks=parts["callbacks"] if callbacks is None else callbacks, metrics=parts["metrics"],
                    train_sample=t["train_sample"], verbose=t["verbose"] if verbose is None else verbose,
-                   preprocessing=parts["preprocessing"])
+                   preprocessing=parts["preprocessing"], detect_anomaly=t["detect_anomaly"])
 
 
 def _select_best(trainer, checkpoint):

@@ -25,11 +25,11 @@ from .._checks import (
     check_targets,
     first_nonfinite,
     positive_int,
-    trusted_labels,
 )
 from ..backend import as_numpy, device_of, to_device
 from ..errors import ConfigError, DataError, NonFiniteError, ShapeError, one_line
 from ..functional.activations import sigmoid, softmax
+from ..nn.anomaly import detect_anomaly
 from ..nn.module import Module, eval_scores
 from ..optim.schedules import Schedule, Scheduler
 from ..serialization import (
@@ -47,8 +47,10 @@ from .history import History
 __all__ = ["Trainer", "check_data"]
 
 
-class _Found(BaseException):
-    """Internal: carries the location of the first non-finite value out of a forward pass."""
+def _generator_key(name, attr):
+    """A registered Generator's key in a checkpoint: ``module:<dotted module name>`` for the usual
+    attribute ``rng`` (the key earlier checkpoints used), else ``module:<dotted generator name>``."""
+    return f"module:{name.rpartition('.')[0] if attr == 'rng' else name}"
 
 
 def _as_xy(data, who, y=None):
@@ -140,14 +142,6 @@ def _output_shape(model, X, who):
     return tuple(out.shape[1:])
 
 
-def _entry_layer(model):
-    """The layer that first sees the data, if it can skip its (unused) input gradient."""
-    m = model
-    while m._modules and type(m).__name__ == "Sequential":
-        m = next(iter(m._modules.values()))
-    return m if (m.supports_skip_input_grad and not m._modules) else None
-
-
 class Trainer:
     """Train ``model`` with ``loss`` and ``optimizer``.
 
@@ -164,11 +158,14 @@ class Trainer:
     Pipeline from glassnet.data, e.g. ``Standardize()``) is fitted by ``fit`` on the training
     inputs and applied to every input the trainer receives afterwards (validation data,
     ``evaluate``, ``predict``); checkpoints store it and ``glassnet.save(trainer.model, path,
-    preprocessing=trainer.preprocessing)`` keeps it with the model.
+    preprocessing=trainer.preprocessing)`` keeps it with the model. ``detect_anomaly=True`` runs
+    every batch in anomaly mode (``glassnet.detect_anomaly``: the first module producing NaN/inf
+    is named at once; slower); without it a non-finite loss is traced to its module afterwards.
     """
 
     def __init__(self, model, loss, optimizer, penalty=None, schedule=None, callbacks=(), metrics=None,
-                 schedule_unit="epoch", train_sample=1000, verbose=1, preprocessing=None, augment=None):
+                 schedule_unit="epoch", train_sample=1000, verbose=1, preprocessing=None, augment=None,
+                 detect_anomaly=False):
         if not isinstance(model, Module):
             raise TypeError(f"Trainer: model must be a glassnet Module, got {type(model).__name__}")
         self.model, self.loss, self.optimizer, self.penalty = model, loss, optimizer, penalty
@@ -195,6 +192,9 @@ class Trainer:
                             f"got {type(preprocessing).__name__}")
         self.preprocessing = preprocessing  # fitted by fit() on the training inputs, applied to every input
         self.augment = augment  # applied to training batches only, with the trainer's Generator
+        if not isinstance(detect_anomaly, bool):
+            raise ConfigError(f"Trainer: detect_anomaly must be True or False, got {detect_anomaly!r}")
+        self.detect_anomaly = detect_anomaly
         self.history = History()
         self.epoch = 0
         self.iteration = 0
@@ -230,26 +230,25 @@ class Trainer:
         children = ss.spawn(2)
         self.rng = np.random.Generator(np.random.PCG64(children[0]))
         module_seq = children[1]
-        gens = [m for m in self.model.modules() if isinstance(getattr(m, "rng", None), np.random.Generator)]
-        for m, child in zip(gens, module_seq.spawn(len(gens))):
-            m.rng = np.random.Generator(np.random.PCG64(child))
+        gens = list(self.model.named_generators())
+        for (_, m, attr), child in zip(gens, module_seq.spawn(len(gens))):
+            m.register_generator(attr, np.random.Generator(np.random.PCG64(child)))
 
     def _rng_states(self):
         states = {"trainer": self.rng.bit_generator.state}
-        for name, m in self.model.named_modules():
-            g = getattr(m, "rng", None)
-            if isinstance(g, np.random.Generator):
-                states[f"module:{name}"] = g.bit_generator.state
+        for name, m, attr in self.model.named_generators():
+            states[_generator_key(name, attr)] = getattr(m, attr).bit_generator.state
         return states
 
     def _set_rng_states(self, states):
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = states["trainer"]
-        for name, m in self.model.named_modules():
-            key = f"module:{name}"
+        for name, m, attr in self.model.named_generators():
+            key = _generator_key(name, attr)
             if key in states:
-                m.rng = np.random.default_rng()
-                m.rng.bit_generator.state = states[key]
+                gen = np.random.default_rng()
+                gen.bit_generator.state = states[key]
+                m.register_generator(attr, gen)
 
     # -- the loop --------------------------------------------------------------------------------------
     def fit(self, train, y=None, *, val=None, epochs=10, batch_size=64, seed=0, shuffle=True, drop_last=False,
@@ -320,9 +319,6 @@ class Trainer:
         logs = {"epochs": epochs, "batches_per_epoch": n_batches, "n_train": n}
         self.stop_requested = None
         self.model.train()
-        entry = _entry_layer(self.model)
-        if entry is not None:
-            entry.skip_input_grad = True  # d(loss)/d(data) is never used: don't compute it
         try:
             cbs.call("on_train_begin", self, logs)
             while self.epoch < epochs:
@@ -364,8 +360,6 @@ class Trainer:
             if self.verbose:
                 print(stop.reason, flush=True)
         finally:
-            if entry is not None:
-                entry.skip_input_grad = False
             self.model.train()
             self.model.clear_cache()
             logs.pop("batch_x", None), logs.pop("batch_y", None)
@@ -380,9 +374,16 @@ class Trainer:
         logs.update(batch=b, iteration=self.iteration + 1, batch_x=xb, batch_y=yb)
         cbs.call("on_batch_begin", self, logs)
         self.model.zero_grad()
+        if self.detect_anomaly:
+            with detect_anomaly(self.model):
+                scores = self.model.forward(xb)
+                data_loss = self.loss.forward(scores, yb)
+                self.model.backward(self.loss.backward(), need_input_grad=False)
+            self._after_backward(data_loss, logs, cbs, sums)
+            return
         try:
             scores = self.model.forward(xb)
-            data_loss = self._loss_forward(scores, yb)
+            data_loss = self.loss.forward(scores, yb)
         except NonFiniteError as err:
             self.model.clear_cache()
             logs.update(loss=float("nan"), data_loss=float("nan"), penalty=0.0, nonfinite=str(err))
@@ -394,7 +395,11 @@ class Trainer:
             located = NonFiniteError(f"{err}\n  {where}", where=err.where)
             located._located = True
             raise located from None
-        self.model.backward(self.loss.backward())
+        # d(loss)/d(data) is never used: the layer that receives the data does not compute it
+        self.model.backward(self.loss.backward(), need_input_grad=False)
+        self._after_backward(data_loss, logs, cbs, sums)
+
+    def _after_backward(self, data_loss, logs, cbs, sums):
         pen = self.penalty.add_to_grads(self.model) if self.penalty is not None else 0.0
         total = data_loss + pen
         logs.update(loss=total, data_loss=data_loss, penalty=pen)
@@ -409,12 +414,6 @@ class Trainer:
         sums["data_loss"] += data_loss
         sums["count"] += 1
         cbs.call("on_batch_end", self, logs)
-
-    def _loss_forward(self, scores, yb):
-        """The loss of a batch. Class labels were checked whole where they entered (``fit``), so
-        the loss does not re-check their range for every batch."""
-        with trusted_labels():
-            return self.loss.forward(scores, yb)
 
     # -- evaluation ---------------------------------------------------------------------------------------
     def _evaluate_arrays(self, X, y, with_details=True, batch_size=1024):
@@ -453,63 +452,31 @@ class Trainer:
 
     # -- locating NaN ---------------------------------------------------------------------------------------
     def locate_nonfinite(self, xb, yb) -> str:
-        """Re-run one batch and name the first module whose parameters, output or gradient are
-        not finite (a plain-language sentence)."""
+        """Re-run one batch in anomaly mode (``glassnet.detect_anomaly``) and name the first module
+        whose parameters, output or gradient are not finite (a plain-language sentence). The
+        model's gradients and mode are left as they were."""
         if xb is None:
             return "no batch to diagnose"
         if not all_finite(xb):
             return "the input batch itself contains NaN/inf"
-        leaves = [(name, m) for name, m in self.model.named_modules() if not m._modules]
         was_training = self.model.training
-
-        def wrap(name, m, method):
-            orig = getattr(m, method)
-
-            def checked(arg):
-                label = f"module '{name or type(m).__name__}' ({type(m).__name__})"
-                if method == "forward":
-                    for pn, p in m._parameters.items():
-                        if not all_finite(p.data):
-                            raise _Found(f"first non-finite value: parameter {pn} of {label} holds NaN/inf "
-                                         f"(a previous update blew it up)")
-                out = orig(arg)
-                if method == "forward" and not all_finite(out):
-                    raise _Found(f"first non-finite value: the output of {label}")
-                if method == "backward":
-                    if not all_finite(out):
-                        raise _Found(f"first non-finite value: the input gradient of {label} (backward pass)")
-                    for pn, p in m._parameters.items():
-                        if not all_finite(p.grad):
-                            raise _Found(f"first non-finite value: the gradient of parameter {pn} of {label}")
-                return out
-            return checked
-
-        saved_grads = {n: p.grad.copy() for n, p in self.model.named_parameters()}
-        errstate = np.errstate(all="ignore")  # this pass computes with NaN/inf on purpose
-        errstate.__enter__()
+        saved_grads = [(p, p._grad) for p in self.model.parameters()]
         try:
-            for name, m in leaves:
-                object.__setattr__(m, "forward", wrap(name, m, "forward"))
-                object.__setattr__(m, "backward", wrap(name, m, "backward"))
-            self.model.zero_grad()
-            try:
-                scores = self.model.forward(xb)
-                self.loss.forward(scores, yb)
-                self.model.backward(self.loss.backward())
-            except _Found as found:
-                return str(found)
-            except NonFiniteError as err:
-                return f"first non-finite value found by {err.where or 'a layer'}"
+            with detect_anomaly(self.model):
+                self.model.zero_grad()
+                try:
+                    scores = self.model.forward(xb)
+                    self.loss.forward(scores, yb)
+                    self.model.backward(self.loss.backward(), need_input_grad=False)
+                except NonFiniteError as err:
+                    return str(err) if str(err).startswith("first non-finite") else \
+                        f"first non-finite value found by {err.where or 'a layer'}"
             return "the forward and backward passes of this batch are finite now (the loss or penalty overflowed)"
         finally:
-            for _, m in leaves:
-                for method in ("forward", "backward"):
-                    m.__dict__.pop(method, None)
-            for n, p in self.model.named_parameters():
-                p.grad[...] = saved_grads[n]
+            for p, g in saved_grads:
+                p.grad = g
             self.model.clear_cache()
             self.model.train(was_training)
-            errstate.__exit__(None, None, None)
 
     # -- checkpoints ------------------------------------------------------------------------------------------
     def save_checkpoint(self, path):

@@ -5,14 +5,9 @@ import math
 
 import numpy as np
 
-from ..._checks import check_dtype_match, check_finite, check_float_array, describe, positive_int
+from ..._checks import as_generator, check_dtype_match, check_float_array, describe, positive_int
 from ...backend import DeviceMismatchError, device_of, get_array_module
 from ...errors import ShapeError
-
-
-def as_rng(rng) -> np.random.Generator:
-    """A Generator from a Generator, an int seed, or None (fresh entropy)."""
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
 def check_features(layer, x, n_features: int, who: str):
@@ -20,7 +15,6 @@ def check_features(layer, x, n_features: int, who: str):
     if type(x) is np.ndarray and x.ndim == 2 and x.shape[1] == n_features:  # the common case, in short
         p = next(iter(layer._parameters.values()), None)
         if p is not None and type(p.data) is np.ndarray and x.dtype == p.data.dtype:
-            check_finite(x, who)
             return
     check_float_array(x, who)
     if x.ndim < 2:
@@ -34,10 +28,11 @@ def check_features(layer, x, n_features: int, who: str):
 
 
 def check_values(x, layer, who: str):
-    """The input's dtype matches the layer's parameters, it is on their device, and finite."""
+    """The input's dtype matches the layer's parameters and it is on their device. (Values are
+    checked for NaN/inf where data enters glassnet and at the loss; ``glassnet.detect_anomaly``
+    names the first module producing one.)"""
     check_dtype_match(x, layer.dtype, who)
     check_same_device(x, layer, who)
-    check_finite(x, who)
 
 
 def check_same_device(x, layer, who: str):
@@ -60,8 +55,8 @@ def check_dout(dout, shape, who: str):
 
 
 def accumulate(param, grad):
-    """``param.grad += grad`` unless the parameter is absent (None) or frozen."""
-    if param is not None and not param.frozen:
+    """``param.accumulate(grad)`` unless the parameter is absent (None) or frozen."""
+    if param is not None and param.requires_grad:
         param.accumulate(grad)
 
 
@@ -71,4 +66,4 @@ def fill(param, values):
     param.data[...] = xp.asarray(values)
 
 
-__all__ = ["as_rng", "positive_int", "check_features", "check_values", "check_dout", "fill", "accumulate"]
+__all__ = ["as_generator", "positive_int", "check_features", "check_values", "check_dout", "fill", "accumulate"]

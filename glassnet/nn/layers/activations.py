@@ -10,7 +10,7 @@ from ..._checks import check_float_array
 from ...errors import ConfigError
 from .. import init as initializers
 from ..module import Module, Parameter
-from ._util import as_rng, check_dout, check_features, fill, positive_int
+from ._util import accumulate, as_generator, check_dout, check_features, fill, positive_int
 
 
 class _Elementwise(Module):
@@ -102,9 +102,9 @@ class Maxout(Module):
         width = self.out_features * self.pieces
         self.W = Parameter(np.empty((self.in_features, width), dtype=dtype), decay=True)
         self.b = Parameter(np.zeros(width, dtype=dtype), decay=False)
-        self._init_parameters(as_rng(rng))
+        self.init_parameters(as_generator(rng))
 
-    def _init_parameters(self, rng):
+    def init_parameters(self, rng):
         fill(self.W, initializers.get(self.init)(self.W.shape, rng=rng, dtype=self.W.dtype))
         self.b.data[...] = 0
 
@@ -119,10 +119,8 @@ class Maxout(Module):
         cache = self._pop()
         check_dout(dout, (cache[0].shape[0], self.out_features), "Maxout")
         dx, dW, db = F.maxout_backward(dout, cache)
-        if not self.W.frozen:
-            self.W.accumulate(dW)
-        if not self.b.frozen:
-            self.b.accumulate(db)
+        accumulate(self.W, dW)
+        accumulate(self.b, db)
         return dx
 
     def extra_repr(self):

@@ -7,10 +7,10 @@ from ... import functional as F
 from ..._checks import check_float_array, describe
 from ...errors import ConfigError, ShapeError
 from ...functional.conv import out_size, pair
-from ...functional.workspace import Workspace
+from ...kernels.workspace import Workspace
 from .. import init as initializers
 from ..module import Module, Parameter
-from ._util import accumulate, as_rng, check_dout, check_values, fill, positive_int
+from ._util import accumulate, as_generator, check_dout, check_values, fill, positive_int
 
 
 def _nonneg_pair(v, who, name, minimum):
@@ -24,7 +24,6 @@ def _nonneg_pair(v, who, name, minimum):
 
 
 class _ConvNd(Module):
-    supports_skip_input_grad = True
     _dims = 2
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
@@ -48,10 +47,14 @@ class _ConvNd(Module):
         shape = (self.out_channels, self.in_channels) + (self._k if self._dims == 2 else self._k[1:])
         self.W = Parameter(np.empty(shape, dtype=dtype), decay=True)
         self.b = Parameter(np.zeros(self.out_channels, dtype=dtype), decay=False) if bias else None
-        self._init_parameters(as_rng(rng))
+        self.init_parameters(as_generator(rng))
         object.__setattr__(self, "_workspace", Workspace())  # im2col columns, reused step to step
 
-    def _init_parameters(self, rng):
+    def drop_cache(self):
+        super().drop_cache()
+        self._workspace.clear()
+
+    def init_parameters(self, rng):
         fill(self.W, initializers.get(self.init)(self.W.shape, rng=rng, dtype=self.W.dtype))
         if self.b is not None:
             self.b.data[...] = 0
@@ -107,14 +110,14 @@ class _ConvNd(Module):
         self._save(cache)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, need_input_grad=True):
         cache = self._pop()
         N = cache.x_shape[0]
         check_dout(dout, (N, self.out_channels) + (cache.out_hw if self._dims == 2 else cache.out_hw[1:]),
                    self._who)
-        need_w = not self.W.frozen or (self.b is not None and not self.b.frozen)
+        need_w = self.W.requires_grad or (self.b is not None and self.b.requires_grad)
         back = F.conv2d_backward if self._dims == 2 else F.conv1d_backward
-        dx, dW, db = back(dout, cache, need_dx=not self.skip_input_grad, need_dw=need_w)
+        dx, dW, db = back(dout, cache, need_dx=need_input_grad, need_dw=need_w)
         accumulate(self.W, dW)
         accumulate(self.b, db)
         return dx

@@ -7,7 +7,7 @@ from ... import functional as F
 from ..._checks import check_float_array
 from ...errors import ConfigError
 from ..module import Module
-from ._util import as_rng, check_dout
+from ._util import check_dout
 
 
 class Dropout(Module):
@@ -23,7 +23,7 @@ class Dropout(Module):
             raise ConfigError(f"Dropout: p is the probability of dropping a unit and must lie in "
                              f"[0, 1], got {p!r}")
         self.p = float(p)
-        self.rng = as_rng(rng)
+        self.register_generator("rng", rng)
 
     def forward(self, x):
         check_float_array(x, "Dropout")

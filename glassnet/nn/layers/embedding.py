@@ -8,7 +8,7 @@ from ...backend import get_array_module
 from ...errors import ShapeError
 from .. import init as initializers
 from ..module import Module, Parameter
-from ._util import as_rng, check_same_device, fill, positive_int
+from ._util import as_generator, check_same_device, fill, positive_int
 
 
 def _scatter_add(xp, target, idx, values):
@@ -31,9 +31,9 @@ class Embedding(Module):
         self.init = init
         initializers.get(init)
         self.W = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dtype=dtype), decay=True)
-        self._init_parameters(as_rng(rng))
+        self.init_parameters(as_generator(rng))
 
-    def _init_parameters(self, rng):
+    def init_parameters(self, rng):
         fill(self.W, initializers.get(self.init)(self.W.shape, rng=rng, dtype=self.W.dtype))
 
     def forward(self, ids):
@@ -62,7 +62,7 @@ class Embedding(Module):
         want = tuple(ids.shape) + (self.embedding_dim,)
         if tuple(dout.shape) != want:
             raise ShapeError(f"Embedding.backward: upstream gradient must have shape {want}, got {describe(dout)}")
-        if not self.W.frozen:
+        if self.W.requires_grad:
             xp = get_array_module(dout)
             _scatter_add(xp, self.W.grad, ids.reshape(-1), dout.reshape(-1, self.embedding_dim))
         return None

@@ -6,7 +6,7 @@ import numpy as np
 from ... import functional as F
 from .. import init as initializers
 from ..module import Module, Parameter
-from ._util import accumulate, as_rng, check_dout, check_features, fill, positive_int
+from ._util import accumulate, as_generator, check_dout, check_features, fill, positive_int
 
 
 class Linear(Module):
@@ -18,8 +18,6 @@ class Linear(Module):
     and are exempt from weight decay.
     """
 
-    supports_skip_input_grad = True
-
     def __init__(self, in_features, out_features, bias=True, init="he", rng=None, dtype=np.float32):
         super().__init__()
         self.in_features = positive_int(in_features, "Linear", "in_features")
@@ -28,9 +26,9 @@ class Linear(Module):
         initializers.get(init)  # fail early on an unknown name
         self.W = Parameter(np.empty((self.in_features, self.out_features), dtype=dtype), decay=True)
         self.b = Parameter(np.zeros(self.out_features, dtype=dtype), decay=False) if bias else None
-        self._init_parameters(as_rng(rng))
+        self.init_parameters(as_generator(rng))
 
-    def _init_parameters(self, rng):
+    def init_parameters(self, rng):
         w = initializers.get(self.init)(self.W.shape, rng=rng, dtype=self.W.dtype)
         fill(self.W, w)
         if self.b is not None:
@@ -46,21 +44,14 @@ class Linear(Module):
         self._save(cache)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, need_input_grad=True):
         cache = self._pop()
         check_dout(dout, (cache[0].shape[0], self.out_features), self._who)
         W, b = self.W, self.b
-        need = not W.frozen or (b is not None and not b.frozen)
-        # after zero_grad the products are written straight into the gradient arrays (no pass of zeros, no add)
-        dW_out = None if W.frozen else W.unwritten_grad()
-        db_out = None if b is None or b.frozen else b.unwritten_grad()
-        dx, dW, db = F.linear_backward(dout, cache, need_dW=need, need_dx=not self.skip_input_grad,
-                                       dW_out=dW_out, db_out=db_out)
-        for p, g, out in ((W, dW, dW_out), (b, db, db_out)):
-            if out is not None:
-                p.mark_written()
-            else:
-                accumulate(p, g)
+        need_dW = W.requires_grad or (b is not None and b.requires_grad)
+        dx, dW, db = F.linear_backward(dout, cache, need_dW=need_dW, need_dx=need_input_grad)
+        accumulate(W, dW)
+        accumulate(b, db)
         return dx
 
     def extra_repr(self):

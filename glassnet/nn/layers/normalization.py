@@ -9,7 +9,7 @@ from ... import functional as F
 from ..._checks import check_float_array, describe
 from ...errors import ConfigError, DataError, ShapeError
 from ..module import Module, Parameter
-from ._util import check_dout, check_values, positive_int
+from ._util import accumulate, check_dout, check_values, positive_int
 
 
 class BatchNorm1d(Module):
@@ -35,14 +35,14 @@ class BatchNorm1d(Module):
         if not isinstance(eps, numbers.Real) or eps <= 0:
             raise ConfigError(f"{me}: eps must be positive, got {eps!r}")
         self.momentum, self.eps = float(momentum), float(eps)
-        # allocated first, filled by _init_parameters (as every layer does)
+        # allocated first, filled by init_parameters (as every layer does)
         self.gamma = Parameter(np.empty(self.num_features, dtype=dtype), decay=False)
         self.beta = Parameter(np.empty(self.num_features, dtype=dtype), decay=False)
         self.register_buffer("running_mean", np.empty(self.num_features, dtype=dtype))
         self.register_buffer("running_var", np.empty(self.num_features, dtype=dtype))
-        self._init_parameters(None)
+        self.init_parameters(None)
 
-    def _init_parameters(self, rng):
+    def init_parameters(self, rng):
         self.gamma.data[...] = 1
         self.beta.data[...] = 0
         self.running_mean[...] = 0
@@ -71,10 +71,8 @@ class BatchNorm1d(Module):
         cache = self._pop()
         check_dout(dout, cache.shape, type(self).__name__)
         dx, dgamma, dbeta = F.batchnorm_backward(dout, cache)
-        if not self.gamma.frozen:
-            self.gamma.accumulate(dgamma)
-        if not self.beta.frozen:
-            self.beta.accumulate(dbeta)
+        accumulate(self.gamma, dgamma)
+        accumulate(self.beta, dbeta)
         return dx
 
     def extra_repr(self):

@@ -3,7 +3,7 @@ and GlobalAvgPool over all spatial positions."""
 from __future__ import annotations
 
 from ... import functional as F
-from ..._checks import check_finite, check_float_array, describe
+from ..._checks import check_float_array, describe
 from ...errors import ConfigError, ShapeError
 from ..module import Module
 from ._util import check_dout
@@ -42,7 +42,6 @@ class _Pool(Module):
         if x.ndim != self._dims + 2:
             layout = "(N, C, H, W)" if self._dims == 2 else "(N, C, L)"
             raise ShapeError(f"{who}: expected input of shape {layout}, got {describe(x)}")
-        check_finite(x, who)
         x4 = x if self._dims == 2 else x[:, :, None, :]
         fwd = F.max_pool2d_forward if self._max else F.avg_pool2d_forward
         out, cache = fwd(x4, self._k, self._s, who=who)

@@ -15,16 +15,15 @@ import copy
 import numpy as np
 
 from ... import functional as F
-from ..._checks import check_finite, check_float_array, describe, trusted_inputs
+from ..._checks import check_float_array, describe
 from ...backend import get_array_module
 from ...errors import ShapeError
 from .. import init as initializers
 from ..module import Module, Parameter, _annotate
-from ._util import accumulate, as_rng, check_dout, check_values, fill, positive_int
+from ._util import accumulate, as_generator, check_dout, check_values, fill, positive_int
 
 
 class _Recurrent(Module):
-    supports_skip_input_grad = True
     _gates = 1  # G = gates * hidden_size
     _lstm = False
 
@@ -44,12 +43,12 @@ class _Recurrent(Module):
         self._make_biases(G, dtype)
         self.last_state = None
         self.state_grad = None
-        self._init_parameters(as_rng(rng))
+        self.init_parameters(as_generator(rng))
 
     def _make_biases(self, G, dtype):
         self.b = Parameter(np.zeros(G, dtype=dtype), decay=False)
 
-    def _init_parameters(self, rng):
+    def init_parameters(self, rng):
         H = self.hidden_size
         fill(self.Wx, initializers.get(self.init)(self.Wx.shape, rng=rng, dtype=self.Wx.dtype))
         # one square recurrent block per gate, so each gate's recurrence is orthogonal on its own
@@ -108,7 +107,7 @@ class _Recurrent(Module):
         self._save((cache, x.shape))
         return hs if self.return_sequences else hs[:, -1]
 
-    def backward(self, dout, dstate=None):
+    def backward(self, dout, dstate=None, need_input_grad=True):
         cache, (N, T, _) = self._pop()
         H = self.hidden_size
         xp = get_array_module(dout)
@@ -121,7 +120,7 @@ class _Recurrent(Module):
             dhs[:, -1] = dout
         if dstate is not None and self._lstm:
             dstate = tuple(dstate)
-        grads = self._back(dhs, cache, dstate, need_dx=not self.skip_input_grad)
+        grads = self._back(dhs, cache, dstate, need_dx=need_input_grad)
         dx, states_grad, pgrads = grads
         self.state_grad = states_grad if self._lstm else states_grad[0]
         for p, g in zip(self._parameters.values(), pgrads):
@@ -208,15 +207,13 @@ class Bidirectional(Module):
     backward pass after reading the whole sequence]. Parameters: ``fwd.*`` and ``bwd.*``.
     """
 
-    supports_skip_input_grad = True
-
     def __init__(self, layer, rng=None):
         super().__init__()
         if not isinstance(layer, _Recurrent):
             raise TypeError(f"Bidirectional: expected an RNN, LSTM or GRU layer, got {type(layer).__name__}")
         self.fwd = layer
         bwd = copy.deepcopy(layer)
-        bwd._init_parameters(as_rng(rng))
+        bwd.init_parameters(as_generator(rng))
         self.bwd = bwd
 
     @property
@@ -228,31 +225,28 @@ class Bidirectional(Module):
         if getattr(x, "ndim", 0) != 3:
             raise ShapeError(f"Bidirectional({type(self.fwd).__name__}): expected input of shape (N, T, "
                              f"{self.fwd.input_size}), got {describe(x)}")
-        check_finite(x, f"Bidirectional({type(self.fwd).__name__})")
-        with trusted_inputs():
-            a = self._child("fwd", "forward", x)
-            b = self._child("bwd", "forward", x[:, ::-1])
+        a = self._child("fwd", "forward", x)
+        b = self._child("bwd", "forward", x[:, ::-1])
         if self.return_sequences:
             b = b[:, ::-1]
         self._save(a.shape[-1])
         return xp.concatenate([a, b], axis=-1)
 
-    def backward(self, dout):
+    def backward(self, dout, need_input_grad=True):
         H = self._pop()
-        for m in (self.fwd, self.bwd):
-            m.skip_input_grad = self.skip_input_grad
         da, db = dout[..., :H], dout[..., H:]
         if self.return_sequences:
             db = db[:, ::-1]
-        dxa = self._child("fwd", "backward", get_array_module(dout).ascontiguousarray(da))
-        dxb = self._child("bwd", "backward", get_array_module(dout).ascontiguousarray(db))
+        xp = get_array_module(dout)
+        dxa = self._child("fwd", "backward", xp.ascontiguousarray(da), need_input_grad=need_input_grad)
+        dxb = self._child("bwd", "backward", xp.ascontiguousarray(db), need_input_grad=need_input_grad)
         if dxa is None:
             return None
         return dxa + dxb[:, ::-1]
 
-    def _child(self, name, method, arg):
+    def _child(self, name, method, arg, **kw):
         try:
-            return getattr(self._modules[name], method)(arg)
+            return getattr(self._modules[name], method)(arg, **kw)
         except Exception as err:
             _annotate(err, f"Bidirectional.{name} ({type(self._modules[name]).__name__})",
                       getattr(arg, "shape", None) if method == "forward" else None)

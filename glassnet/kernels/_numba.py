@@ -33,12 +33,10 @@ are cached on disk by Numba.
 from __future__ import annotations
 
 import math
-import os
 import threading
 
 import numpy as np
 
-_enabled = os.environ.get("GLASSNET_JIT", "1").strip().lower() not in ("0", "false", "no", "off")
 _numba_found = None  # unknown until first asked
 _kernels: dict = {}  # (kernel name, reassociate) -> compiled kernel
 
@@ -55,13 +53,10 @@ def available() -> bool:
     return _numba_found
 
 
-def set_enabled(flag: bool) -> None:
-    global _enabled
-    _enabled = bool(flag)
-
-
 def enabled() -> bool:
-    return _enabled and available()
+    """Numba is there and kernels are not switched off (``glassnet.kernels.set_enabled``)."""
+    from . import enabled as kernels_on
+    return kernels_on() and available()
 
 
 def usable(*arrays) -> bool:
@@ -81,7 +76,7 @@ def usable(*arrays) -> bool:
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _compiled(fn, reassociate=False, parallel=False):
+def compiled(fn, reassociate=False, parallel=False):
     """``fn`` compiled by Numba on first use (cached here and on disk), with the options every
     kernel needs: ``error_model="numpy"`` (no per-element division check, which would stop the
     loops from vectorizing), no bounds checks, no fast-math (so results stay bit-identical).
@@ -122,7 +117,7 @@ def launch(kernel, *args):
 
 
 # -- the kernels, as plain Python; each runs only through _compiled -------------------------------
-def _adam(p, g, m, v, coef):  # pragma: no cover - compiled
+def adam_kernel(p, g, m, v, coef):  # pragma: no cover - compiled
     b1, c1, b2, c2, eps, scale = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5]
     for k in range(p.shape[0]):
         gk = g[k]
@@ -399,23 +394,11 @@ def _moments(v):  # pragma: no cover - compiled (with reassociation: the sums ve
 
 
 # -- what the library calls -----------------------------------------------------------------------
-def adam_step(p, g, m, v, b1, b2, eps, scale):
-    """In place, in one pass: ``m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
-    p += m / (sqrt(v) + eps) * scale`` (all arrays contiguous, one dtype). The step itself is not
-    stored (one parameter-sized write fewer): ``Adam`` recomputes it from m and v when asked."""
-    # the scalars in the arrays' precision, as NumPy casts Python floats (one small array: cheaper
-    # to make and to pass than six scalars; this runs at every step)
-    coef = np.array((b1, 1 - b1, b2, 1 - b2, eps, scale), dtype=p.dtype)
-    if p.ndim != 1:
-        p, g, m, v = p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
-    _compiled(_adam)(p, g, m, v, coef)
-
-
 def relu_backward(dout, x):
     """``dout * (x > 0)`` in one pass (the product kept, so NaN/inf in ``dout`` spread as in NumPy)."""
     out = np.empty_like(dout)
     f = dout.dtype.type
-    _compiled(_relu_backward)(dout.reshape(-1), x.reshape(-1), out.reshape(-1), f(1), f(0))
+    compiled(_relu_backward)(dout.reshape(-1), x.reshape(-1), out.reshape(-1), f(1), f(0))
     return out
 
 
@@ -431,7 +414,7 @@ def softmax_cross_entropy(scores, labels):
     d = np.empty_like(scores)
     n = scores.shape[0]
     labels = labels.astype(np.int64, copy=False)  # one compiled version per float dtype, not per label dtype
-    total = _compiled(_softmax_xent)(scores, labels, d, scores.dtype.type(1.0 / n))
+    total = compiled(_softmax_xent)(scores, labels, d, scores.dtype.type(1.0 / n))
     if total < 0:
         return None  # a label out of range or a non-finite score (the loss itself is never negative)
     return total / n, d
@@ -451,7 +434,7 @@ def histogram(values, bins):
         return np.histogram(values.astype(np.float64), bins=bins)
     edges = np.linspace(first, last, bins + 1, endpoint=True)
     counts = np.zeros(bins, dtype=np.int64)
-    _compiled(_histogram)(values, first, last - first, float(bins), edges, counts)
+    compiled(_histogram)(values, first, last - first, float(bins), edges, counts)
     return counts, edges
 
 
@@ -459,7 +442,7 @@ def mean_var(values):
     """(mean, variance) of a contiguous 1-D float32/float64 array, accumulated in float64 in two
     passes like ``np.mean``/``np.var`` with ``dtype=np.float64`` (other summation order: equal to
     float64 rounding), without their float64 temporary."""
-    return _compiled(_moments, reassociate=True)(values)
+    return compiled(_moments, reassociate=True)(values)
 
 
 def _planes(a):
@@ -472,14 +455,14 @@ def max_pool(x, kernel, stride, out_hw, arg_dtype):
     N, C = x.shape[:2]
     out = np.empty((N, C) + tuple(out_hw), dtype=x.dtype)
     arg = np.empty(out.shape, dtype=arg_dtype)
-    _compiled(_max_pool)(_planes(x), *kernel, *stride, _planes(out), _planes(arg))
+    compiled(_max_pool)(_planes(x), *kernel, *stride, _planes(out), _planes(arg))
     return out, arg
 
 
 def max_pool_backward(dout, arg, kernel, stride, x_shape):
     """dx: each window's gradient added at its maximum, offset by offset as in the NumPy path."""
     dx = np.zeros(x_shape, dtype=dout.dtype)
-    _compiled(_max_pool_back)(_planes(dout), _planes(arg), *kernel, *stride, _planes(dx), dout.dtype.type(0))
+    compiled(_max_pool_back)(_planes(dout), _planes(arg), *kernel, *stride, _planes(dx), dout.dtype.type(0))
     return dx
 
 
@@ -488,14 +471,14 @@ def avg_pool(x, kernel, stride, out_hw):
     1/(kh*kw) in the array's precision, as the NumPy path."""
     N, C = x.shape[:2]
     out = np.empty((N, C) + tuple(out_hw), dtype=x.dtype)
-    _compiled(_avg_pool)(_planes(x), *kernel, *stride, _planes(out), x.dtype.type(1.0 / (kernel[0] * kernel[1])))
+    compiled(_avg_pool)(_planes(x), *kernel, *stride, _planes(out), x.dtype.type(1.0 / (kernel[0] * kernel[1])))
     return out
 
 
 def avg_pool_backward(dout, kernel, stride, x_shape):
     dx = np.zeros(x_shape, dtype=dout.dtype)
     scale = dout.dtype.type(1.0 / (kernel[0] * kernel[1]))
-    _compiled(_avg_pool_back)(_planes(dout), *kernel, *stride, _planes(dx), scale)
+    compiled(_avg_pool_back)(_planes(dout), *kernel, *stride, _planes(dx), scale)
     return dx
 
 
@@ -522,11 +505,11 @@ def batchnorm_train_forward(x, gamma, beta, eps):
     m = x.size // x.shape[1]
     mean = (_bn_sum(x3) / m).astype(x.dtype)
     sq = np.empty(x.shape[1])
-    _compiled(squares, reassociate=x3.ndim == 3)(x3, mean, sq)
+    compiled(squares, reassociate=x3.ndim == 3)(x3, mean, sq)
     var = (sq / m).astype(x.dtype)
     inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
     out = np.empty_like(x)
-    _compiled(normalize)(x3, mean, (gamma * inv_std).astype(x.dtype), beta.astype(x.dtype), out.reshape(x3.shape))
+    compiled(normalize)(x3, mean, (gamma * inv_std).astype(x.dtype), beta.astype(x.dtype), out.reshape(x3.shape))
     return out, mean, var, inv_std
 
 
@@ -538,11 +521,11 @@ def batchnorm_train_backward(dout, x, mean, inv_std, gamma):
     m = x.size // x.shape[1]
     dbeta = _bn_sum(g3)
     dot = np.empty(x.shape[1])
-    _compiled(dot_kernel, reassociate=x3.ndim == 3)(g3, x3, mean, dot)
+    compiled(dot_kernel, reassociate=x3.ndim == 3)(g3, x3, mean, dot)
     dgamma = (dot * inv_std).astype(x.dtype)
     k = gamma * inv_std
     dx = np.empty_like(dout)
-    _compiled(input_grad)(g3, x3, mean, k, (k * dgamma * inv_std / m).astype(x.dtype),
+    compiled(input_grad)(g3, x3, mean, k, (k * dgamma * inv_std / m).astype(x.dtype),
                           (k * dbeta / m).astype(x.dtype), dx.reshape(x3.shape))
     return dx, dgamma, dbeta
 
@@ -550,7 +533,7 @@ def batchnorm_train_backward(dout, x, mean, inv_std, gamma):
 def lstm_forward_gates(g, half, shift, c_prev, c):
     """After the step's tanh: ``g = g * half + shift`` (the gate values, in place), then
     ``c = f * c_prev + i * g_cell``."""
-    _compiled(_lstm_gates)(g, half, shift, c_prev, c)
+    compiled(_lstm_gates)(g, half, shift, c_prev, c)
 
 
 def lstm_backward_step(dh, dhs, dc, gates, c_prev, tc, da):
@@ -559,4 +542,4 @@ def lstm_backward_step(dh, dhs, dc, gates, c_prev, tc, da):
     ``dh += dhs; dc += dh * (1 - tanh(c)^2) * o; da = [i' dc, f' dc, g' dc, o' dh]`` with
     ``i' = (i - i^2) g``, ``f' = (f - f^2) c_prev``, ``g' = (1 - g^2) i``, ``o' = (o - o^2) tanh(c)``;
     then ``dc *= f``; dh is not written back."""
-    _compiled(_lstm_step)(dh, dhs, dc, gates, c_prev, tc, da, gates.dtype.type(1))
+    compiled(_lstm_step)(dh, dhs, dc, gates, c_prev, tc, da, gates.dtype.type(1))

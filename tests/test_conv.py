@@ -103,63 +103,6 @@ def test_maxpool_sends_gradient_to_the_first_maximum_on_ties():
     assert dx[0, 0].tolist() == [[1.0, 0.0], [0.0, 0.0]]
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 4, 6), (1, 1, 2, 2), (3, 2, 8, 2)])
-def test_maxpool_2x2_fast_path_equals_the_general_path_with_ties(rng, shape):
-    """The 2x2/2 halving passes pick the same (first) maximum as the per-offset passes."""
-    x = rng.integers(0, 3, shape).astype(np.float64)  # many ties, as after a ReLU
-    out, cache = F.max_pool2d_forward(x, (2, 2), (2, 2))
-    ref_out, ref_cache = F.max_pool2d_forward(np.asfortranarray(x), (2, 2), (2, 2))  # not contiguous: general
-    assert cache.halves is not None and ref_cache.halves is None
-    np.testing.assert_array_equal(out, ref_out)
-    np.testing.assert_array_equal(out, naive.pool2d(x, (2, 2), (2, 2), np.max))
-    dout = rng.standard_normal(out.shape)
-    np.testing.assert_array_equal(F.max_pool2d_backward(dout, cache), F.max_pool2d_backward(dout, ref_cache))
-
-
-@pytest.mark.parametrize("shape", [(2, 3, 4, 6), (1, 1, 2, 2)])
-def test_avgpool_2x2_fast_path_equals_the_general_path(rng, shape):
-    x = rng.standard_normal(shape)
-    out, cache = F.avg_pool2d_forward(x, (2, 2), (2, 2))
-    ref_out, ref_cache = F.avg_pool2d_forward(np.asfortranarray(x), (2, 2), (2, 2))
-    assert cache.halves and not ref_cache.halves
-    np.testing.assert_allclose(out, ref_out, rtol=1e-14)
-    np.testing.assert_allclose(out, naive.pool2d(x, (2, 2), (2, 2), np.mean), rtol=1e-14)
-    dout = rng.standard_normal(out.shape)
-    np.testing.assert_allclose(F.avg_pool2d_backward(dout, cache), F.avg_pool2d_backward(dout, ref_cache), rtol=1e-14)
-
-
-@pytest.mark.parametrize("H,W,k,s", [g for g in POOLS if g != (4, 4, 2, 2)] + [(17, 18, 17, 1)])  # not the
-# 2x2/2 halving path; the last: 289 offsets (int32 positions)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_compiled_pooling_is_bit_identical_to_numpy(H, W, k, s, dtype, jit_on):
-    """The Numba pooling loops give the per-offset NumPy passes' values exactly: ties (first
-    maximum), NaN and inf in the input, non-finite upstream gradients, overlapping windows
-    (each input position sums its windows' gradients in the same order)."""
-    rng = np.random.default_rng(7)
-    k, s = F.conv.pair(k), F.conv.pair(s)
-    x = rng.integers(0, 4, (2, 3, H, W)).astype(dtype)  # many ties
-    x[0, 0, 0, :3] = [np.nan, 5, np.nan]
-    x[0, 1, 1, 1], x[1, 2, -1, -1], x[1, 0, 2, 0] = np.inf, -np.inf, np.nan
-    assert jit_on.usable(x)
-    out_shape = (2, 3, (H - k[0]) // s[0] + 1, (W - k[1]) // s[1] + 1)
-    dout = rng.standard_normal(out_shape).astype(dtype)
-    dout[0, 2, 0, 0], dout[1, 1, -1, -1] = np.nan, np.inf
-    for fwd, bwd in ((F.max_pool2d_forward, F.max_pool2d_backward), (F.avg_pool2d_forward, F.avg_pool2d_backward)):
-        got = {}
-        for jit in (True, False):
-            gn.kernels.set_enabled(jit)
-            out, cache = fwd(x, k, s)
-            with np.errstate(invalid="ignore"):
-                got[jit] = out, cache.arg, bwd(dout, cache), bwd(dout[:, :, ::-1], cache)  # the last: strided
-        for a, b in zip(got[True], got[False]):
-            if a is not None:
-                assert a.dtype == b.dtype
-                np.testing.assert_array_equal(a, b)
-    assert got[True][1] is None  # avg pooling keeps no positions; max pooling's were compared above
-    gn.kernels.set_enabled(True)
-    assert F.max_pool2d_forward(x, k, s)[1].arg.dtype == (np.int32 if k[0] * k[1] >= 256 else np.uint8)
-
-
 @pytest.mark.parametrize("kind", ["max", "avg"])
 def test_pool1d(rng, kind):
     cls = gn.nn.MaxPool1d if kind == "max" else gn.nn.AvgPool1d

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import glassnet.functional as F
-from glassnet.functional import activations as _act
+from glassnet.kernels import activations as _act
 from glassnet.gradcheck import check_gradients
 
 import naive
@@ -63,11 +63,12 @@ def test_relu_forward_matches_the_definition_on_every_path(shape, dtype):
     x = rng.standard_normal(shape).astype(dtype)
     x.flat[:3] = [np.nan, np.inf, -np.inf]
     for inp in (x, x[:, ::2], x.T):
-        out, _ = F.relu_forward(inp)
-        ref = np.where((inp > 0) | np.isnan(inp), inp, dtype(0))
-        np.testing.assert_array_equal(out, ref)
-        assert out.dtype == dtype and not np.shares_memory(out, inp)
-        out[...] = 7  # the caller owns the output: writing it must not touch the shared zeros
+        for relu in (F.relu_forward, _act._forward_shared_zeros):  # the reference and the kernel
+            out, _ = relu(inp)
+            ref = np.where((inp > 0) | np.isnan(inp), inp, dtype(0))
+            np.testing.assert_array_equal(out, ref)
+            assert out.dtype == dtype and not np.shares_memory(out, inp)
+            out[...] = 7  # the caller owns the output: writing it must not touch the shared zeros
     for z in _act._zeros.values():
         assert not z.flags.writeable and not z.any()
 

@@ -10,8 +10,8 @@ class BuggySigmoid(gn.nn.Sigmoid):
     """Backward forgets the (1 - s) factor."""
 
     def backward(self, dout):
-        (s, _shape) = self._pop()
-        return dout * s
+        cache, _shape = self._pop()  # the kernels' dispatch cache: .value is the reference's (the output)
+        return dout * cache.value
 
 
 class SlightlyOffLinear(gn.nn.Linear):

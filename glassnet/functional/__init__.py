@@ -64,3 +64,14 @@ __all__ = [
     "tanh_backward",
     "tanh_forward",
 ]
+
+# -- every layer operation's reference, registered with the dispatch point of glassnet.kernels -------
+from .. import kernels as _kernels  # noqa: E402
+
+for _op, _fwd, _bwd in (("relu", relu_forward, relu_backward), ("leaky_relu", leaky_relu_forward, leaky_relu_backward),
+                        ("sigmoid", sigmoid_forward, sigmoid_backward), ("tanh", tanh_forward, tanh_backward),
+                        ("softmax", softmax_forward, softmax_backward),
+                        ("max_pool2d", max_pool2d_forward, max_pool2d_backward),
+                        ("avg_pool2d", avg_pool2d_forward, avg_pool2d_backward)):
+    _kernels.reference(_op, _fwd, _bwd)
+del _op, _fwd, _bwd

@@ -7,42 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import _numba as _jit
 from ..backend import get_array_module
-
-_ZEROS_MAX = 1 << 20  # elements: at most 4 MiB (float32) / 8 MiB (float64) of shared zeros per dtype
-_zeros: dict = {}
-
-
-def _zeros_like(x):
-    """A read-only NumPy array of zeros shaped like ``x``, or None when ``x`` is large (then 0 is
-    broadcast). NumPy's maximum runs its vectorized loop only when both operands are arrays; with a
-    broadcast scalar it is ~2.5x slower (float32, 256x512, NumPy 2.4)."""
-    n = x.size
-    if n > _ZEROS_MAX:
-        return None
-    z = _zeros.get(x.dtype)
-    if z is None or z.size < n:
-        z = np.zeros(max(n, 4096), dtype=x.dtype)
-        z.setflags(write=False)
-        _zeros[x.dtype] = z
-    return z[:n].reshape(x.shape)
-
 
 # ReLU: f(x) = max(0, x); subgradient at 0 is 0 (the notes' convention, x > 0).
 def relu_forward(x):
     xp = get_array_module(x)
-    zeros = _zeros_like(x) if xp is np else None
-    return xp.maximum(x, 0 if zeros is None else zeros), x
+    return xp.maximum(x, 0), x
 
 
 def relu_backward(dout, cache):
-    if get_array_module(dout).__name__ != "numpy":  # CuPy: one fused kernel
-        from ._fused import relu_backward as fused
-        return fused(dout, cache)
-    if dout.shape == cache.shape and _jit.usable(dout, cache):  # Numba: one pass, same values
-        return _jit.relu_backward(dout, cache)
-    # a multiplicative mask (np.where is several times slower on large arrays)
     return dout * (cache > 0)
 
 

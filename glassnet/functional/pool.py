@@ -3,17 +3,15 @@
 Windows of ``kernel`` taken every ``stride`` (default: the kernel, i.e. non-overlapping).
 Both directions run one vectorized pass per kernel offset over a strided view of the input
 (kh*kw passes, no copy of the windows, no loop over pixels or samples); backward writes
-directly when windows are disjoint and adds when they overlap. With Numba (``glassnet._jit``)
-a compiled loop does the same arithmetic in the same order, window by window (bit-identical;
-3x3/2 max pooling 2-3x faster); 2x2/2 pooling keeps its two halving passes. Max pooling sends
-the gradient to the first maximum of each window (as PyTorch does).
+directly when windows are disjoint and adds when they overlap. Max pooling sends the gradient
+to the first maximum of each window (as PyTorch does). Faster paths (2x2 halving passes, a
+compiled window loop) are in ``glassnet.kernels.pooling``.
 """
 from __future__ import annotations
 
 import math
 from typing import NamedTuple
 
-from ..kernels import _numba as _jit
 from ..backend import get_array_module
 from ..errors import ShapeError
 from .conv import out_size
@@ -26,8 +24,6 @@ class PoolCache(NamedTuple):
     out_hw: tuple
     arg: object  # max pooling: offset (0..kh*kw-1) of each window's maximum, (N, C, Ho, Wo); None for avg
     overlap: bool  # windows overlap, so their gradients must be summed
-    # 2x2 fast path: max pooling (odd column won, flat (N*C*H*Wo,); lower row won, (N*C*Ho, Wo)); avg: True
-    halves: object = None
 
 
 def _geometry(x, kernel, stride, who):
@@ -57,12 +53,7 @@ def max_pool2d_forward(x, kernel, stride=None, who="max_pool2d"):
     xp = get_array_module(x)
     stride = kernel if stride is None else stride
     Ho, Wo, overlap = _geometry(x, kernel, stride, who)
-    if _is_2x2(x, kernel, stride):
-        return _max_pool_2x2(xp, x)
     arg_dtype = xp.uint8 if kernel[0] * kernel[1] < 256 else xp.int32
-    if _jit.usable(x):  # Numba: one pass over each window instead of kh*kw passes over strided views
-        out, arg = _jit.max_pool(x, tuple(kernel), tuple(stride), (Ho, Wo), arg_dtype)
-        return out, PoolCache(tuple(x.shape), tuple(kernel), tuple(stride), (Ho, Wo), arg, overlap)
     views = _offsets(kernel, stride, (Ho, Wo))
     out = x[next(views)].copy()
     arg = xp.zeros(out.shape, dtype=arg_dtype)
@@ -74,46 +65,9 @@ def max_pool2d_forward(x, kernel, stride=None, who="max_pool2d"):
     return out, PoolCache(tuple(x.shape), tuple(kernel), tuple(stride), (Ho, Wo), arg, overlap)
 
 
-def _max_pool_2x2(xp, x):
-    """The common 2x2/2 case in two halving passes, each over long (1-D strided or contiguous)
-    runs instead of NumPy's slow short strided rows: first the maximum of every horizontal
-    pair (even/odd elements of the flat input), then of every vertical pair of those. Ties go
-    to the left column, then the upper row: the first maximum in row-major order, as in the
-    general path (the first row holding the window's maximum, at its first column)."""
-    N, C, H, W = x.shape
-    flat = x.reshape(-1)
-    left, right = flat[0::2], flat[1::2]
-    right_won = right > left
-    pairs = xp.maximum(left, right).reshape(N * C * (H // 2), 2, W // 2)
-    upper, lower = pairs[:, 0], pairs[:, 1]
-    lower_won = lower > upper
-    out = xp.maximum(upper, lower).reshape(N, C, H // 2, W // 2)
-    return out, PoolCache(tuple(x.shape), (2, 2), (2, 2), (H // 2, W // 2), None, False, (right_won, lower_won))
-
-
-def _max_pool_2x2_backward(xp, dout, cache):
-    """Inverse of the two halving passes: the gradient goes to the winning row, then column (the
-    losing row's column choice multiplies a zero gradient)."""
-    right_won, lower_won = cache.halves
-    N, C, H, W = cache.x_shape
-    d = dout.reshape(N * C * (H // 2), W // 2)
-    rows = xp.empty((N * C * (H // 2), 2, W // 2), dtype=dout.dtype)
-    xp.multiply(d, lower_won, out=rows[:, 1])
-    xp.subtract(d, rows[:, 1], out=rows[:, 0])
-    rows = rows.reshape(-1)
-    dx = xp.empty(N * C * H * W, dtype=dout.dtype)
-    xp.multiply(rows, right_won, out=dx[1::2])
-    xp.subtract(rows, dx[1::2], out=dx[0::2])
-    return dx.reshape(cache.x_shape)
-
-
 def max_pool2d_backward(dout, cache):
     """dx (N, C, H, W): each window's gradient goes to its (first) maximum."""
     xp = get_array_module(dout)
-    if cache.halves is not None:
-        return _max_pool_2x2_backward(xp, dout, cache)
-    if _jit.usable(dout) and type(cache.arg) is type(dout) and cache.arg.flags.c_contiguous:
-        return _jit.max_pool_backward(dout, cache.arg, cache.kernel, cache.stride, cache.x_shape)
     dx = xp.zeros(cache.x_shape, dtype=dout.dtype)
     for k, sl in enumerate(_offsets(cache.kernel, cache.stride, cache.out_hw)):
         hit = cache.arg == k
@@ -124,27 +78,10 @@ def max_pool2d_backward(dout, cache):
     return dx
 
 
-def _is_2x2(x, kernel, stride):
-    """The common non-overlapping 2x2 case over even, contiguous inputs (the halving fast paths)."""
-    return (tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and x.shape[2] % 2 == 0
-            and x.shape[3] % 2 == 0 and x.flags.c_contiguous)
-
-
 def avg_pool2d_forward(x, kernel, stride=None, who="avg_pool2d"):
     """out (N, C, Ho, Wo): the mean of each window. Returns (out, cache)."""
     stride = kernel if stride is None else stride
     Ho, Wo, overlap = _geometry(x, kernel, stride, who)
-    if _is_2x2(x, kernel, stride):  # sums of horizontal pairs of the flat input, then of vertical pairs
-        xp = get_array_module(x)
-        N, C, H, W = x.shape
-        flat = x.reshape(-1)
-        pairs = xp.add(flat[0::2], flat[1::2]).reshape(N * C * Ho, 2, Wo)
-        out = xp.add(pairs[:, 0], pairs[:, 1])
-        out *= 0.25
-        return out.reshape(N, C, Ho, Wo), PoolCache(tuple(x.shape), (2, 2), (2, 2), (Ho, Wo), None, False, True)
-    if _jit.usable(x):
-        out = _jit.avg_pool(x, tuple(kernel), tuple(stride), (Ho, Wo))
-        return out, PoolCache(tuple(x.shape), tuple(kernel), tuple(stride), (Ho, Wo), None, overlap)
     views = _offsets(kernel, stride, (Ho, Wo))
     out = x[next(views)].copy()
     for sl in views:
@@ -157,18 +94,6 @@ def avg_pool2d_backward(dout, cache):
     """dx (N, C, H, W): each window's gradient spread evenly over it."""
     xp = get_array_module(dout)
     kh, kw = cache.kernel
-    if cache.halves:  # the 2x2 fast path: each quarter of the gradient to both rows, then both columns
-        N, C, H, W = cache.x_shape
-        q = dout.reshape(N * C * (H // 2), 1, W // 2) * 0.25
-        rows = xp.empty((N * C * (H // 2), 2, W // 2), dtype=dout.dtype)
-        rows[...] = q
-        rows = rows.reshape(-1)
-        dx = xp.empty(N * C * H * W, dtype=dout.dtype)
-        dx[0::2] = rows
-        dx[1::2] = rows
-        return dx.reshape(cache.x_shape)
-    if _jit.usable(dout):
-        return _jit.avg_pool_backward(dout, cache.kernel, cache.stride, cache.x_shape)
     share = dout * (1.0 / (kh * kw))
     dx = xp.zeros(cache.x_shape, dtype=dout.dtype)
     for sl in _offsets(cache.kernel, cache.stride, cache.out_hw):

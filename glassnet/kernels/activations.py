@@ -1,1 +1,60 @@
-"""placeholder"""
+"""ReLU, faster: the reference is ``functional.relu_forward``/``relu_backward``.
+
+- "numba" (contiguous NumPy float32/float64): the forward takes ``np.maximum`` against a shared
+  read-only array of zeros (NumPy runs its vectorized loop only when both operands are arrays:
+  ~2.5x faster than against the scalar 0 on 256x512 float32); the backward is one compiled pass
+  ``dout * (x > 0)`` instead of a comparison, a boolean array and a mixed-type product.
+- "numpy" (NumPy arrays without Numba): the same forward, the reference backward.
+- "cupy": the reference forward, the backward as one fused elementwise kernel.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from . import Kernel, _numba, register
+from .cuda import is_cupy
+
+_ZEROS_MAX = 1 << 20  # elements: at most 4 MiB (float32) / 8 MiB (float64) of shared zeros per dtype
+_zeros: dict = {}
+
+
+def _zeros_like(x):
+    """A read-only array of zeros shaped like ``x``, or None when ``x`` is large (then 0 is broadcast)."""
+    n = x.size
+    if n > _ZEROS_MAX:
+        return None
+    z = _zeros.get(x.dtype)
+    if z is None or z.size < n:
+        z = np.zeros(max(n, 4096), dtype=x.dtype)
+        z.setflags(write=False)
+        _zeros[x.dtype] = z
+    return z[:n].reshape(x.shape)
+
+
+def _forward_shared_zeros(x):
+    zeros = _zeros_like(x)
+    return np.maximum(x, 0 if zeros is None else zeros), x
+
+
+def _numba_backward(dout, x):
+    if dout.shape == x.shape and _numba.usable(dout, x):
+        return _numba.relu_backward(dout, x)
+    return F.relu_backward(dout, x)  # a strided upstream gradient: the reference
+
+
+def _cupy_backward(dout, x):
+    kernel = _CUPY.get("relu_bwd")
+    if kernel is None:
+        import cupy  # type: ignore
+        kernel = _CUPY["relu_bwd"] = cupy.ElementwiseKernel("T d, T x", "T y", "y = x > (T)0 ? d : (T)0",
+                                                            "glassnet_relu_backward")
+    return kernel(dout, x)
+
+
+_CUPY: dict = {}
+_EXACT = {"float32": (0.0, 0.0), "float64": (0.0, 0.0)}  # the same operations: identical values
+
+register(Kernel("relu", "numba", lambda x: _numba.usable(x), _forward_shared_zeros, _numba_backward, _EXACT))
+register(Kernel("relu", "numpy", lambda x: type(x) is np.ndarray, _forward_shared_zeros, F.relu_backward, _EXACT))
+register(Kernel("relu", "cupy", lambda x: is_cupy(x), F.relu_forward, _cupy_backward, _EXACT))

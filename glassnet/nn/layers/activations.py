@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from ... import functional as F
+from ... import kernels
 from ..._checks import check_float_array
 from ...errors import ConfigError
 from .. import init as initializers
@@ -14,21 +15,24 @@ from ._util import accumulate, as_generator, check_dout, check_features, fill, p
 
 
 class _Elementwise(Module):
-    """An activation applied elementwise: output shape = input shape."""
+    """An activation applied elementwise: output shape = input shape. ``op`` names the operation
+    in ``glassnet.functional`` (its reference) and ``glassnet.kernels`` (its faster versions)."""
 
-    _fwd = staticmethod(lambda x: (x, None))
-    _bwd = staticmethod(lambda dout, cache: dout)
+    op = ""
+
+    def _args(self):
+        return ()
 
     def forward(self, x):
         check_float_array(x, type(self).__name__)
-        out, cache = self._fwd(x)
+        out, cache = kernels.forward(self.op, x, *self._args())
         self._save((cache, x.shape))
         return out
 
     def backward(self, dout):
         cache, shape = self._pop()
         check_dout(dout, shape, type(self).__name__)
-        return self._bwd(dout, cache)
+        return kernels.backward(self.op, dout, cache)
 
     def config(self):
         return {"type": type(self).__name__}
@@ -37,20 +41,17 @@ class _Elementwise(Module):
 class ReLU(_Elementwise):
     """y = max(0, x) (subgradient 0 at x = 0)."""
     has_kinks = True
-    _fwd = staticmethod(F.relu_forward)
-    _bwd = staticmethod(F.relu_backward)
+    op = "relu"
 
 
 class Sigmoid(_Elementwise):
     """y = 1 / (1 + exp(-x)), computed without overflow."""
-    _fwd = staticmethod(F.sigmoid_forward)
-    _bwd = staticmethod(F.sigmoid_backward)
+    op = "sigmoid"
 
 
 class Tanh(_Elementwise):
     """y = tanh(x)."""
-    _fwd = staticmethod(F.tanh_forward)
-    _bwd = staticmethod(F.tanh_backward)
+    op = "tanh"
 
 
 class LeakyReLU(_Elementwise):
@@ -63,10 +64,10 @@ class LeakyReLU(_Elementwise):
             raise ConfigError(f"LeakyReLU: alpha must be a non-negative number, got {alpha!r}")
         self.alpha = float(alpha)
 
-    def _fwd(self, x):
-        return F.leaky_relu_forward(x, self.alpha)
+    op = "leaky_relu"
 
-    _bwd = staticmethod(F.leaky_relu_backward)
+    def _args(self):
+        return (self.alpha,)
 
     def extra_repr(self):
         return f"alpha={self.alpha}"
@@ -78,10 +79,10 @@ class LeakyReLU(_Elementwise):
 class Softmax(_Elementwise):
     """Softmax over the last axis (for probabilities; train with SoftmaxCrossEntropy on scores)."""
 
-    def _fwd(self, x):
-        return F.softmax_forward(x, axis=-1)
+    op = "softmax"
 
-    _bwd = staticmethod(F.softmax_backward)
+    def _args(self):
+        return (-1,)
 
 
 class Maxout(Module):

@@ -3,6 +3,7 @@ and GlobalAvgPool over all spatial positions."""
 from __future__ import annotations
 
 from ... import functional as F
+from ... import kernels
 from ..._checks import check_float_array, describe
 from ...errors import ConfigError, ShapeError
 from ..module import Module
@@ -43,17 +44,20 @@ class _Pool(Module):
             layout = "(N, C, H, W)" if self._dims == 2 else "(N, C, L)"
             raise ShapeError(f"{who}: expected input of shape {layout}, got {describe(x)}")
         x4 = x if self._dims == 2 else x[:, :, None, :]
-        fwd = F.max_pool2d_forward if self._max else F.avg_pool2d_forward
-        out, cache = fwd(x4, self._k, self._s, who=who)
-        self._save(cache)
-        return out if self._dims == 2 else out[:, :, 0, :]
+        out, cache = kernels.forward(self._op, x4, self._k, self._s, who=who)
+        out = out if self._dims == 2 else out[:, :, 0, :]
+        self._save((cache, out.shape))
+        return out
+
+    @property
+    def _op(self):
+        return "max_pool2d" if self._max else "avg_pool2d"
 
     def backward(self, dout):
-        cache = self._pop()
-        shape = cache.x_shape[:2] + (cache.out_hw if self._dims == 2 else cache.out_hw[1:])
+        cache, shape = self._pop()
         check_dout(dout, shape, type(self).__name__)
         d4 = dout if self._dims == 2 else dout[:, :, None, :]
-        dx = (F.max_pool2d_backward if self._max else F.avg_pool2d_backward)(d4, cache)
+        dx = kernels.backward(self._op, d4, cache)
         return dx if self._dims == 2 else dx[:, :, 0, :]
 
     def extra_repr(self):

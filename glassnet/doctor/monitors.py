@@ -99,7 +99,7 @@ class Monitor(Callback):
         self.recent_active: dict[str, list] = {}  # per ReLU layer: which units fired, on each of the last samples
         self._current = None
         self._hooks = []  # forward hooks of the sampled batch
-        self._before = None  # the weights before the sampled step: (Parameter, copy) pairs
+        self._before = None  # the weights before the sampled step: (name, Parameter, copy)
 
     # -- sampling ----------------------------------------------------------------------------------
     def on_train_begin(self, trainer, logs):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from ..backend import device_of
 from . import Kernel, _numba, register
-from .cuda import is_cupy
 
 _ZEROS_MAX = 1 << 20  # elements: at most 4 MiB (float32) / 8 MiB (float64) of shared zeros per dtype
 _zeros: dict = {}
@@ -57,4 +57,4 @@ _EXACT = {"float32": (0.0, 0.0), "float64": (0.0, 0.0)}  # the same operations: 
 
 register(Kernel("relu", "numba", lambda x: _numba.usable(x), _forward_shared_zeros, _numba_backward, _EXACT))
 register(Kernel("relu", "numpy", lambda x: type(x) is np.ndarray, _forward_shared_zeros, F.relu_backward, _EXACT))
-register(Kernel("relu", "cupy", lambda x: is_cupy(x), F.relu_forward, _cupy_backward, _EXACT))
+register(Kernel("relu", "cupy", lambda x: device_of(x) == "cuda", F.relu_forward, _cupy_backward, _EXACT))

@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
+from ..backend import device_of
 from . import Kernel, _numba, register
-from .cuda import is_cupy
 
 
 def _folded(lr, eps, bc1, bc2):
@@ -44,5 +44,5 @@ _CUPY: dict = {}
 
 register(Kernel("adam_update", "numba", lambda w, g, m, v, **kw: _numba.usable(w, g, m, v), _numba_adam,
                 tolerance={"float32": (1e-5, 1e-7), "float64": (1e-12, 1e-15)}))
-register(Kernel("adam_update", "cupy", lambda w, g, m, v, **kw: is_cupy(w), _cupy_adam,
+register(Kernel("adam_update", "cupy", lambda w, g, m, v, **kw: device_of(w) == "cuda", _cupy_adam,
                 tolerance={"float32": (1e-5, 1e-7), "float64": (1e-12, 1e-15)}))

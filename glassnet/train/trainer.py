@@ -12,6 +12,7 @@ always in eval mode. Randomness (batch order, dropout masks) comes from Generato
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
@@ -374,32 +375,8 @@ class Trainer:
         logs.update(batch=b, iteration=self.iteration + 1, batch_x=xb, batch_y=yb)
         cbs.call("on_batch_begin", self, logs)
         self.model.zero_grad()
-        if self.detect_anomaly:
-            with detect_anomaly(self.model):
-                scores = self.model.forward(xb)
-                data_loss = self.loss.forward(scores, yb)
-                self.model.backward(self.loss.backward(), need_input_grad=False)
-            self._after_backward(data_loss, logs, cbs, sums)
-            return
-        try:
-            scores = self.model.forward(xb)
-            data_loss = self.loss.forward(scores, yb)
-        except NonFiniteError as err:
-            self.model.clear_cache()
-            logs.update(loss=float("nan"), data_loss=float("nan"), penalty=0.0, nonfinite=str(err))
-            cbs.call("on_batch_end", self, logs)
-            if getattr(err, "_located", False):
-                raise
-            # no callback stopped training: surface the error with the first module that went non-finite
-            where = self.locate_nonfinite(xb, yb)
-            located = NonFiniteError(f"{err}\n  {where}", where=err.where)
-            located._located = True
-            raise located from None
-        # d(loss)/d(data) is never used: the layer that receives the data does not compute it
-        self.model.backward(self.loss.backward(), need_input_grad=False)
-        self._after_backward(data_loss, logs, cbs, sums)
-
-    def _after_backward(self, data_loss, logs, cbs, sums):
+        with detect_anomaly(self.model) if self.detect_anomaly else contextlib.nullcontext():
+            data_loss = self._forward_backward(xb, yb, logs, cbs)
         pen = self.penalty.add_to_grads(self.model) if self.penalty is not None else 0.0
         total = data_loss + pen
         logs.update(loss=total, data_loss=data_loss, penalty=pen)
@@ -416,6 +393,28 @@ class Trainer:
         cbs.call("on_batch_end", self, logs)
 
     # -- evaluation ---------------------------------------------------------------------------------------
+    def _forward_backward(self, xb, yb, logs, cbs):
+        """The batch's data loss, after forward, loss and backward (the gradients accumulated)."""
+        try:
+            scores = self.model.forward(xb)
+            data_loss = self.loss.forward(scores, yb)
+        except NonFiniteError as err:
+            self.model.clear_cache()
+            if self.detect_anomaly:  # the error already names the first module
+                raise
+            logs.update(loss=float("nan"), data_loss=float("nan"), penalty=0.0, nonfinite=str(err))
+            cbs.call("on_batch_end", self, logs)
+            if getattr(err, "_located", False):
+                raise
+            # no callback stopped training: surface the error with the first module that went non-finite
+            where = self.locate_nonfinite(xb, yb)
+            located = NonFiniteError(f"{err}\n  {where}", where=err.where)
+            located._located = True
+            raise located from None
+        # d(loss)/d(data) is never used: the layer that receives the data does not compute it
+        self.model.backward(self.loss.backward(), need_input_grad=False)
+        return data_loss
+
     def _evaluate_arrays(self, X, y, with_details=True, batch_size=1024):
         scores = eval_scores(self.model, X, batch_size)
         return metric_fns.evaluate_scores(scores, as_numpy(y), self.loss,

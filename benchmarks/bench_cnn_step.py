@@ -3,7 +3,7 @@ blocks, see _common.round_robin_samples): conv3x3(1->32)-BN-ReLU-maxpool -> conv
 ReLU-maxpool -> Linear(3136, 128)-ReLU -> Linear(128, 10), batch 128 of 28x28 images, Adam,
 softmax cross-entropy, float32. glassnet runs twice: with the default convolution algorithm
 ("auto": the 32->64 layer by Winograd's F(4x4, 3x3) when Numba is installed) and with
-``functional.conv.ALGORITHM = "im2col"``.
+``kernels.conv.ALGORITHM = "im2col"``.
 
     python benchmarks/bench_cnn_step.py [--rounds 7]
 """
@@ -13,7 +13,7 @@ import _common
 import numpy as np
 
 import glassnet as gn
-from glassnet.functional import conv
+from glassnet.kernels import conv
 from bench_gpu import cnn, torch_models
 
 ROUNDS = _common.int_flag("--rounds", 7)

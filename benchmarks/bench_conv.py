@@ -43,14 +43,14 @@ def interleaved_ms(f, g, warmup=2, repeat=15):
 
 
 class Im2col:
-    """A layer run with ``functional.conv.ALGORITHM = "im2col"`` (exact products instead of
+    """A layer run with ``kernels.conv.ALGORITHM = "im2col"`` (exact products instead of
     Winograd's algorithm, which "auto" picks for this layer)."""
 
     def __init__(self, layer):
         self.layer = layer
 
     def _with(self, fn, arg):
-        from glassnet.functional import conv
+        from glassnet.kernels import conv
         before, conv.ALGORITHM = conv.ALGORITHM, "im2col"
         try:
             return fn(arg)
@@ -140,16 +140,18 @@ def profile(gn, rng):
     """Where the 3x3 convolution's time goes on the NumPy path: by im2col, the whole forward and
     backward, then their parts summed over the chunks (columns gathered, the three products, the
     adds); then the same for Winograd's algorithm (when the compiled kernels are on)."""
-    from glassnet import functional as F
+    from glassnet import kernels
+    from glassnet.kernels import conv as K
     from glassnet.kernels.workspace import scratch
     x = rng.standard_normal((64, 32, 32, 32)).astype(np.float32)
     w = rng.standard_normal((64, 32, 3, 3)).astype(np.float32)
-    before, F.conv.ALGORITHM = F.conv.ALGORITHM, "im2col"
-    out, cache = F.conv2d_forward(x, w, None, 1, 1)
+    before, K.ALGORITHM = K.ALGORITHM, "im2col"
+    out, kcache = kernels.forward("conv2d", x, w, None, 1, 1)
+    cache = kcache.value
     dout = np.ones_like(out)
     n, N, CK, P = cache.chunk, 64, 32 * 9, 32 * 32
     ws = scratch()
-    xpad = F.conv.pad2d(x, (1, 1))
+    xpad = gn.functional.conv.pad2d(x, (1, 1))
     cols = np.empty((CK, n, P), np.float32)
     d2 = np.ones((64, n * P), np.float32)
     dw_t = np.empty((CK, 64), np.float32)
@@ -158,21 +160,21 @@ def profile(gn, rng):
     frame = np.zeros((64, n * 34 * 34), np.float32)
     dcols = np.empty((CK, n * 34 * 34), np.float32)
     parts = {
-        "forward": lambda: F.conv2d_forward(x, w, None, 1, 1),
-        "backward": lambda: F.conv2d_backward(dout, cache),
-        "gather columns": lambda: [F.conv._gather(xpad, s, s + n, (3, 3), (32, 32), (1, 1), (1, 1), cols)
+        "forward": lambda: kernels.forward("conv2d", x, w, None, 1, 1),
+        "backward": lambda: kernels.backward("conv2d", dout, kcache),
+        "gather columns": lambda: [K._gather(xpad, s, s + n, (3, 3), (32, 32), (1, 1), (1, 1), cols)
                                    for s in chunks],
         "forward GEMM": lambda: [np.matmul(w.reshape(64, -1), cols.reshape(CK, -1), out=d2) for _ in chunks],
         "dW GEMM": lambda: [np.matmul(cols.reshape(CK, -1), d2.T, out=dw_t) for _ in chunks],  # dw transposed
         # column gradients on the padded grid (a product 34*34/(32*32) larger), then the 9 contiguous adds
         "dx GEMM": lambda: [np.matmul(w_kc, frame, out=dcols) for _ in chunks],
-        "dx (GEMM+adds)": lambda: [F.conv._chunk_input_grad(d2.reshape(64, n, P), w, w_kc, cache, ws, np.float32)
+        "dx (GEMM+adds)": lambda: [K._chunk_input_grad(d2.reshape(64, n, P), w, w_kc, cache, ws, np.float32)
                                    for _ in chunks],
     }
-    print(f"  im2col (chunks of {n} images, F.conv.CHUNK_BYTES = {F.conv.CHUNK_BYTES >> 20} MiB of columns)")
+    print(f"  im2col (chunks of {n} images, kernels.conv.CHUNK_BYTES = {K.CHUNK_BYTES >> 20} MiB of columns)")
     for k, fn in parts.items():
         print(f"  {k:<18} {median_ms(fn):8.2f} ms")
-    F.conv.ALGORITHM = before
+    K.ALGORITHM = before
     if gn.backend.jit_enabled():
         profile_winograd(x, w, dout)
 
@@ -180,7 +182,7 @@ def profile(gn, rng):
 def profile_winograd(x, w, dout):
     """Winograd F(4x4, 3x3): forward, backward, and their parts summed over whole chunks."""
     from glassnet.kernels import _numba as _jit
-    from glassnet.functional import winograd as wg
+    from glassnet.kernels import winograd as wg
     b = np.zeros(w.shape[0], np.float32)
     out, cache = wg.forward(x, w, b, (1, 1))
     n, (Ty, Tx) = cache.chunk, cache.tiles

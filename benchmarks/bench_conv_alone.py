@@ -30,7 +30,7 @@ def one(kind):
             conv(tx).backward(d)
     else:
         import glassnet as gn
-        from glassnet.functional import conv as C
+        from glassnet.kernels import conv as C
         C.ALGORITHM = kind
         layer, d = gn.nn.Conv2d(32, 64, 3, padding=1, rng=0), np.ones((64, 64, 32, 32), np.float32)
 

@@ -33,6 +33,14 @@ def _layer_cases(rng, dtype):
                                       ((1, 3, 6, 7), (3, 2), (1, 2)), ((2, 1, 5, 5), (1, 1), (1, 1))):
             for ties in (False, True):
                 yield op, (_rand(rng, shape, dtype, ties), kernel, stride), {}
+    # (x, w, bias?, stride, padding, dilation): 1x1, Winograd's case (16 channels, 12x12 outputs, odd
+    # tiles), a 3-channel first layer, strides, dilation, rectangular kernels, an odd batch
+    for xs, ws, bias, s, p, d in (((3, 4, 5, 7), (6, 4, 1, 1), True, 1, 0, 1), ((2, 16, 13, 12), (16, 16, 3, 3), True, 1, 1, 1),
+                                  ((3, 3, 9, 8), (5, 3, 3, 3), False, 1, 1, 1), ((3, 2, 9, 8), (4, 2, 3, 3), True, 2, 1, 1),
+                                  ((1, 2, 9, 10), (3, 2, 3, 2), True, (1, 2), (2, 0), (2, 1)),
+                                  ((5, 2, 7, 7), (3, 2, 5, 5), True, 1, 2, 1), ((2, 3, 6, 6), (2, 3, 2, 2), True, 2, 0, 1)):
+        b = _rand(rng, (ws[0],), dtype) if bias else None
+        yield "conv2d", (_rand(rng, xs, dtype), _rand(rng, ws, dtype), b, s, p, d), {}
 
 
 def _run_cases(rng, dtype):
@@ -62,14 +70,6 @@ def _close(a, b, tol, what):
 
 
 PAIRS = [(op, k.name) for op in kernels.ops() for k in kernels.implementations(op)]
-
-
-@pytest.fixture
-def kernels_on():
-    before = kernels.enabled()
-    kernels.set_enabled(True)
-    yield
-    kernels.set_enabled(before)
 
 
 def test_every_operation_has_conformance_cases():

@@ -151,15 +151,23 @@ def test_resume_from_a_truncated_checkpoint_is_one_line(trained, tmp_path):
 def test_ctrl_c_exits_130_with_the_resume_command_and_the_checkpoint_intact(tmp_path):
     (tmp_path / "long.toml").write_text(MOONS.replace("EPOCHS", "100000"))
     out = tmp_path / "run"
+    # PYTHONFAULTHANDLER: should the child ever not end after Ctrl-C, SIGABRT makes it print every
+    # thread's stack, and the failure shows where it was stuck
     p = subprocess.Popen([sys.executable, "-m", "glassnet", "train", str(tmp_path / "long.toml"), "--out", str(out)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     last = out / "checkpoints" / "last.npz"
     deadline = time.time() + 120
     while time.time() < deadline and not last.exists():
         time.sleep(0.1)
     time.sleep(0.5)
     p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=60)
+    try:
+        _, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGABRT)
+        _, err = p.communicate(timeout=30)
+        pytest.fail(f"the run did not end within 60 s of Ctrl-C; its stacks:\n{err[-6000:]}")
     assert p.returncode == 130, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err

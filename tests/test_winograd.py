@@ -1,30 +1,38 @@
-"""Winograd F(4x4, 3x3) convolution (functional/winograd.py): against the loop oracle and the
-im2col path, numerical gradients, float32 accuracy, and when ``functional.conv.ALGORITHM``
+"""Winograd F(4x4, 3x3) convolution (kernels/winograd.py): against the loop oracle and the
+im2col path, numerical gradients, float32 accuracy, and when ``kernels.conv.ALGORITHM``
 chooses it."""
 import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import functional as F
-from glassnet.functional import winograd
+from glassnet.kernels import conv as kconv, winograd
 from glassnet.gradcheck import check_module
 
 import naive
 
 
+def _fwd(x, w, b=None, stride=1, padding=0, dilation=1):
+    """A convolution through the dispatch point: (out, kernels.Cache) of whichever implementation ran."""
+    return gn.kernels.forward("conv2d", x, w, b, stride, padding, dilation)
+
+
+def _bwd(dout, cache, **kw):
+    return gn.kernels.backward("conv2d", dout, cache, **kw)
+
+
 @pytest.fixture
 def wino(monkeypatch, jit_on):
     """Every applicable 3x3 convolution through Winograd's algorithm for one test."""
-    monkeypatch.setattr(F.conv, "ALGORITHM", "winograd")
+    monkeypatch.setattr(kconv, "ALGORITHM", "winograd")
     return monkeypatch
 
 
 def _im2col(monkeypatch, fn):
-    monkeypatch.setattr(F.conv, "ALGORITHM", "im2col")
+    monkeypatch.setattr(kconv, "ALGORITHM", "im2col")
     try:
         return fn()
     finally:
-        monkeypatch.setattr(F.conv, "ALGORITHM", "winograd")
+        monkeypatch.setattr(kconv, "ALGORITHM", "winograd")
 
 
 # sizes that are and are not multiples of the 4x4 output tile, padding 0-2, a one-pixel output
@@ -37,25 +45,25 @@ def test_winograd_matches_loops_and_im2col(rng, wino, H, W, p, per_chunk):
     b = rng.standard_normal(Fo)
     Ty, Tx = -(-(H + 2 * p - 2) // 4), -(-(W + 2 * p - 2) // 4)
     wino.setattr(winograd, "CHUNK_BYTES", per_chunk * 36 * C * Ty * Tx * 8 if per_chunk else 1 << 30)
-    out, cache = F.conv2d_forward(x, w, b, 1, p)
-    assert isinstance(cache, winograd.WinogradCache) and cache.chunk == (per_chunk or N)
+    out, cache = _fwd(x, w, b, 1, p)
+    assert isinstance(cache.value, winograd.WinogradCache) and cache.value.chunk == (per_chunk or N)
     np.testing.assert_allclose(out, naive.conv2d(x, w, b, (1, 1), (p, p)), rtol=1e-11, atol=1e-12)
     dout = rng.standard_normal(out.shape)
-    dx, dw, db = F.conv2d_backward(dout, cache)
-    ref_out, ref_cache = _im2col(wino, lambda: F.conv2d_forward(x, w, b, 1, p))
-    assert isinstance(ref_cache, F.conv.ConvCache)
-    rdx, rdw, rdb = F.conv2d_backward(dout, ref_cache)
+    dx, dw, db = _bwd(dout, cache)
+    ref_out, ref_cache = _im2col(wino, lambda: _fwd(x, w, b, 1, p))
+    assert ref_cache.impl.name == "chunked"
+    rdx, rdw, rdb = _bwd(dout, ref_cache)
     np.testing.assert_allclose(dx, rdx, rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(dw, rdw, rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(db, rdb, rtol=1e-13, atol=1e-13)
     # only what is asked
-    dx2, dw2, db2 = F.conv2d_backward(dout, cache, need_dx=False)
+    dx2, dw2, db2 = _bwd(dout, cache, need_dx=False)
     assert dx2 is None
     np.testing.assert_allclose(dw2, dw, rtol=1e-14, atol=1e-14)
-    dx3, dw3, db3 = F.conv2d_backward(dout, cache, need_dw=False)
+    dx3, dw3, db3 = _bwd(dout, cache, need_dw=False)
     assert dw3 is None and db3 is None
     np.testing.assert_allclose(dx3, dx, rtol=1e-14, atol=1e-14)
-    assert F.conv2d_backward(dout, cache, need_dx=False, need_dw=False) == (None, None, None)
+    assert _bwd(dout, cache, need_dx=False, need_dw=False) == (None, None, None)
 
 
 @pytest.mark.parametrize("p,bias", [(1, True), (0, False), (2, True)])
@@ -64,7 +72,7 @@ def test_winograd_conv2d_layer_gradient_check(rng, wino, p, bias):
     conv = gn.nn.Conv2d(2, 3, 3, padding=p, bias=bias, rng=0).to(np.float64)
     x = rng.standard_normal((3, 2, 7, 6))
     conv.forward(x)
-    assert isinstance(conv._cache, winograd.WinogradCache)
+    assert isinstance(conv._cache[0].value, winograd.WinogradCache)
     conv.backward(np.ones((3, 3, 7 + 2 * p - 2, 6 + 2 * p - 2)))
     report = check_module(conv, x, seed=3)
     assert report.passed, str(report)
@@ -76,16 +84,16 @@ def test_winograd_float32_error_is_small_against_exact(rng, wino):
     x = rng.standard_normal((4, 32, 16, 16)).astype(np.float32)
     w = (rng.standard_normal((32, 32, 3, 3)) * 0.1).astype(np.float32)
     b = rng.standard_normal(32).astype(np.float32)
-    out, cache = F.conv2d_forward(x, w, b, 1, 1)
-    assert out.dtype == np.float32 and isinstance(cache, winograd.WinogradCache)
+    out, cache = _fwd(x, w, b, 1, 1)
+    assert out.dtype == np.float32 and isinstance(cache.value, winograd.WinogradCache)
     # the exact reference: im2col in float64 (its products exact to float64 rounding; tested against loops)
-    exact, ref_cache = _im2col(wino, lambda: F.conv2d_forward(x.astype(np.float64), w.astype(np.float64),
+    exact, ref_cache = _im2col(wino, lambda: _fwd(x.astype(np.float64), w.astype(np.float64),
                                                               b.astype(np.float64), 1, 1))
     assert np.abs(out - exact).max() / np.abs(exact).max() < 2e-5
     dout = rng.standard_normal(out.shape).astype(np.float32)
-    dx, dw, db = F.conv2d_backward(dout, cache)
+    dx, dw, db = _bwd(dout, cache)
     assert dx.dtype == dw.dtype == db.dtype == np.float32
-    rdx, rdw, _ = F.conv2d_backward(dout.astype(np.float64), ref_cache)
+    rdx, rdw, _ = _bwd(dout.astype(np.float64), ref_cache)
     assert np.abs(dx - rdx).max() / np.abs(rdx).max() < 2e-5
     assert np.abs(dw - rdw).max() / np.abs(rdw).max() < 2e-5
 
@@ -95,25 +103,25 @@ def test_algorithm_choice(rng, monkeypatch, jit_on):
     w16 = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
     w3 = rng.standard_normal((16, 3, 3, 3)).astype(np.float32)
     x3 = rng.standard_normal((2, 3, 12, 12)).astype(np.float32)
-    kind = lambda x, w, **kw: type(F.conv2d_forward(x, w, None, **kw)[1]).__name__  # noqa: E731
-    assert F.conv.ALGORITHM == "auto"
-    assert kind(x16, w16, padding=1) == "WinogradCache"
-    assert kind(x3, w3, padding=1) == "ConvCache"  # 3 input channels: im2col pays more
-    assert kind(x16, w16, stride=2, padding=1) == "ConvCache"  # stride 2: not applicable
-    assert kind(x16, w16, padding=1, dilation=2) == "ConvCache"
-    assert kind(x16, w16, padding=0) == "ConvCache"  # 10x10 outputs: too few tiles per image
-    assert kind(x16, w16, padding=3) == "ConvCache"  # padding above 2
-    assert kind(x16, w16[:, :, :2], padding=1) == "ConvCache"  # not 3x3
-    monkeypatch.setattr(F.conv, "ALGORITHM", "winograd")
-    assert kind(x3, w3, padding=1) == "WinogradCache"
-    monkeypatch.setattr(F.conv, "ALGORITHM", "im2col")
-    assert kind(x16, w16, padding=1) == "ConvCache"
-    monkeypatch.setattr(F.conv, "ALGORITHM", "fast")
+    kind = lambda x, w, **kw: _fwd(x, w, None, **kw)[1].impl.name  # noqa: E731
+    assert kconv.ALGORITHM == "auto"
+    assert kind(x16, w16, padding=1) == "winograd"
+    assert kind(x3, w3, padding=1) == "chunked"  # 3 input channels: im2col pays more
+    assert kind(x16, w16, stride=2, padding=1) == "chunked"  # stride 2: not applicable
+    assert kind(x16, w16, padding=1, dilation=2) == "chunked"
+    assert kind(x16, w16, padding=0) == "chunked"  # 10x10 outputs: too few tiles per image
+    assert kind(x16, w16, padding=3) == "chunked"  # padding above 2
+    assert kind(x16, w16[:, :, :2], padding=1) == "chunked"  # not 3x3
+    monkeypatch.setattr(kconv, "ALGORITHM", "winograd")
+    assert kind(x3, w3, padding=1) == "winograd"
+    monkeypatch.setattr(kconv, "ALGORITHM", "im2col")
+    assert kind(x16, w16, padding=1) == "chunked"
+    monkeypatch.setattr(kconv, "ALGORITHM", "fast")
     with pytest.raises(ValueError, match="ALGORITHM must be one of.*'fast'"):
-        F.conv2d_forward(x16, w16, None, padding=1)
-    monkeypatch.setattr(F.conv, "ALGORITHM", "winograd")
-    gn.kernels.set_enabled(False)  # without the compiled kernels: im2col
-    assert kind(x16, w16, padding=1) == "ConvCache"
+        _fwd(x16, w16, None, padding=1)
+    monkeypatch.setattr(kconv, "ALGORITHM", "winograd")
+    gn.kernels.set_enabled(False)  # kernels off: the reference (im2col)
+    assert kind(x16, w16, padding=1) == "reference"
 
 
 def test_winograd_in_a_trained_cnn_matches_im2col(rng, wino):
@@ -129,14 +137,14 @@ def test_winograd_in_a_trained_cnn_matches_im2col(rng, wino):
         for _ in range(3):
             x, y = data.standard_normal((4, 1, 9, 9)), data.integers(0, 3, 4)
             loss.forward(model.forward(x), y)
-            caches.add(type(model[2]._cache).__name__)
+            caches.add(model[2]._cache[0].impl.name)
             model.zero_grad()
             model.backward(loss.backward())
             opt.step()
         return model, caches
     trained, kinds = run()
     reference, ref_kinds = _im2col(wino, run)
-    assert kinds == {"WinogradCache"} and ref_kinds == {"ConvCache"}
+    assert kinds == {"winograd"} and ref_kinds == {"chunked"}
     for a, b in zip(trained.parameters(), reference.parameters()):
         np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-12)
 
@@ -148,14 +156,14 @@ def test_winograd_from_two_threads_at_once(rng, wino):
     import threading
     x = [rng.standard_normal((6, 16, 9, 9)) for _ in range(2)]
     w = rng.standard_normal((16, 16, 3, 3))
-    refs = [_im2col(wino, lambda xi=xi: F.conv2d_forward(xi, w, None, 1, 1)) for xi in x]
+    refs = [_im2col(wino, lambda xi=xi: _fwd(xi, w, None, 1, 1)) for xi in x]
     results, errors = [None, None], []
 
     def work(j):
         try:
             for _ in range(5):
-                out, cache = F.conv2d_forward(x[j], w, None, 1, 1)
-                dx, _, _ = F.conv2d_backward(np.ones_like(out), cache)
+                out, cache = _fwd(x[j], w, None, 1, 1)
+                dx, _, _ = _bwd(np.ones_like(out), cache)
             results[j] = out, dx
         except Exception as err:  # surfaced below
             errors.append(err)
@@ -168,7 +176,7 @@ def test_winograd_from_two_threads_at_once(rng, wino):
     assert not errors
     for (out, dx), (ref_out, ref_cache) in zip(results, refs):
         np.testing.assert_allclose(out, ref_out, rtol=1e-10, atol=1e-10)
-        np.testing.assert_allclose(dx, F.conv2d_backward(np.ones_like(ref_out), ref_cache)[0], rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(dx, _bwd(np.ones_like(ref_out), ref_cache)[0], rtol=1e-10, atol=1e-10)
 
 
 def test_workqueue_layer_launches_take_turns(jit_on, tmp_path):
@@ -180,12 +188,13 @@ def test_workqueue_layer_launches_take_turns(jit_on, tmp_path):
     script = tmp_path / "two_threads.py"
     script.write_text(
         "import threading, numpy as np, numba\n"
-        "from glassnet import functional as F\n"
-        "F.conv.ALGORITHM = 'winograd'\n"
+        "from glassnet import kernels\n"
+        "from glassnet.kernels import conv as kconv\n"
+        "kconv.ALGORITHM = 'winograd'\n"
         "x = np.random.default_rng(0).standard_normal((4, 16, 9, 9)); w = np.ones((16, 16, 3, 3))\n"
         "def work():\n"
         "    for _ in range(20):\n"
-        "        out, cache = F.conv2d_forward(x, w, None, 1, 1); F.conv2d_backward(out, cache)\n"
+        "        out, cache = kernels.forward('conv2d', x, w, None, 1, 1); kernels.backward('conv2d', out, cache)\n"
         "ts = [threading.Thread(target=work) for _ in range(2)]\n"
         "[t.start() for t in ts]; [t.join() for t in ts]\n"
         "print(numba.threading_layer(), 'done')\n")

@@ -71,6 +71,7 @@ from .. import kernels as _kernels  # noqa: E402
 for _op, _fwd, _bwd in (("relu", relu_forward, relu_backward), ("leaky_relu", leaky_relu_forward, leaky_relu_backward),
                         ("sigmoid", sigmoid_forward, sigmoid_backward), ("tanh", tanh_forward, tanh_backward),
                         ("softmax", softmax_forward, softmax_backward),
+                        ("conv2d", conv2d_forward, conv2d_backward),
                         ("max_pool2d", max_pool2d_forward, max_pool2d_backward),
                         ("avg_pool2d", avg_pool2d_forward, avg_pool2d_backward)):
     _kernels.reference(_op, _fwd, _bwd)

@@ -53,13 +53,15 @@ class Kernel:
     """An accelerated implementation of ``op``: ``applies(*args, **kw)`` says whether it can run
     on these arguments (the reference's own); ``forward``/``backward`` have the reference's
     signatures and results (its own cache type); ``tolerance`` maps a dtype name to the
-    (rtol, atol) within which it agrees with the reference."""
+    (rtol, atol) within which it agrees with the reference. ``uses_workspace``: its forward also
+    takes ``workspace=``, the caller's reusable buffers (``workspace.Workspace``)."""
     op: str
     name: str
     applies: Callable[..., bool]
     forward: Callable
     backward: Callable | None = None
     tolerance: dict = field(default_factory=lambda: {"float32": (1e-5, 1e-6), "float64": (1e-12, 1e-13)})
+    uses_workspace: bool = False
 
 
 class Cache(NamedTuple):
@@ -90,7 +92,7 @@ def _load():
     if not _loaded:
         _loaded = True
         from .. import functional  # noqa: F401  (the references)
-        from . import activations, optim, pooling  # noqa: F401
+        from . import activations, conv, optim, pooling  # noqa: F401
 
 
 def _pick(op, args, kw):
@@ -103,9 +105,12 @@ def _pick(op, args, kw):
     return _REFERENCES[op]
 
 
-def forward(op: str, *args, **kw):
-    """``(out, cache)`` of the first kernel of ``op`` that applies, else of the reference."""
+def forward(op: str, *args, workspace=None, **kw):
+    """``(out, cache)`` of the first kernel of ``op`` that applies, else of the reference.
+    ``workspace``: buffers the caller keeps between calls, handed to kernels that use one."""
     impl = _pick(op, args, kw)
+    if workspace is not None and getattr(impl, "uses_workspace", False):
+        kw = {**kw, "workspace": workspace}
     out, cache = impl.forward(*args, **kw)
     return out, Cache(impl, cache)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import functional as F
+from ... import kernels
 from ..._checks import check_float_array, describe
 from ...errors import ConfigError, ShapeError
 from ...functional.conv import out_size, pair
@@ -102,22 +102,20 @@ class _ConvNd(Module):
         self.output_shape(x.shape[1:])  # geometry errors show the arithmetic
         check_values(x, self, who)
         b = None if self.b is None else self.b.data
-        if self._dims == 2:
-            out, cache = F.conv2d_forward(x, self.W.data, b, self._s, self._p, self._d, self._workspace)
-        else:
-            out, cache = F.conv1d_forward(x, self.W.data, b, self._s[1], self._p[1], self._d[1],
-                                            self._workspace)
-        self._save(cache)
-        return out
+        x4, w4 = (x, self.W.data) if self._dims == 2 else (x[:, :, None, :], self.W.data[:, :, None, :])
+        out, cache = kernels.forward("conv2d", x4, w4, b, self._s, self._p, self._d, workspace=self._workspace)
+        self._save((cache, tuple(x.shape)))
+        return out if self._dims == 2 else out[:, :, 0, :]
 
     def backward(self, dout, need_input_grad=True):
-        cache = self._pop()
-        N = cache.x_shape[0]
-        check_dout(dout, (N, self.out_channels) + (cache.out_hw if self._dims == 2 else cache.out_hw[1:]),
-                   self._who)
+        cache, x_shape = self._pop()
+        check_dout(dout, (x_shape[0],) + self.output_shape(x_shape[1:]), self._who)
         need_w = self.W.requires_grad or (self.b is not None and self.b.requires_grad)
-        back = F.conv2d_backward if self._dims == 2 else F.conv1d_backward
-        dx, dW, db = back(dout, cache, need_dx=need_input_grad, need_dw=need_w)
+        d4 = dout if self._dims == 2 else dout[:, :, None, :]
+        dx, dW, db = kernels.backward("conv2d", d4, cache, need_dx=need_input_grad, need_dw=need_w)
+        if self._dims == 1:
+            dx = None if dx is None else dx[:, :, 0, :]
+            dW = None if dW is None else dW[:, :, 0, :]
         accumulate(self.W, dW)
         accumulate(self.b, db)
         return dx
@@ -136,12 +134,12 @@ class _ConvNd(Module):
 
 
 class Conv2d(_ConvNd):
-    """2-D convolution (cross-correlation) by im2col, or by Winograd's F(4x4, 3x3) for 3x3 stride-1 layers.
+    """2-D convolution (cross-correlation): ``functional.conv2d_forward``/``conv2d_backward`` (im2col),
+    or a faster kernel from ``glassnet.kernels.conv`` where one applies.
 
     On the CPU with Numba, a 3x3 stride-1 layer with 16+ channels and outputs of 12x12 or more
-    runs by Winograd's algorithm (faster; float32 results within ~1e-5 of the largest output
-    instead of ~1e-6); ``glassnet.functional.conv.ALGORITHM = "im2col"`` keeps the exact
-    products everywhere.
+    runs by Winograd's algorithm (float32 results within ~1e-5 of the largest output instead of
+    ~1e-6); ``glassnet.kernels.conv.ALGORITHM = "im2col"`` keeps the exact products everywhere.
 
     Shapes: x (N, in_channels, H, W), W (out_channels, in_channels, kh, kw), b (out_channels,),
     y (N, out_channels, Ho, Wo) with Ho = (H + 2P - D*(kh-1) - 1) // S + 1 (the notes'

@@ -22,7 +22,7 @@ Accuracy: the transforms' constants (up to 8 and 1/24) cost precision: in float3
 differ from an exact convolution by about 10x more than im2col's (measured on the benchmark's
 layer: max error 5e-5 vs 4e-6, on outputs up to 9), well inside what float32 training tolerates
 and what GPU libraries accept for the same algorithm; in float64 about 1e-13. ``ALGORITHM`` in
-``functional.conv`` chooses: "auto" (this path where it applies and pays, see ``applies`` and
+``kernels.conv`` chooses: "auto" (this path where it applies and pays, see ``applies`` and
 ``worthwhile``), "im2col" (never this path) or "winograd" (wherever it applies).
 
 Layouts (all C-contiguous): V (C, 36, T) and the products M (F, 36, T), T = n*Ty*Tx tiles of a
@@ -35,8 +35,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..kernels import _numba as _jit
-from ..kernels.workspace import scratch
+from . import _numba as _jit
+from .workspace import scratch
 
 # Lavin and Gray's F(4x4, 3x3) at the points 0, 1, -1, 2, -2 and infinity (as in their paper).
 G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],

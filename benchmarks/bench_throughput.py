@@ -52,7 +52,8 @@ def hand_written(model, X, y):
     model's initial weights copied in), forward and backward products straight into them, the
     compiled softmax cross-entropy, ReLU backward and Adam kernels called directly, no checks,
     no modules. The floor a framework on NumPy and OpenBLAS could reach with these kernels."""
-    from glassnet.kernels import _numba as _jit
+    from glassnet.kernels import activations as _activations
+    from glassnet.kernels import losses as _losses
     from glassnet.kernels.optim import _numba_adam
     linears = [m for m in model if isinstance(m, gn.nn.Linear)]
     n = sum(m.W.data.size + m.b.data.size for m in linears)
@@ -74,12 +75,12 @@ def hand_written(model, X, y):
             if k < L - 1:
                 np.maximum(h, 0, out=h)
             hs.append(h)
-        d = _jit.softmax_cross_entropy(hs[-1], y)[1]
+        d = _losses._forward(hs[-1], y)[1].grad
         for k in reversed(range(L)):
             np.matmul(hs[k].T, d, out=dWs[k])
             d.sum(axis=0, out=dbs[k])
             if k > 0:
-                d = _jit.relu_backward(d @ Ws[k].T, hs[k])
+                d = _activations._relu_backward_numba(d @ Ws[k].T, hs[k])
         t[0] += 1
         _numba_adam(P, G, M, V, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, bc1=1 - 0.9 ** t[0], bc2=1 - 0.999 ** t[0])
     return step

@@ -56,7 +56,7 @@ def test_compiled_batchnorm_matches_the_numpy_path(shape, dtype, rtol, jit_on):
     """The Numba training path (input kept, statistics in two passes) against the NumPy one:
     output, running statistics and all three gradients to float rounding, also for a large
     offset with a small spread (no E[x^2] - mean^2 cancellation) and a strided upstream gradient."""
-    from glassnet.functional import batchnorm as FB
+    from glassnet import kernels
     rng = np.random.default_rng(5)
     C = shape[1]
     x = (rng.standard_normal(shape) * 0.01 + 1000.0 * rng.standard_normal(C).reshape((1, C) + (1,) * (len(shape) - 2)))
@@ -67,14 +67,13 @@ def test_compiled_batchnorm_matches_the_numpy_path(shape, dtype, rtol, jit_on):
     got = {}
     for jit in (True, False):
         gn.kernels.set_enabled(jit)
-        out, cache = FB.batchnorm_forward(x, gamma, beta, rm, rv, train=True)
-        assert (cache.xhat is None) is jit  # the compiled path ran, or the NumPy one
-        assert cache.shape == x.shape
-        grads = FB.batchnorm_backward(dout, cache)
+        out, cache = kernels.forward("batchnorm", x, gamma, beta, rm, rv, train=True)
+        assert cache.impl.name == ("numba" if jit else "reference")
+        grads = kernels.backward("batchnorm", dout, cache)
         spread = np.repeat(dout, 2, axis=-1)[..., ::2]  # dout's values, not contiguous: the fallback
         assert not spread.flags.c_contiguous
-        strided = FB.batchnorm_backward(spread, cache)
-        got[jit] = (out, cache.running_mean, cache.running_var, *grads, *strided)
+        strided = kernels.backward("batchnorm", spread, cache)
+        got[jit] = (out, cache.value.running_mean, cache.value.running_var, *grads, *strided)
     for a, b in zip(got[True], got[False]):
         assert a.dtype == b.dtype == dtype
         np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max())
@@ -83,12 +82,11 @@ def test_compiled_batchnorm_matches_the_numpy_path(shape, dtype, rtol, jit_on):
                                    atol=1e-9)
 
 
-def test_batchnorm_with_short_rows_keeps_the_numpy_path(jit_on, rng):
-    from glassnet.functional import batchnorm as FB
+def test_batchnorm_with_short_rows_keeps_the_reference(jit_on, rng):
     x = rng.standard_normal((8, 5, 7)).astype(np.float32)  # 7 values per row: the loops would not pay
-    _, cache = FB.batchnorm_forward(x, np.ones(5, np.float32), np.zeros(5, np.float32), np.zeros(5, np.float32),
-                                    np.ones(5, np.float32), train=True)
-    assert cache.xhat is not None and cache.shape == x.shape
+    _, cache = gn.kernels.forward("batchnorm", x, np.ones(5, np.float32), np.zeros(5, np.float32),
+                                  np.zeros(5, np.float32), np.ones(5, np.float32), train=True)
+    assert cache.impl.name == "reference" and cache.value.xhat.shape == x.shape
 
 
 def test_compiled_batchnorm_gradients_float64(jit_on, rng):

@@ -41,6 +41,25 @@ def _layer_cases(rng, dtype):
                                   ((5, 2, 7, 7), (3, 2, 5, 5), True, 1, 2, 1), ((2, 3, 6, 6), (2, 3, 2, 2), True, 2, 0, 1)):
         b = _rand(rng, (ws[0],), dtype) if bias else None
         yield "conv2d", (_rand(rng, xs, dtype), _rand(rng, ws, dtype), b, s, p, d), {}
+    # (N, C), (N, C, L) with rows long enough for the compiled loops and too short, (N, C, H, W); eval too
+    for shape in ((9, 5), (4, 3, 17), (3, 2, 5), (2, 3, 4, 5)):
+        C = shape[1]
+        for train in (True, False):
+            args = (_rand(rng, shape, dtype) * 2 + 3, _rand(rng, (C,), dtype), _rand(rng, (C,), dtype),
+                    _rand(rng, (C,), dtype), np.abs(_rand(rng, (C,), dtype)) + 0.5)
+            yield "batchnorm", args, dict(train=train, momentum=0.9, eps=1e-5)
+    # integer labels of several widths, a huge row (stable), one class, probability targets
+    for n, c, ldtype in ((7, 5, np.int64), (4, 3, np.int32), (3, 1, np.uint8)):
+        s = _rand(rng, (n, c), dtype) * 5
+        s[0, 0] = 1e4 if c > 1 else s[0, 0]
+        yield "softmax_cross_entropy", (s, rng.integers(0, c, n).astype(ldtype)), {}
+    # (N, T, D, H), with and without a bias
+    for N, T, D, H, bias in ((3, 5, 4, 6, True), (1, 1, 2, 3, False), (4, 7, 3, 2, True)):
+        b = _rand(rng, (4 * H,), dtype) if bias else None
+        yield "lstm", (_rand(rng, (N, T, D), dtype), _rand(rng, (N, H), dtype), _rand(rng, (N, H), dtype),
+                       _rand(rng, (D, 4 * H), dtype) * 0.5, _rand(rng, (H, 4 * H), dtype) * 0.5, b), {}
+    p = np.abs(_rand(rng, (5, 4), dtype))
+    yield "softmax_cross_entropy", (_rand(rng, (5, 4), dtype), p / p.sum(axis=1, keepdims=True)), {}
 
 
 def _run_cases(rng, dtype):

@@ -122,6 +122,7 @@ def test_compiled_softmax_cross_entropy_matches_numpy(dtype, jit_on):
     last place, for integer labels of any width and scores of any size; labels out of range and
     strided labels take the NumPy path."""
     from glassnet.functional import losses as FL
+    K = gn.kernels
     rng = np.random.default_rng(3)
     s = (rng.standard_normal((50, 7)) * 20).astype(dtype)
     s[0] = [1e4, -1e4, 0, 3e3, 1e4, -5, 2]  # a huge row: stable, finite
@@ -129,22 +130,23 @@ def test_compiled_softmax_cross_entropy_matches_numpy(dtype, jit_on):
     for ldtype in (np.int64, np.int32, np.uint8):
         y = rng.integers(0, 7, 50).astype(ldtype)
         gn.kernels.set_enabled(True)
-        loss, cache = FL.softmax_cross_entropy_forward(s, y)
-        assert isinstance(cache, FL._Gradient)  # the kernel ran
-        d = FL.softmax_cross_entropy_backward(cache, 0.5)
-        gn.kernels.set_enabled(False)
-        ref_loss, ref_cache = FL.softmax_cross_entropy_forward(s, y)
+        loss, cache = K.forward("softmax_cross_entropy", s, y)
+        assert cache.impl.name == "numba"  # the kernel ran
+        d = K.backward("softmax_cross_entropy", 0.5, cache)
+        ref_loss, ref_cache = FL.softmax_cross_entropy_forward(s, y)  # the reference
         ref = FL.softmax_cross_entropy_backward(ref_cache, 0.5)
         assert d.dtype == dtype and np.isfinite(d).all()
         assert loss == pytest.approx(ref_loss, rel=8 * eps)
         np.testing.assert_allclose(d, ref, rtol=0, atol=8 * eps * np.abs(ref).max())
     gn.kernels.set_enabled(True)
     rev = y.astype(np.int64)[::-1]  # a strided view: the NumPy path, the loss of its contiguous copy
-    rev_loss, rev_cache = FL.softmax_cross_entropy_forward(s, rev)
-    assert not isinstance(rev_cache, FL._Gradient)
-    assert rev_loss == pytest.approx(FL.softmax_cross_entropy_forward(s, rev.copy())[0], rel=8 * eps)
-    with pytest.raises(IndexError):  # the functional form does not validate labels: NumPy's error, no stray read
+    rev_loss, rev_cache = K.forward("softmax_cross_entropy", s, rev)
+    assert rev_cache.impl.name != "numba"  # the compiled pass needs contiguous labels
+    assert rev_loss == pytest.approx(K.forward("softmax_cross_entropy", s, rev.copy())[0], rel=8 * eps)
+    with pytest.raises(IndexError):  # without a validator a bad label is NumPy's error, no stray read
         FL.softmax_cross_entropy_forward(s, np.full(50, 7))
+    with pytest.raises(IndexError):  # the kernel finds it and hands over to the reference
+        K.forward("softmax_cross_entropy", s, np.full(50, 7))
     ce = gn.nn.SoftmaxCrossEntropy()  # the module names the bad label before any kernel runs
     with pytest.raises(ValueError, match="got label 7"):
         ce(s, np.full(50, 7))
@@ -160,17 +162,17 @@ def test_compiled_softmax_cross_entropy_gradient_float64(jit_on, rng):
 def test_compiled_softmax_cross_entropy_refuses_non_finite_scores(bad, jit_on):
     """The module's compiled path skips its own NaN/inf scan of the scores because the kernel
     checks them in its pass: a NaN, +inf or -inf score (-inf alone would give a finite loss)
-    still raises the named error, and the functional form falls back to the NumPy result."""
+    still raises the named error, and without a validator the result is the reference's."""
     from glassnet.functional import losses as FL
+    from glassnet.kernels import losses as KL
     s = np.zeros((6, 4), np.float32)
     s[4, 2] = bad
     y = np.array([0, 1, 2, 3, 0, 1])
     with pytest.raises(gn.NonFiniteError, match=r"scores contains .* \(first at index \(4, 2\)"):
         gn.nn.SoftmaxCrossEntropy()(s, y)
     with np.errstate(invalid="ignore"):  # NumPy's own warning for inf - inf
-        loss, cache = FL.softmax_cross_entropy_forward(s, y)
-        assert not isinstance(cache, FL._Gradient)  # the kernel declined
-        gn.kernels.set_enabled(False)
+        loss, cache = gn.kernels.forward("softmax_cross_entropy", s, y)
+        assert cache.impl.name == "numba" and not isinstance(cache.value, KL.GradientCache)  # it handed over
         ref = FL.softmax_cross_entropy_forward(s, y)[0]
     assert (math.isnan(loss) and math.isnan(ref)) or loss == ref
 
@@ -178,15 +180,15 @@ def test_compiled_softmax_cross_entropy_refuses_non_finite_scores(bad, jit_on):
 def test_compiled_softmax_cross_entropy_declines_mismatched_labels(jit_on):
     """The functional form does not validate: labels shorter or longer than the scores' rows
     must not reach the kernel (which would read past their end), NumPy's error comes instead."""
-    from glassnet.functional import losses as FL
+    from glassnet.kernels import losses as KL
     s = np.zeros((6, 4), np.float32)
     for y in (np.zeros(3, np.int64), np.zeros(9, np.int64)):
         with pytest.raises(IndexError):
-            FL.softmax_cross_entropy_forward(s, y)
-    assert FL.softmax_cross_entropy_compiled(s, np.zeros(3, np.int64)) is None
-    assert FL.softmax_cross_entropy_compiled(s[:, :, None], np.zeros(6, np.int64)) is None
+            gn.kernels.forward("softmax_cross_entropy", s, y)
+    assert not KL._applies(s, np.zeros(3, np.int64))
+    assert not KL._applies(s[:, :, None], np.zeros(6, np.int64))
     empty = np.zeros((6, 0), np.float32)  # no classes: the kernel would read a score that is not there
-    assert FL.softmax_cross_entropy_compiled(empty, np.zeros(6, np.int64)) is None
+    assert not KL._applies(empty, np.zeros(6, np.int64))
     with pytest.raises(ValueError, match="labels must lie in"):
         gn.nn.SoftmaxCrossEntropy()(empty, np.zeros(6, np.int64))
 
@@ -208,7 +210,7 @@ def test_softmax_cross_entropy_module_backward_scales_and_hands_over(jit_on, rng
     np.testing.assert_allclose(out[True, 0.25], 0.25 * out[True, 1.0], rtol=1e-6)
     gn.kernels.set_enabled(True)
     ce(s, y)
-    kernel_grad = ce._cache[0].grad
+    kernel_grad = ce._cache[0].value.grad
     assert ce.backward() is kernel_grad  # handed over, not copied
     with pytest.raises(gn.BackwardError):
         ce.backward()  # and only once

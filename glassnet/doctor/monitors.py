@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..kernels import _numba as _jit
+from ..kernels import _numba, stats as _fast_stats
 from .._checks import all_finite, positive_int
 from ..backend import as_numpy
 from ..train.callbacks.base import Callback
@@ -55,8 +55,8 @@ def _histogram(v, bins):
     np.histogram's: tested), else np.histogram on a float64 copy. A range too wide for float64
     gives an empty histogram: a sample must never stop the run it watches."""
     try:
-        if v.ndim == 1 and v.size and _jit.usable(v):
-            return _jit.histogram(v, bins)
+        if v.ndim == 1 and v.size and _numba.usable(v):
+            return _fast_stats.histogram(v, bins)
         return np.histogram(v.astype(np.float64, copy=False), bins=bins)
     except ValueError:  # "Too many bins for data range": values near +-1.8e308
         return np.zeros(0, dtype=np.int64), np.zeros(0)
@@ -65,8 +65,8 @@ def _histogram(v, bins):
 def _mean_std(v):
     """Mean and std of a flat array, accumulated in float64 (a compiled pair of passes when Numba
     is there; else NumPy's, which makes a float64 temporary)."""
-    if v.ndim == 1 and v.size and _jit.usable(v):
-        mean, var = _jit.mean_var(v)
+    if v.ndim == 1 and v.size and _numba.usable(v):
+        mean, var = _fast_stats.mean_var(v)
         return float(mean), math.sqrt(var)
     return float(v.mean(dtype=np.float64)), float(v.std(dtype=np.float64))
 

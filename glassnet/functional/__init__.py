@@ -72,7 +72,12 @@ for _op, _fwd, _bwd in (("relu", relu_forward, relu_backward), ("leaky_relu", le
                         ("sigmoid", sigmoid_forward, sigmoid_backward), ("tanh", tanh_forward, tanh_backward),
                         ("softmax", softmax_forward, softmax_backward),
                         ("conv2d", conv2d_forward, conv2d_backward),
+                        ("batchnorm", batchnorm_forward, batchnorm_backward),
+                        ("lstm", lstm_forward, lstm_backward),
                         ("max_pool2d", max_pool2d_forward, max_pool2d_backward),
                         ("avg_pool2d", avg_pool2d_forward, avg_pool2d_backward)):
     _kernels.reference(_op, _fwd, _bwd)
 del _op, _fwd, _bwd
+# a loss's backward takes (cache, dloss); the dispatch point passes (dloss, cache), as layers' (dout, cache)
+_kernels.reference("softmax_cross_entropy", softmax_cross_entropy_forward,
+                   lambda dloss, cache: softmax_cross_entropy_backward(cache, dloss))

@@ -6,11 +6,6 @@ Labels are validated by the loss modules in ``glassnet.nn``, not here.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
-import numpy as np
-
-from ..kernels import _numba as _jit
 from ..backend import get_array_module
 from .activations import log_softmax, sigmoid
 
@@ -19,33 +14,12 @@ def _rows(xp, n):
     return xp.arange(n)
 
 
-class _Gradient(NamedTuple):
-    """Cache of the compiled softmax cross-entropy: d(loss)/d(scores) at dloss = 1."""
-    grad: object
-
-
-def _compiled_labels(scores, target) -> bool:
-    return (type(target) is np.ndarray and type(scores) is np.ndarray and scores.ndim == 2
-            and target.shape == scores.shape[:1] and scores.size > 0 and target.dtype.kind in "iu"
-            and target.flags.c_contiguous and _jit.usable(scores))
-
-
-def softmax_cross_entropy_compiled(scores, target):
-    """``(loss, cache)`` from the compiled one-pass kernel (Numba) when it applies (NumPy scores
-    (N, C), contiguous integer labels (N,)) and succeeds: every label in range and every score
-    finite, which it checks in the same pass. Otherwise None (the caller takes the NumPy path)."""
-    if _compiled_labels(scores, target):
-        done = _jit.softmax_cross_entropy(scores, target)
-        if done is not None:
-            return float(done[0]), _Gradient(done[1])
-    return None
-
-
 # Softmax cross-entropy: L_i = -sum_j t_ij log softmax(s_i)_j (t one-hot for integer labels).
-def softmax_cross_entropy_forward(scores, target):
-    done = softmax_cross_entropy_compiled(scores, target)  # Numba: loss and gradient in one pass over each row
-    if done is not None:
-        return done
+def softmax_cross_entropy_forward(scores, target, validate=None):
+    """``validate(scores, target)``, when given, runs first and returns the target to use (the
+    loss module's checks: a faster kernel runs them only when its own pass finds a bad value)."""
+    if validate is not None:
+        target = validate(scores, target)
     xp = get_array_module(scores)
     n = scores.shape[0]
     logp = log_softmax(scores, axis=1)
@@ -58,8 +32,6 @@ def softmax_cross_entropy_forward(scores, target):
 
 def softmax_cross_entropy_backward(cache, dloss=1.0):
     # dL/ds_k = p_k * sum_j t_j - t_k  (= p - onehot for labels)
-    if isinstance(cache, _Gradient):
-        return cache.grad * dloss
     probs, target = cache
     xp = get_array_module(probs)
     n = probs.shape[0]

@@ -17,7 +17,6 @@ the input gradient, the initial-state gradient(s) and the parameter gradients.
 """
 from __future__ import annotations
 
-from ..kernels import _numba as _jit
 from ..backend import get_array_module
 from .activations import sigmoid
 
@@ -78,7 +77,7 @@ def rnn_backward(dhs, cache, dh_last=None, need_dx=True):
     dhs_t = _time_major(dhs)
     dA = xp.empty((T,) + hs.shape[1:], dtype=hs.dtype)
     dh = xp.zeros_like(hs[0]) if dh_last is None else dh_last.copy()
-    WhT = xp.ascontiguousarray(Wh.T)  # see lstm_backward
+    WhT = xp.ascontiguousarray(Wh.T)  # the recurrent product runs ~1.5x faster on a contiguous operand
     for t in range(T - 1, -1, -1):
         dh += dhs_t[t]
         h = hs[t + 1]
@@ -93,47 +92,27 @@ def rnn_backward(dhs, cache, dh_last=None, need_dx=True):
 
 
 # ---------------------------------------------------------------------------------------- LSTM
-def _lstm_scales(xp, H, dtype):
-    """Per-column (scale, shift) turning tanh into the gate activations: sigmoid(a) =
-    0.5 * tanh(0.5 * a) + 0.5 (stable for any a) for i, f, o, and tanh(a) for the cell g."""
-    half = xp.full(4 * H, 0.5, dtype=dtype)
-    half[2 * H:3 * H] = 1
-    shift = xp.full(4 * H, 0.5, dtype=dtype)
-    shift[2 * H:3 * H] = 0
-    return half, shift
-
-
 def lstm_forward(x, h0, c0, Wx, Wh, b):
     """LSTM with gates (input, forget, cell, output). Returns (hs (N, T, H), cache);
     the last cell state is ``cache[3][-1]``."""
     xp = get_array_module(x, h0, c0, Wx, Wh)
     H = Wh.shape[0]
-    half, shift = _lstm_scales(xp, H, Wx.dtype)
-    # all gates through one tanh per step (see _lstm_scales); the halving folded into the weights
-    xt, a = _project(x, Wx * half, None if b is None else b * half)
+    xt, a = _project(x, Wx, b)  # x_t Wx + b for every step: (T, N, 4H)
     T, N, G = a.shape
+    gates = xp.empty_like(a)  # the gate values [i f g o] of every step
     hs = xp.empty((T + 1, N, H), dtype=a.dtype)
     cs = xp.empty((T + 1, N, H), dtype=a.dtype)
     tc = xp.empty((T, N, H), dtype=a.dtype)  # tanh(c_t)
     hs[0], cs[0] = h0, c0
-    Wh_half = Wh * half
-    jit = _jit.usable(a, half, shift, cs)
     for t in range(T):
-        g = a[t]  # pre-activations, overwritten by the gate values
-        g += hs[t] @ Wh_half
-        xp.tanh(g, out=g)
-        c = cs[t + 1]
-        if jit:  # Numba: the five lines below in one call, same values
-            _jit.lstm_forward_gates(g, half, shift, cs[t], c)
-        else:
-            g *= half
-            g += shift
-            xp.multiply(g[:, H:2 * H], cs[t], out=c)
-            ig = xp.multiply(g[:, :H], g[:, 2 * H:3 * H], out=tc[t])  # tc[t] as scratch until the next line
-            c += ig
-        xp.tanh(c, out=tc[t])
-        xp.multiply(g[:, 3 * H:], tc[t], out=hs[t + 1])
-    return _batch_first(hs), (xt, a, hs, cs, tc, Wx, Wh)
+        pre = a[t] + hs[t] @ Wh
+        i, f = sigmoid(pre[:, :H]), sigmoid(pre[:, H:2 * H])
+        g, o = xp.tanh(pre[:, 2 * H:3 * H]), sigmoid(pre[:, 3 * H:])
+        cs[t + 1] = f * cs[t] + i * g
+        tc[t] = xp.tanh(cs[t + 1])
+        hs[t + 1] = o * tc[t]
+        gates[t] = xp.concatenate([i, f, g, o], axis=1)
+    return _batch_first(hs), (xt, gates, hs, cs, tc, Wx, Wh)
 
 
 def lstm_backward(dhs, cache, dh_last=None, dc_last=None, need_dx=True):
@@ -142,43 +121,20 @@ def lstm_backward(dhs, cache, dh_last=None, dc_last=None, need_dx=True):
     xt, gates, hs, cs, tc, Wx, Wh = cache
     T, N, G = gates.shape
     H = G // 4
-    i, f, g, o = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
     dhs_t = _time_major(dhs)
-    dA = xp.empty_like(gates)
+    dA = xp.empty_like(gates)  # gradients of the pre-activations of every step
     dh = xp.zeros_like(hs[0]) if dh_last is None else dh_last.copy()
     dc = xp.zeros_like(cs[0]) if dc_last is None else dc_last.copy()
-    WhT = xp.ascontiguousarray(Wh.T)  # the recurrent product runs ~1.5x faster on a contiguous operand
-    jit = _jit.usable(dh, dhs, dc, gates, cs, tc, dA)
-    if jit:  # contiguous rows let the compiled loop vectorize
-        dhs_t = xp.ascontiguousarray(dhs_t)
-    else:
-        # Everything that does not depend on the flowing gradients, for all steps at once:
-        # d(pre-activation) = P * [dc, dc, dc, dh] per gate, and dc_t += dh_t * o * (1 - tanh(c)^2).
-        # In place over the whole gate array first (contiguous), then one product per gate:
-        # s * (1 - s) = s - s^2 for the sigmoid gates, 1 - g^2 for the cell gate.
-        P = xp.multiply(gates, gates)
-        Pg = P[..., 2 * H:3 * H]
-        xp.subtract(1, Pg, out=Pg)
-        for k in (0, 1, 3):
-            xp.subtract(gates[..., k * H:(k + 1) * H], P[..., k * H:(k + 1) * H], out=P[..., k * H:(k + 1) * H])
-        P[..., :H] *= g
-        P[..., H:2 * H] *= cs[:-1]
-        Pg *= i
-        P[..., 3 * H:] *= tc
-        dtanh_c = xp.multiply(tc, tc)
-        xp.subtract(1, dtanh_c, out=dtanh_c)
-        dtanh_c *= o
     for t in range(T - 1, -1, -1):
-        da = dA[t]
-        if jit:  # Numba: the same values in one call, the gate derivatives (P, dtanh_c) computed inside
-            _jit.lstm_backward_step(dh, dhs_t[t], dc, gates[t], cs[t], tc[t], da)
-        else:
-            dh += dhs_t[t]
-            dc += dh * dtanh_c[t]
-            xp.multiply(P[t].reshape(N, 4, H)[:, :3], dc[:, None, :], out=da.reshape(N, 4, H)[:, :3])
-            xp.multiply(P[t, :, 3 * H:], dh, out=da[:, 3 * H:])
-            dc *= f[t]
-        dh = da @ WhT
+        i, f, g, o = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
+        dh = dh + dhs_t[t]
+        dc = dc + dh * o * (1 - tc[t] * tc[t])  # through h_t = o * tanh(c_t)
+        dA[t, :, :H] = dc * g * i * (1 - i)  # sigmoid' = s (1 - s)
+        dA[t, :, H:2 * H] = dc * cs[t] * f * (1 - f)
+        dA[t, :, 2 * H:3 * H] = dc * i * (1 - g * g)  # tanh' = 1 - g^2
+        dA[t, :, 3 * H:] = dh * tc[t] * o * (1 - o)
+        dc = dc * f  # c_t = f * c_{t-1} + ...
+        dh = dA[t] @ Wh.T
     dWh = hs[:-1].reshape(-1, H).T @ dA.reshape(-1, G)
     db = dA.sum(axis=(0, 1))
     dx, dWx = _input_grads(xt, dA, Wx, need_dx)
@@ -224,7 +180,7 @@ def gru_backward(dhs, cache, dh_last=None, need_dx=True):
     dAx = xp.empty_like(gates)  # gradients of x_t Wx + bx
     dAh = xp.empty_like(gates)  # gradients of h_{t-1} Wh + bh
     dh = xp.zeros_like(hs[0]) if dh_last is None else dh_last.copy()
-    WhT = xp.ascontiguousarray(Wh.T)  # see lstm_backward
+    WhT = xp.ascontiguousarray(Wh.T)  # see rnn_backward
     for t in range(T - 1, -1, -1):
         dh += dhs_t[t]
         g = gates[t]

@@ -92,7 +92,7 @@ def _load():
     if not _loaded:
         _loaded = True
         from .. import functional  # noqa: F401  (the references)
-        from . import activations, conv, optim, pooling  # noqa: F401
+        from . import activations, batchnorm, conv, losses, optim, pooling, recurrent  # noqa: F401
 
 
 def _pick(op, args, kw):

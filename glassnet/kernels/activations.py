@@ -6,6 +6,9 @@
   ``dout * (x > 0)`` instead of a comparison, a boolean array and a mixed-type product.
 - "numpy" (NumPy arrays without Numba): the same forward, the reference backward.
 - "cupy": the reference forward, the backward as one fused elementwise kernel.
+
+Softmax over short rows ("narrow": NumPy (N, C) with C <= 64) reduces the columns laid out as
+rows instead of each short row separately (see ``narrow_rows``).
 """
 from __future__ import annotations
 
@@ -37,9 +40,22 @@ def _forward_shared_zeros(x):
     return np.maximum(x, 0 if zeros is None else zeros), x
 
 
+def _relu_backward(d, x, out, one, zero):  # pragma: no cover - compiled
+    for k in range(d.shape[0]):
+        out[k] = d[k] * (one if x[k] > 0 else zero)
+
+
+def _relu_backward_numba(dout, x):
+    """``dout * (x > 0)`` in one pass (the product kept, so NaN/inf in ``dout`` spread as in NumPy)."""
+    out = np.empty_like(dout)
+    f = dout.dtype.type
+    _numba.compiled(_relu_backward)(dout.reshape(-1), x.reshape(-1), out.reshape(-1), f(1), f(0))
+    return out
+
+
 def _numba_backward(dout, x):
     if dout.shape == x.shape and _numba.usable(dout, x):
-        return _numba.relu_backward(dout, x)
+        return _relu_backward_numba(dout, x)
     return F.relu_backward(dout, x)  # a strided upstream gradient: the reference
 
 
@@ -58,3 +74,30 @@ _EXACT = {"float32": (0.0, 0.0), "float64": (0.0, 0.0)}  # the same operations: 
 register(Kernel("relu", "numba", lambda x: _numba.usable(x), _forward_shared_zeros, _numba_backward, _EXACT))
 register(Kernel("relu", "numpy", lambda x: type(x) is np.ndarray, _forward_shared_zeros, F.relu_backward, _EXACT))
 register(Kernel("relu", "cupy", lambda x: device_of(x) == "cuda", F.relu_forward, _cupy_backward, _EXACT))
+
+
+# -- softmax over short rows ------------------------------------------------------------------------------
+# NumPy reduces each short row of an (N, C) array separately, ~4x slower (NumPy 2.4, 256x10) than
+# one vectorized reduction over the columns laid out as rows (the maximum) or a matrix-vector
+# product (the sum). The same values: max is exact; the sum adds in another order.
+def narrow_rows(x, axis=-1) -> bool:
+    """A NumPy (N, C) array reduced over short rows (C <= 64)."""
+    return type(x) is np.ndarray and x.ndim == 2 and axis in (1, -1) and 0 < x.shape[1] <= 64
+
+
+def row_max(x):
+    return np.ascontiguousarray(x.T).max(axis=0)[:, None]
+
+
+def row_sum(x):
+    return (x @ np.ones(x.shape[1], dtype=x.dtype))[:, None]
+
+
+def _softmax_narrow(x, axis=-1):
+    e = np.exp(x - row_max(x))
+    out = e / row_sum(e)
+    return out, (out, axis)
+
+
+register(Kernel("softmax", "narrow", narrow_rows, _softmax_narrow, F.softmax_backward,
+                {"float32": (1e-6, 1e-7), "float64": (1e-14, 1e-16)}))

@@ -12,6 +12,17 @@ from ..backend import device_of
 from . import Kernel, _numba, register
 
 
+def _adam_kernel(p, g, m, v, coef):  # pragma: no cover - compiled
+    b1, c1, b2, c2, eps, scale = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5]
+    for k in range(p.shape[0]):
+        gk = g[k]
+        mk = b1 * m[k] + gk * c1
+        vk = b2 * v[k] + gk * gk * c2
+        m[k] = mk
+        v[k] = vk
+        p[k] += mk / (math.sqrt(vk) + eps) * scale
+
+
 def _folded(lr, eps, bc1, bc2):
     root = math.sqrt(bc2)
     return eps * root, -lr * root / bc1
@@ -21,7 +32,7 @@ def _numba_adam(w, g, m, v, *, lr, b1, b2, eps, bc1, bc2):
     eps2, scale = _folded(lr, eps, bc1, bc2)
     # the scalars in the arrays' precision, as NumPy casts Python floats
     coef = np.array((b1, 1 - b1, b2, 1 - b2, eps2, scale), dtype=w.dtype)
-    _numba.compiled(_numba.adam_kernel)(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), coef)
+    _numba.compiled(_adam_kernel)(w.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), coef)
 
 
 def _cupy_adam(w, g, m, v, *, lr, b1, b2, eps, bc1, bc2):

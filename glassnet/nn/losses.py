@@ -8,6 +8,7 @@ from __future__ import annotations
 import numbers
 
 from .. import functional as F
+from .. import kernels
 from .._checks import (
     check_finite,
     check_float_array,
@@ -17,7 +18,6 @@ from .._checks import (
 )
 from ..backend import get_array_module
 from ..errors import ConfigError, DataError, ShapeError
-from ..functional.losses import _Gradient, softmax_cross_entropy_compiled
 from .module import Module
 
 
@@ -67,27 +67,21 @@ class SoftmaxCrossEntropy(Loss):
     """
     target_kind = "labels_or_probs"
     is_classifier = True
-    _fwd = staticmethod(F.softmax_cross_entropy_forward)
-    _bwd = staticmethod(F.softmax_cross_entropy_backward)
 
     def forward(self, scores, target):
-        # The compiled kernel checks in its one pass what _validate scans for (finite scores, labels
-        # in range): when it applies and succeeds, the scans are not repeated; otherwise (NaN, a bad
-        # label, CuPy, no Numba) the full path below validates and raises the named error. A
-        # subclass with its own _validate always gets the full path.
-        done = (softmax_cross_entropy_compiled(scores, target)
-                if type(self)._validate is SoftmaxCrossEntropy._validate else None)
-        if done is None:
-            return super().forward(scores, target)
-        loss, cache = done
+        # The checks go to the operation as ``validate``: the reference runs them first; a kernel
+        # that finds bad values in its own pass (NaN, a label out of range) runs them only then, to
+        # raise the named error. A subclass with its own checks has them run first, always.
+        if type(self)._validate is SoftmaxCrossEntropy._validate:
+            loss, cache = kernels.forward("softmax_cross_entropy", scores, target, validate=self._validate)
+        else:
+            loss, cache = kernels.forward("softmax_cross_entropy", scores, self._validate(scores, target))
         self._save((cache, scores.shape))
         return loss
 
     def backward(self, dloss=1.0):
         cache, _ = self._pop()
-        if isinstance(cache, _Gradient) and dloss.__class__ in (float, int) and dloss == 1:
-            return cache.grad  # the kernel's gradient, handed over (the popped cache keeps no reference)
-        return F.softmax_cross_entropy_backward(cache, dloss)
+        return kernels.backward("softmax_cross_entropy", dloss, cache)
 
     def _validate(self, scores, target):
         who = "SoftmaxCrossEntropy"

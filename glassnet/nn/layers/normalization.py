@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from ... import functional as F
+from ... import kernels
 from ..._checks import check_float_array, describe
 from ...errors import ConfigError, DataError, ShapeError
 from ..module import Module, Parameter
@@ -58,19 +58,18 @@ class BatchNorm1d(Module):
             raise DataError(f"{who}: training mode needs more than one value per feature to compute "
                              f"batch statistics, got {describe(x)}; use a batch of 2 or more, or eval()")
         check_values(x, self, who)
-        out, cache = F.batchnorm_forward(x, self.gamma.data, self.beta.data, self.running_mean,
-                                         self.running_var, train=self.training,
-                                         momentum=self.momentum, eps=self.eps)
-        if self.training:
-            self.running_mean[...] = cache.running_mean
-            self.running_var[...] = cache.running_var
-        self._save(cache)
+        out, cache = kernels.forward("batchnorm", x, self.gamma.data, self.beta.data, self.running_mean,
+                                     self.running_var, train=self.training, momentum=self.momentum, eps=self.eps)
+        if self.training:  # every implementation's cache carries the updated running statistics
+            self.running_mean[...] = cache.value.running_mean
+            self.running_var[...] = cache.value.running_var
+        self._save((cache, tuple(x.shape)))
         return out
 
     def backward(self, dout):
-        cache = self._pop()
-        check_dout(dout, cache.shape, type(self).__name__)
-        dx, dgamma, dbeta = F.batchnorm_backward(dout, cache)
+        cache, shape = self._pop()
+        check_dout(dout, shape, type(self).__name__)
+        dx, dgamma, dbeta = kernels.backward("batchnorm", dout, cache)
         accumulate(self.gamma, dgamma)
         accumulate(self.beta, dbeta)
         return dx

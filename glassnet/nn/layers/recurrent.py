@@ -15,6 +15,7 @@ import copy
 import numpy as np
 
 from ... import functional as F
+from ... import kernels
 from ..._checks import check_float_array, describe
 from ...backend import get_array_module
 from ...errors import ShapeError
@@ -101,7 +102,7 @@ class _Recurrent(Module):
         states = self._initial(x, state)
         hs, cache = self._run(x, states)
         if self._lstm:
-            self.last_state = (hs[:, -1], cache[3][-1])
+            self.last_state = (hs[:, -1], cache.value[3][-1])  # (h_T, c_T); every LSTM cache keeps cs at [3]
         else:
             self.last_state = hs[:, -1]
         self._save((cache, x.shape))
@@ -169,11 +170,12 @@ class LSTM(_Recurrent):
         self.b.data[H:2 * H] = 1
 
     def _run(self, x, states):
-        return F.lstm_forward(x, states[0], states[1], self.Wx.data, self.Wh.data, self.b.data)
+        return kernels.forward("lstm", x, states[0], states[1], self.Wx.data, self.Wh.data, self.b.data)
 
     def _back(self, dhs, cache, dstate, need_dx):
         dh_last, dc_last = (None, None) if dstate is None else dstate
-        dx, dh0, dc0, dWx, dWh, db = F.lstm_backward(dhs, cache, dh_last, dc_last, need_dx=need_dx)
+        dx, dh0, dc0, dWx, dWh, db = kernels.backward("lstm", dhs, cache, dh_last=dh_last, dc_last=dc_last,
+                                                         need_dx=need_dx)
         return dx, (dh0, dc0), (dWx, dWh, db)
 
 

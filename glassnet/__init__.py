@@ -8,11 +8,10 @@
 import os as _os
 import sys as _sys
 
-# OpenBLAS's idle threads spin for about 0.1 s after each product (2**28 cycles), taking a core
-# from the compiled kernels that run on all cores (Winograd's transforms). About 1.6 ms
-# (2**22 cycles) keeps products as fast (measured) and frees the core. OpenBLAS reads this once,
-# when NumPy loads: so only when glassnet comes first and the variable is unset.
-# See docs/decisions.md ("OpenBLAS's idle spin").
+# Shorten OpenBLAS's idle spin after each product (2**22 cycles instead of 2**28) so that its
+# threads leave the cores to the compiled kernels. OpenBLAS reads the variable once, when NumPy
+# loads: set only when glassnet comes first and the user has not set it. Why and what it cost:
+# docs/decisions.md ("OpenBLAS's idle spin").
 if "numpy" not in _sys.modules:
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "22")
 

@@ -1,4 +1,5 @@
-"""Input validation, the one place for it: arguments (``check_number``, ``positive_int``), what
+"""Input validation, the one place for it: arguments (``check_number``, ``check_int``,
+``positive_int``, ``check_bool``, ``check_choice``: every constructor and setting uses them), what
 layers and losses receive (messages name the layer, what was expected and what came), and the
 data where it enters glassnet (``check_examples``, ``check_targets``: messages in the user's
 coordinates, the row and column of the array they passed)."""
@@ -22,20 +23,57 @@ def describe(x) -> str:
     return f"{dtype} array of shape {tuple(shape)}"
 
 
-def check_number(value, name: str, who: str, lo=None, hi=None, lo_open=False, hi_open=False) -> float:
-    """A finite real number within [lo, hi] (ends open as asked); returns it as a float.
-
-    The message names the setting and the accepted range, e.g. ``SGD: lr must lie in
-    [0.0, inf), got -0.1``.
-    """
+def check_number(value, name: str, who: str, lo=None, hi=None, lo_open=False, hi_open=False, note="") -> float:
+    """A finite real number within [lo, hi] (ends open as asked; bools refused); returns it as a
+    float. The message names the setting and the accepted range, e.g. ``SGD: lr must lie in
+    [0.0, inf), got -0.1``; ``note`` is added in parentheses (what the setting means)."""
+    tail = f" ({note})" if note else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ConfigError(f"{who}: {name} must be a finite number, got {value!r}")
+        raise ConfigError(f"{who}: {name} must be a finite number, got {value!r}{tail}")
     if (lo is not None and (value < lo or (lo_open and value == lo))) or \
        (hi is not None and (value > hi or (hi_open and value == hi))):
         left = f"{'(' if lo_open else '['}{'-inf' if lo is None else lo}"
         right = "inf)" if hi is None else f"{hi}{')' if hi_open else ']'}"
-        raise ConfigError(f"{who}: {name} must lie in {left}, {right}, got {value!r}")
+        raise ConfigError(f"{who}: {name} must lie in {left}, {right}, got {value!r}{tail}")
     return float(value)
+
+
+def check_int(value, name: str, who: str, lo=None, also=()):
+    """An integer (bools refused) of at least ``lo``, returned as an int; or one of the other
+    accepted values ``also`` (e.g. None, "auto"), returned as it is."""
+    if any(value is a or (isinstance(a, str) and value == a) for a in also):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or (lo is not None and value < lo):
+        want = "an integer" if lo is None else ("a positive integer" if lo == 1 else f"an integer >= {lo}")
+        if also:
+            want = " or ".join([repr(a) for a in also] + [want])
+        raise ConfigError(f"{who}: {name} must be {want}, got {value!r}")
+    return int(value)
+
+
+def check_int_pair(value, name: str, who: str, lo=None) -> tuple:
+    """An integer or a pair of integers (a kernel size, a stride), each at least ``lo``: (a, b)."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(items) != 2 or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in items):
+        raise ConfigError(f"{who}: {name} must be an int or a pair of ints, got {value!r}")
+    if lo is not None and min(items) < lo:
+        raise ConfigError(f"{who}: {name} must be >= {lo}, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def check_bool(value, name: str, who: str) -> bool:
+    """True or False itself (not 1, "yes" or an array)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{who}: {name} must be True or False, got {value!r}")
+    return value
+
+
+def check_choice(value, name: str, who: str, choices):
+    """One of ``choices`` (compared with ==); returns it."""
+    if not any(value == c and type(value) is type(c) for c in choices):
+        shown = ", ".join(repr(c) for c in choices)
+        raise ConfigError(f"{who}: {name} must be one of {shown}, got {value!r}")
+    return value
 
 
 def as_generator(rng) -> np.random.Generator:
@@ -49,9 +87,7 @@ def as_generator(rng) -> np.random.Generator:
 
 def positive_int(value, who: str, name: str) -> int:
     """An integer >= 1 (bools refused); returns it as an int."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ConfigError(f"{who}: {name} must be a positive integer, got {value!r}")
-    return int(value)
+    return check_int(value, name, who, lo=1)
 
 
 def check_float_array(x, who: str, what: str = "input"):
@@ -86,9 +122,9 @@ def all_finite(x) -> bool:
 
     Cheap in the common case: one reduction, no temporary array. A contiguous float32/float64
     array is read by the BLAS dot product ``x . x`` (``vdot``, which, unlike ``@``, sets no
-    floating-point warning state to manage; NaN or inf make it non-finite; 6x faster than
-    NumPy's sum on small arrays); others by a sum in their own dtype. Only when that result is
-    not finite (NaN/inf present, or finite values that overflow it) is every element checked.
+    floating-point warning state to manage; NaN or inf make it non-finite); others by a sum in
+    their own dtype. Only when that result is not finite (NaN/inf present, or finite values that
+    overflow it) is every element checked.
     """
     if x is None or x.dtype.kind != "f":
         return True

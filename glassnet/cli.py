@@ -401,7 +401,7 @@ def _cmd_trials(args) -> int:
 
 
 def _cmd_ensemble(args) -> int:
-    from .ensemble import Ensemble
+    from .train.ensemble import Ensemble
     from .errors import SearchError
     from .nn import eval_scores
     from .serialization import load

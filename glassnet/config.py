@@ -241,10 +241,17 @@ def _type_of(config, registry, path, what):
     if "type" not in config:
         raise ConfigError(f"{path}.type: missing; name the {what}, one of {', '.join(sorted(registry))}")
     kind = config["type"]
+    if isinstance(kind, str) and kind in RENAMED and RENAMED[kind][0] in registry:
+        new, why = RENAMED[kind]
+        raise ConfigError(f"{path}.type: {kind!r} was renamed {new!r} ({why})")
     if not isinstance(kind, str) or kind not in registry:
         raise ConfigError(f"{path}.type: unknown {what} {kind!r}; expected one of {', '.join(sorted(registry))}"
                           f"{did_you_mean(kind, registry)}")
     return registry[kind]
+
+
+#: types renamed before 0.1.0 (old name -> (new name, why)): a config with the old name is told the new one
+RENAMED = {"BinaryCrossEntropy": ("BCEWithLogits", "it takes logits, as PyTorch's BCEWithLogitsLoss")}
 
 
 def _a(word):
@@ -310,7 +317,7 @@ def registries() -> dict:
         _REGISTRIES = {
             "layer": layers,
             "loss": {k: getattr(nn, k) for k in _LOSSES},
-            "optimizer": {"SGD": optim.SGD, "Adam": optim.Adam, "RMSprop": optim.RMSprop, "Adagrad": optim.Adagrad},
+            "optimizer": optim.optimizer_classes(),
             "penalty": {"L2": optim.L2, "L1": optim.L1, "ElasticNet": optim.ElasticNet},
             "schedule": dict(_SCHEDULES),
             "transformer": dict(preprocessing._TYPES),
@@ -318,7 +325,7 @@ def registries() -> dict:
     return _REGISTRIES
 
 
-_LOSSES = ("SoftmaxCrossEntropy", "MulticlassHinge", "BinaryCrossEntropy", "MSE", "KLDivergence")
+_LOSSES = ("SoftmaxCrossEntropy", "MulticlassHinge", "BCEWithLogits", "MSE", "KLDivergence")
 _METRICS = ("accuracy", "mse", "mae")
 #: the quantities a run logs per epoch, which early stopping, checkpoints and searches can watch
 MONITOR_NAMES = ("loss", "val_loss") + _METRICS + tuple(f"val_{m}" for m in _METRICS)

@@ -7,7 +7,7 @@ validation errors raised by ``fit`` that say what was expected and what came. Wh
 scikit-learn is installed, its ``check_estimator`` passes (see tests/test_estimators.py).
 
 Names follow scikit-learn's MLPClassifier where the concept is the same. Differences:
-``solver`` names one of glassnet's update rules ("sgd", "momentum", "nesterov", "adam",
+``solver`` names one of glassnet's update rules ("sgd", "sgd_momentum", "nesterov", "adam",
 "rmsprop", "adagrad"; L-BFGS is ``glassnet.optim.LBFGS``), ``dropout`` and ``batch_norm`` add
 those layers after every hidden Linear, and ``learning_rate`` also accepts "cosine".
 ``alpha`` is scaled as in scikit-learn: the penalty per batch is 0.5 * alpha * ||W||^2 /
@@ -24,10 +24,10 @@ import warnings
 import numpy as np
 
 from . import nn
-from ._checks import check_number, positive_int
+from ._checks import check_int, check_number, positive_int
 from .classic._validation import check_X, check_fitted, check_y
 from .errors import ConvergenceWarning, sklearn_compatible
-from .optim import L2, SOLVERS, make_optimizer
+from .optim import L2, OPTIMIZERS, make_optimizer
 from .optim import schedules as S
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -111,8 +111,8 @@ class _BaseMLP:
             raise ValueError(f"{me}: hidden_layer_sizes must hold positive integers, got {self.hidden_layer_sizes!r}")
         if self.activation not in _ACTIVATIONS:
             raise ValueError(f"{me}: activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"{me}: solver must be one of {sorted(SOLVERS)}, got {self.solver!r}")
+        if self.solver not in OPTIMIZERS:
+            raise ValueError(f"{me}: solver must be one of {sorted(OPTIMIZERS)}, got {self.solver!r}")
         if self.learning_rate not in _LEARNING_RATES:
             raise ValueError(f"{me}: learning_rate must be one of {list(_LEARNING_RATES)}, got {self.learning_rate!r}")
         for name, lo, hi, lo_open in (("alpha", 0.0, None, False), ("learning_rate_init", 0.0, None, True),
@@ -122,8 +122,7 @@ class _BaseMLP:
         for name in ("max_iter", "n_iter_no_change"):
             positive_int(getattr(self, name), me, name)
         bs = self.batch_size
-        if bs != "auto" and (isinstance(bs, bool) or not isinstance(bs, numbers.Integral) or bs < 1):
-            raise ValueError(f"{me}: batch_size must be 'auto' or a positive integer, got {bs!r}")
+        check_int(bs, "batch_size", me, lo=1, also=("auto",))
         return sizes
 
     # -- the network ---------------------------------------------------------------------------------

@@ -367,7 +367,7 @@ def builtin_cases(seed=0):
         ("SoftmaxCrossEntropy (labels)", nn.SoftmaxCrossEntropy, lambda: rng.integers(0, c, n)),
         ("SoftmaxCrossEntropy (probs)", nn.SoftmaxCrossEntropy, lambda: softmax(rng.standard_normal((n, c)))),
         ("MulticlassHinge", nn.MulticlassHinge, lambda: rng.integers(0, c, n)),
-        ("BinaryCrossEntropy", nn.BinaryCrossEntropy, lambda: rng.random((n, c))),
+        ("BCEWithLogits", nn.BCEWithLogits, lambda: rng.random((n, c))),
         ("MSE", nn.MSE, lambda: rng.standard_normal((n, c))),
         ("KLDivergence", nn.KLDivergence, lambda: softmax(rng.standard_normal((n, c)))),
     ]

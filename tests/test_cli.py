@@ -12,7 +12,7 @@ def test_gradcheck_prints_every_layer_and_loss():
     r = run("gradcheck")
     assert r.returncode == 0, r.stdout + r.stderr
     import glassnet as gn
-    for name in gn.nn.layers.__all__ + ["SoftmaxCrossEntropy", "MulticlassHinge", "BinaryCrossEntropy",
+    for name in gn.nn.layers.__all__ + ["SoftmaxCrossEntropy", "MulticlassHinge", "BCEWithLogits",
                                         "MSE", "KLDivergence", "Sequential", "Residual", "Parallel"]:
         assert name in r.stdout, name
     from glassnet.gradcheck import builtin_cases

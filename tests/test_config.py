@@ -93,14 +93,14 @@ BAD = [
     (("optimizer", "type"), ["Adam"], r"^optimizer.type: unknown optimizer \['Adam'\]"),
     (("optimizer", "type"), "adam", r"^optimizer.type: unknown optimizer 'adam'.*did you mean 'Adam'\?$"),
     (("loss",), "SoftmaxCrossEntropy", r"^loss: expected a table with a 'type' \(a loss\), got string"),
-    (("trainer", "early_stopping"), {"patience": -1}, r"trainer.early_stopping.*patience must be a non-negative"),
+    (("trainer", "early_stopping"), {"patience": -1}, r"trainer.early_stopping.*patience must be an integer >= 0, got -1"),
     (("trainer", "early_stopping"), {"patients": 3}, r"early_stopping.patients: unknown parameter.*did you mean 'patience'"),
     (("data", "preprocessing"), [{"type": "PCA", "n_components": 5}],
      r"^data.preprocessing: PCA: n_components=5 exceeds the 2 features"),
     (("trainer", "checkpoint_monitor"), "val_mse", r"^trainer.checkpoint_monitor: 'val_mse' is not measured"),
     (("name",), ["exp"], r"^name: expected a string, got list"),
     (("trainer", "verbose"), True, r"^trainer.verbose: expected an integer in \[0, 2\], got boolean True$"),
-    (("schedule",), {"type": "StepDecay", "every": 0}, r"^schedule.every \(StepDecay\): every must be an integer >= 1, got 0$"),
+    (("schedule",), {"type": "StepDecay", "every": 0}, r"^schedule.every \(StepDecay\): every must be a positive integer, got 0$"),
     (("schedule",), {"type": "Cosine", "period": 10, "unit": "epochs"}, r"^schedule.unit: .*did you mean 'epoch'"),
 ]
 
@@ -165,7 +165,7 @@ st = hypothesis.strategies
 NAMES = ["ReLU", "Relu", "Linear", "Conv2d", "BatchNorm1d", "Dropout", "Adam", "SGD", "sgd", "L2", "L1", "StepDecay",
          "Cosine", "LinearWarmup", "Standardize", "PCA", "MinMaxScale", "val_loss", "val_accuracy", "accuracy", "loss",
          "mse", "epoch", "step", "spiral", "moons", "circles", "digits", "npz", "imagenet", "auto", "he", "xavier",
-         "SoftmaxCrossEntropy", "MSE", "MulticlassHinge", "BinaryCrossEntropy", "KLDivergence", "min", "max", ""]
+         "SoftmaxCrossEntropy", "MSE", "MulticlassHinge", "BCEWithLogits", "KLDivergence", "min", "max", ""]
 SCALARS = st.one_of(st.integers(-3, 300), st.sampled_from([0, 1, 2, -1, 10 ** 4, 2 ** 62]),
                     st.floats(allow_nan=True, allow_infinity=True), st.floats(-2, 2), st.booleans(),
                     st.sampled_from(NAMES), st.text(max_size=6))
@@ -307,3 +307,10 @@ def test_schema_field_kinds_are_all_known():
     for where, f in _fields(SCHEMA):
         if isinstance(f, Field):
             assert f.kind in kinds, where
+
+
+def test_a_renamed_type_names_its_new_name():
+    from glassnet.config import build_object, registries
+    with pytest.raises(ConfigError, match=r"^loss.type: 'BinaryCrossEntropy' was renamed 'BCEWithLogits' \(it takes logits"):
+        build_object({"type": "BinaryCrossEntropy"}, registries()["loss"], "loss", "loss")
+    assert type(build_object({"type": "BCEWithLogits"}, registries()["loss"], "loss", "loss")).__name__ == "BCEWithLogits"

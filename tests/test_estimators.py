@@ -91,10 +91,10 @@ def test_input_errors():
         est.fit(X, y[:, None])
 
 
-@pytest.mark.parametrize("solver", ["sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad"])
+@pytest.mark.parametrize("solver", ["sgd", "sgd_momentum", "nesterov", "adam", "rmsprop", "adagrad"])
 def test_every_solver_learns_blobs(solver):
     X, y = blobs()
-    lr = 0.05 if solver in ("sgd", "momentum", "nesterov", "adagrad") else 0.01
+    lr = 0.05 if solver in ("sgd", "sgd_momentum", "nesterov", "adagrad") else 0.01
     est = MLPClassifier(hidden_layer_sizes=(16,), solver=solver, learning_rate_init=lr, max_iter=40, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", gn.ConvergenceWarning)

@@ -167,7 +167,7 @@ LOSS_PAIRS = [
     ("softmax_ce_labels", F.softmax_cross_entropy_forward, F.softmax_cross_entropy_backward, "labels", False),
     ("softmax_ce_probs", F.softmax_cross_entropy_forward, F.softmax_cross_entropy_backward, "probs", False),
     ("hinge", F.multiclass_hinge_forward, F.multiclass_hinge_backward, "labels", True),
-    ("bce", F.binary_cross_entropy_forward, F.binary_cross_entropy_backward, "unit", False),
+    ("bce", F.binary_cross_entropy_with_logits_forward, F.binary_cross_entropy_with_logits_backward, "unit", False),
     ("mse", F.mse_forward, F.mse_backward, "real", False),
     ("kl", F.kl_divergence_forward, F.kl_divergence_backward, "probs", False),
 ]
@@ -198,7 +198,7 @@ def test_loss_forward_against_naive(rng):
     t = rng.random((5, 3))
     sig = naive.sigmoid(s)
     bce = -np.mean(t * np.log(sig) + (1 - t) * np.log(1 - sig))
-    assert F.binary_cross_entropy_forward(s, t)[0] == pytest.approx(bce, rel=1e-10)
+    assert F.binary_cross_entropy_with_logits_forward(s, t)[0] == pytest.approx(bce, rel=1e-10)
     q = naive.softmax_rows(rng.standard_normal((5, 3)))
     kl = np.mean([sum(q[i, j] * np.log(q[i, j] / p[i, j]) for j in range(3)) for i in range(5)])
     assert F.kl_divergence_forward(s, q)[0] == pytest.approx(kl, rel=1e-10)

@@ -32,7 +32,7 @@ def test_batchnorm_in_training_refuses_an_empty_batch_clearly():
 @pytest.mark.parametrize("loss,target", [(gn.nn.SoftmaxCrossEntropy, np.zeros(0, np.int64)),
                                          (gn.nn.MulticlassHinge, np.zeros(0, np.int64)),
                                          (gn.nn.MSE, np.zeros((0, 3), np.float32)),
-                                         (gn.nn.BinaryCrossEntropy, np.zeros((0, 3), np.float32))])
+                                         (gn.nn.BCEWithLogits, np.zeros((0, 3), np.float32))])
 def test_losses_refuse_an_empty_batch(loss, target):
     with pytest.raises(DataError, match="no examples"):
         loss().forward(np.zeros((0, 3), np.float32), target)

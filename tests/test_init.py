@@ -62,7 +62,8 @@ def test_biases_init_to_zero_without_warning():
 
 
 @pytest.mark.parametrize("name,shape,std", [
-    ("xavier", (400, 300), 1 / np.sqrt(400)),
+    ("normal_fan_in", (400, 300), 1 / np.sqrt(400)),  # the notes' 1/sqrt(n)
+    ("xavier", (400, 300), np.sqrt(2 / 700)),  # PyTorch's and Keras's Xavier/Glorot
     ("glorot", (400, 300), np.sqrt(2 / 700)),
     ("he", (400, 300), np.sqrt(2 / 400)),
     ("small_normal", (400, 300), 0.01),

@@ -44,7 +44,7 @@ def test_loss_at_chance_is_log_C():
 @pytest.mark.parametrize("make,target", [
     (gn.nn.SoftmaxCrossEntropy, lambda r: r.integers(0, 3, 4)),
     (gn.nn.MulticlassHinge, lambda r: r.integers(0, 3, 4)),
-    (gn.nn.BinaryCrossEntropy, lambda r: r.integers(0, 2, (4, 3)).astype(np.float64)),
+    (gn.nn.BCEWithLogits, lambda r: r.integers(0, 2, (4, 3)).astype(np.float64)),
     (gn.nn.MSE, lambda r: r.standard_normal((4, 3))),
     (gn.nn.KLDivergence, lambda r: F.softmax(r.standard_normal((4, 3)))),
 ])
@@ -59,7 +59,7 @@ def test_stable_for_huge_scores(rng, make, target, dtype):
 
 
 def test_bce_large_logits_values():
-    bce = gn.nn.BinaryCrossEntropy()
+    bce = gn.nn.BCEWithLogits()
     assert bce(np.array([[1e4]]), np.array([[1.0]])) == pytest.approx(0.0, abs=1e-12)
     assert bce(np.array([[-1e4]]), np.array([[1.0]])) == pytest.approx(1e4)
 
@@ -68,7 +68,7 @@ def test_bce_large_logits_values():
     (gn.nn.SoftmaxCrossEntropy, lambda r: r.integers(0, 5, 7)),
     (gn.nn.SoftmaxCrossEntropy, lambda r: F.softmax(r.standard_normal((7, 5)))),
     (gn.nn.MulticlassHinge, lambda r: r.integers(0, 5, 7)),
-    (gn.nn.BinaryCrossEntropy, lambda r: r.random((7, 5))),
+    (gn.nn.BCEWithLogits, lambda r: r.random((7, 5))),
     (gn.nn.MSE, lambda r: r.standard_normal((7, 5))),
     (gn.nn.KLDivergence, lambda r: F.softmax(r.standard_normal((7, 5)))),
 ])
@@ -111,7 +111,7 @@ def test_bad_targets_are_explained():
     with pytest.raises(gn.NonFiniteError, match="scores contains 1 NaN"):
         ce(np.array([[np.nan, 0.0]]), np.array([0]))
     with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
-        gn.nn.BinaryCrossEntropy()(s, np.full((3, 4), 2.0))
+        gn.nn.BCEWithLogits()(s, np.full((3, 4), 2.0))
     with pytest.raises(gn.ShapeError, match=r"reshape it with target\[:, None\]"):
         gn.nn.MSE()(np.zeros((3, 1)), np.zeros(3))
 

@@ -269,10 +269,10 @@ def test_detect_anomaly_names_the_backward_pass(rng):
 @pytest.mark.parametrize("ctor,pattern", [
     (lambda: gn.nn.Linear(0, 3), "in_features must be a positive integer"),
     (lambda: gn.nn.Linear(3, 2.5), "out_features must be a positive integer"),
-    (lambda: gn.nn.Dropout(1.5), r"p is the probability of dropping a unit and must lie in \[0, 1\]"),
-    (lambda: gn.nn.BatchNorm1d(3, momentum=1.0), r"momentum must lie in \[0, 1\)"),
+    (lambda: gn.nn.Dropout(1.5), r"Dropout: p must lie in \[0.0, 1.0\], got 1.5 \(the probability of dropping a unit\)"),
+    (lambda: gn.nn.BatchNorm1d(3, momentum=1.0), r"BatchNorm1d: momentum must lie in \[0.0, 1.0\), got 1.0 \(running ="),
     (lambda: gn.nn.Linear(3, 2, init="kaiming"), "unknown initializer 'kaiming'"),
-    (lambda: gn.nn.LeakyReLU(-1), "alpha must be a non-negative"),
+    (lambda: gn.nn.LeakyReLU(-1), r"LeakyReLU: alpha must lie in \[0.0, inf\), got -1"),
 ])
 def test_bad_hyperparameters(ctor, pattern):
     with pytest.raises(ValueError, match=pattern):

@@ -466,3 +466,21 @@ def test_optimizer_state_survives_pickling():
     twin.step()
     assert all(twin.state[id(q)]["step"] == 2 for q in twin_net.parameters())
     assert all(opt.state[id(p)]["step"] == 1 for p in net.parameters())
+
+
+def test_one_table_names_the_update_rules():
+    """Configs (class names), the Solver facade and the estimators (rule names) read one table."""
+    from glassnet.config import registries
+    from glassnet.errors import ConfigError
+    from glassnet.optim import OPTIMIZERS, make_optimizer, optimizer_classes
+    from glassnet.train import solver
+    assert registries()["optimizer"] == optimizer_classes() == {"SGD": SGD, "Adagrad": Adagrad, "RMSprop": RMSprop,
+                                                                 "Adam": Adam}
+    assert solver._RULES == set(OPTIMIZERS)
+    for name, (cls, fixed) in OPTIMIZERS.items():
+        opt = make_optimizer(name, [param([1.0, 2.0])], 0.1, momentum=0.5)
+        assert type(opt) is cls and opt.param_groups[0]["lr"] == 0.1
+        if "momentum" in fixed:
+            assert opt.param_groups[0]["momentum"] == 0.5
+    with pytest.raises(ConfigError, match=r"the update rule must be one of \['adagrad', .*got 'momentum'"):
+        make_optimizer("momentum", [param([1.0])], 0.1)

@@ -128,10 +128,10 @@ def test_clip_grad_value():
 
 
 @pytest.mark.parametrize("ctor,pattern", [
-    (lambda: L2(-1), "L2: lam must be a non-negative number"),
-    (lambda: L1(float("nan")), "L1: lam must be a non-negative number"),
-    (lambda: MaxNorm(0), "MaxNorm: c must be a positive number"),
-    (lambda: clip_grad_norm(gn.nn.Linear(2, 2), -1), "max_norm must be a positive number"),
+    (lambda: L2(-1), r"L2: lam must lie in \[0.0, inf\), got -1"),
+    (lambda: L1(float("nan")), "L1: lam must be a finite number, got nan"),
+    (lambda: MaxNorm(0), r"MaxNorm: c must lie in \(0.0, inf\), got 0"),
+    (lambda: clip_grad_norm(gn.nn.Linear(2, 2), -1), r"clip_grad_norm: max_norm must lie in \(0.0, inf\), got -1"),
 ])
 def test_bad_settings(ctor, pattern):
     with pytest.raises(ValueError, match=pattern):

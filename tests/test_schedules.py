@@ -89,7 +89,7 @@ def test_build_schedule_from_config():
 
 
 @pytest.mark.parametrize("ctor,pattern", [
-    (lambda: StepDecay(every=0), "every must be an integer >= 1"),
+    (lambda: StepDecay(every=0), "every must be a positive integer"),
     (lambda: StepDecay(every=5, factor=1.5), r"factor must lie in \(0.0, 1.0\]"),
     (lambda: Plateau(factor=1.0), r"factor must lie in \(0.0, 1.0\)"),
     (lambda: Plateau(mode="up"), "mode must be 'min' or 'max'"),

@@ -83,7 +83,7 @@ def test_softmax_cross_entropy(rng, labels):
 
 
 def test_binary_cross_entropy(rng):
-    _loss_matches_torch(gn.nn.BinaryCrossEntropy(), torch.nn.functional.binary_cross_entropy_with_logits,
+    _loss_matches_torch(gn.nn.BCEWithLogits(), torch.nn.functional.binary_cross_entropy_with_logits,
                         rng.standard_normal((8, 3)) * 5, rng.random((8, 3)))
 
 

@@ -391,9 +391,9 @@ def test_spaces_and_search_arguments_are_validated():
     with pytest.raises(ConfigError, match="options must be numbers, strings"):
         Choice([object()])
     for bad in (-1, 0, 2.5, True):
-        with pytest.raises(SearchError, match=r"trials must be an integer >= 1"):
+        with pytest.raises(SearchError, match=r"trials must be a positive integer"):
             Search(tune_helpers.bowl, {"lr": LogUniform(1e-5, 1e-1)}, "unused", trials=bad)
-    with pytest.raises(SearchError, match="jobs must be an integer >= 1"):
+    with pytest.raises(SearchError, match="jobs must be a positive integer"):
         Search(tune_helpers.bowl, {"lr": LogUniform(1e-5, 1e-1)}, "unused", jobs=0)
     with pytest.raises(ConfigError, match=r"search.space.lr.options: unknown field of a LogUniform dimension"):
         Space({"lr": {"type": "LogUniform", "low": 1e-3, "high": 1, "options": [1]}})

@@ -1,10 +1,10 @@
 """k-nearest neighbours with L1 or L2 distance (the notes' first classifier), in bounded memory."""
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
+from .._checks import check_choice, check_int, check_number
 from ._validation import check_X, check_Xy, check_fitted
 
 __all__ = ["KNN", "KNearestNeighbors", "choose_k"]
@@ -25,15 +25,10 @@ class KNN:
     """
 
     def __init__(self, k=1, distance="l2", memory_mb=64, tie_break="nearest"):
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"KNN: k must be a positive integer, got {k!r}")
-        if distance not in ("l1", "l2"):
-            raise ValueError(f"KNN: distance must be 'l1' or 'l2', got {distance!r}")
-        if not isinstance(memory_mb, numbers.Real) or memory_mb <= 0:
-            raise ValueError(f"KNN: memory_mb must be a positive number, got {memory_mb!r}")
-        if tie_break not in ("nearest", "smallest"):
-            raise ValueError(f"KNN: tie_break must be 'nearest' or 'smallest', got {tie_break!r}")
-        self.k, self.distance, self.memory_mb, self.tie_break = int(k), distance, memory_mb, tie_break
+        self.k = check_int(k, "k", "KNN", lo=1)
+        self.distance = check_choice(distance, "distance", "KNN", ("l1", "l2"))
+        self.memory_mb = check_number(memory_mb, "memory_mb", "KNN", lo=0.0, lo_open=True)
+        self.tie_break = check_choice(tie_break, "tie_break", "KNN", ("nearest", "smallest"))
 
     def fit(self, X, y):
         X, y = check_Xy(X, y, "KNN.fit")

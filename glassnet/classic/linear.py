@@ -16,7 +16,7 @@ __all__ = ["LinearSVM", "LinearSoftmax"]
 class _LinearClassifier:
     _loss = None
 
-    def __init__(self, reg=1e-4, lr=1e-2, epochs=30, batch_size=200, solver="momentum", bias_trick=False,
+    def __init__(self, reg=1e-4, lr=1e-2, epochs=30, batch_size=200, solver="sgd_momentum", bias_trick=False,
                  random_state=None, delta=1.0):
         self.reg, self.lr, self.epochs, self.batch_size = reg, lr, epochs, batch_size
         self.solver, self.bias_trick, self.random_state, self.delta = solver, bias_trick, random_state, delta
@@ -53,7 +53,7 @@ class _LinearClassifier:
         rng = np.random.default_rng(self.random_state)
         self.model_ = nn.Linear(Xa.shape[1], len(self.classes_), bias=not self.bias_trick, init="small", rng=rng,
                                 dtype=np.float64)
-        opt = make_optimizer(self.solver, self.model_, self.lr, who=me)
+        opt = make_optimizer(self.solver, self.model_, self.lr, who=me, field="solver")
         self.loss_fn_ = self._make_loss()
         trainer = Trainer(self.model_, self.loss_fn_, opt, penalty=L2(self.reg) if self.reg else None, verbose=0,
                           metrics=())
@@ -119,7 +119,7 @@ class _LinearClassifier:
 class LinearSVM(_LinearClassifier):
     """Multiclass SVM (Weston-Watkins hinge, margin ``delta``) on scores x W + b.
 
-    ``LinearSVM(reg=1e-4, lr=1e-2, epochs=30, batch_size=200, solver="momentum", bias_trick=False)``;
+    ``LinearSVM(reg=1e-4, lr=1e-2, epochs=30, batch_size=200, solver="sgd_momentum", bias_trick=False)``;
     ``fit`` / ``predict`` / ``decision_function`` / ``score`` / ``templates``.
     """
 
@@ -132,7 +132,7 @@ class LinearSoftmax(_LinearClassifier):
 
     _loss = "softmax"
 
-    def __init__(self, reg=1e-4, lr=1e-2, epochs=30, batch_size=200, solver="momentum", bias_trick=False,
+    def __init__(self, reg=1e-4, lr=1e-2, epochs=30, batch_size=200, solver="sgd_momentum", bias_trick=False,
                  random_state=None):
         super().__init__(reg, lr, epochs, batch_size, solver, bias_trick, random_state)
 

@@ -12,11 +12,10 @@ Layouts: images (N, C, H, W); sequences (N, C, L) or (N, L) (shift and noise onl
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
-from .._checks import describe
+from .._checks import check_number, describe
 from ..backend import get_array_module
 from ..errors import ConfigError, ShapeError
 
@@ -43,9 +42,7 @@ def _images(X, who):
 
 
 def _prob(p, who):
-    if not isinstance(p, numbers.Real) or not 0 <= p <= 1:
-        raise ConfigError(f"{who}: p must lie in [0, 1], got {p!r}")
-    return float(p)
+    return check_number(p, "p", who, lo=0.0, hi=1.0)
 
 
 class HorizontalFlip(Augmentation):
@@ -104,9 +101,7 @@ class RandomRotation(Augmentation):
     (bilinear interpolation, zeros outside)."""
 
     def __init__(self, max_degrees=10.0):
-        if not isinstance(max_degrees, numbers.Real) or not 0 <= max_degrees <= 180:
-            raise ConfigError(f"RandomRotation: max_degrees must lie in [0, 180], got {max_degrees!r}")
-        self.max_degrees = float(max_degrees)
+        self.max_degrees = check_number(max_degrees, "max_degrees", "RandomRotation", lo=0.0, hi=180.0)
 
     def _apply(self, X, rng):
         _images(X, "RandomRotation")
@@ -136,9 +131,7 @@ class GaussianNoise(Augmentation):
     """Add N(0, std^2) noise to every value."""
 
     def __init__(self, std=0.1):
-        if not isinstance(std, numbers.Real) or std < 0:
-            raise ConfigError(f"GaussianNoise: std must be a non-negative number, got {std!r}")
-        self.std = float(std)
+        self.std = check_number(std, "std", "GaussianNoise", lo=0.0)
 
     def _apply(self, X, rng):
         xp = get_array_module(X)

@@ -1,6 +1,6 @@
 """Data checks the notes recommend before training: class balance, input range and scale
 (features differing by orders of magnitude), NaN/inf, and label types. Each result is a
-:class:`glassnet.findings.Finding`, available to the training doctor.
+:class:`glassnet.doctor.findings.Finding`, available to the training doctor.
 
     report = check_data(X, y)
     print(report)              # plain-language findings
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..findings import Finding
+from ..doctor.findings import Finding
 
 __all__ = ["DataReport", "check_data", "class_balance", "leakage_finding"]
 

@@ -10,7 +10,7 @@ from .rules import RunView, checked, run_rules
 
 __all__ = ["examine", "run_view", "format_findings", "Findings"]
 
-_LOSS_KINDS = {"SoftmaxCrossEntropy": "softmax", "MulticlassHinge": "hinge", "BinaryCrossEntropy": "binary",
+_LOSS_KINDS = {"SoftmaxCrossEntropy": "softmax", "MulticlassHinge": "hinge", "BCEWithLogits": "binary",
                "MSE": "mse", "KLDivergence": "kl"}
 
 

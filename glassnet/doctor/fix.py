@@ -113,7 +113,7 @@ REMEDIES = {
     "lr_down": ("divide the learning rate by 10", _lr(0.1)),
     "lr_up": ("multiply the learning rate by 10", _lr(10.0)),
     "he_init": ("He initialization", _init("he")),
-    "xavier_init": ("Xavier initialization (smaller weights for tanh/sigmoid)", _init("xavier")),
+    "xavier_init": ("Xavier/Glorot initialization (smaller weights for tanh/sigmoid)", _init("xavier")),
     "relu_he": ("ReLU units with He initialization", _relu_he),
     "clip": ("gradient clipping", _clip),
     "standardize": ("standardized inputs", _standardize),

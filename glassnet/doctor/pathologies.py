@@ -73,9 +73,9 @@ def _spiral(n_per_class=100):
 
 
 def _toy(maker, **kw):
-    from ..data import train_val_test_split
-
     def load():
+        from ..data import train_val_test_split
+
         d = maker(**kw)
         (X, y), (Xv, yv) = train_val_test_split(d.X, d.y, ratios=(0.75, 0.25), seed=0)
         X, Xv = _standardized(X, Xv)
@@ -216,7 +216,7 @@ PATHOLOGIES = {
     "saturated_tanh": _c("a 6-layer tanh net with weights of std 1 (a large initialization)", "units.saturated",
                          lambda: _mlp(depth=6, act="Tanh", init="normal"), _digits),
     "vanishing_sigmoid": _c("a 10-layer sigmoid net", "gradients.vanishing",
-                            lambda: _mlp(depth=10, act="Sigmoid", init="xavier"), _digits, epochs=10),
+                            lambda: _mlp(depth=10, act="Sigmoid", init="normal_fan_in"), _digits, epochs=10),
     "overfitting": _c("a 512-512-512 net on 100 MNIST-1D examples", "fit.overfitting",
                       lambda: _mlp(n_in=40, width=512, depth=3), _mnist1d, epochs=60, transform=_first_100,
                       needs=("mnist1d",)),
@@ -267,7 +267,7 @@ HEALTHY = {
     "moons_mlp": _c("2-64-2 on two moons, Adam 1e-2 (reaches 100 %)", None, lambda: _mlp(2, 64, 1, n_out=2),
                     _toy(_moons, noise=0.1), lr=1e-2, epochs=40, batch_size=32),
     "moons_tanh_sgd": _c("2-16-16-2 tanh on two moons, SGD momentum 0.9 at 0.1", None,
-                         lambda: _mlp(2, 16, 2, act="Tanh", init="xavier", n_out=2), _toy(_moons, noise=0.1),
+                         lambda: _mlp(2, 16, 2, act="Tanh", init="normal_fan_in", n_out=2), _toy(_moons, noise=0.1),
                          opt="momentum", lr=0.1, epochs=40, batch_size=32),
     "moons_adagrad": _c("2-32-2 on two moons, Adagrad 0.1", None, lambda: _mlp(2, 32, 1, n_out=2),
                         _toy(_moons, noise=0.15), opt="adagrad", lr=0.1, epochs=40, batch_size=32),

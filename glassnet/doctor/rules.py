@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from ..findings import Finding
+from .findings import Finding
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -587,7 +587,7 @@ def rule_init_scale(run):
                    "layer at the start.",
                    f"activation std {a:.2e} at {run.name(stds[0][0])} vs {b:.2e} at {run.name(stds[-1][0])}"
                    + _learned_note(run),
-                   "Use init='he' for ReLU and init='xavier' for tanh (variance 2/fan_in or 1/fan_in), or batch "
+                   "Use init='he' for ReLU and init='xavier' for tanh (variance 2/fan_in or 2/(fan_in + fan_out)), or batch "
                    "normalization.", fix="he_init")]
     return []
 

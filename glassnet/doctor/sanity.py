@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import as_numpy
-from ..findings import Finding
+from .findings import Finding
 
 __all__ = ["sanity_checks", "SanityCheck"]
 

@@ -15,7 +15,7 @@ from .pool import (avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_back
                    global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward)
 from .recurrent import (gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward,
                         rnn_forward)
-from .losses import (binary_cross_entropy_backward, binary_cross_entropy_forward, cross_entropy,
+from .losses import (binary_cross_entropy_with_logits_backward, binary_cross_entropy_with_logits_forward, cross_entropy,
                      entropy, kl_divergence, kl_divergence_backward, kl_divergence_forward,
                      mse_backward, mse_forward, multiclass_hinge_backward, multiclass_hinge_forward,
                      softmax_cross_entropy_backward, softmax_cross_entropy_forward)
@@ -28,8 +28,8 @@ __all__ = [
     "BatchNormCache",
     "batchnorm_backward",
     "batchnorm_forward",
-    "binary_cross_entropy_backward",
-    "binary_cross_entropy_forward",
+    "binary_cross_entropy_with_logits_backward",
+    "binary_cross_entropy_with_logits_forward",
     "cross_entropy",
     "dropout_backward",
     "dropout_forward",

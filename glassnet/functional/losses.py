@@ -64,13 +64,13 @@ def multiclass_hinge_backward(cache, dloss=1.0):
 
 # Binary cross-entropy on logits, mean over all elements:
 # l = max(x, 0) - x t + log(1 + exp(-|x|))  (stable form of -t log s(x) - (1-t) log(1-s(x)))
-def binary_cross_entropy_forward(logits, target):
+def binary_cross_entropy_with_logits_forward(logits, target):
     xp = get_array_module(logits)
     per = xp.maximum(logits, 0) - logits * target + xp.log1p(xp.exp(-xp.abs(logits)))
     return float(per.mean()), (logits, target)
 
 
-def binary_cross_entropy_backward(cache, dloss=1.0):
+def binary_cross_entropy_with_logits_backward(cache, dloss=1.0):
     logits, target = cache
     return (sigmoid(logits) - target) * (dloss / logits.size)
 

@@ -77,7 +77,7 @@ def rnn_backward(dhs, cache, dh_last=None, need_dx=True):
     dhs_t = _time_major(dhs)
     dA = xp.empty((T,) + hs.shape[1:], dtype=hs.dtype)
     dh = xp.zeros_like(hs[0]) if dh_last is None else dh_last.copy()
-    WhT = xp.ascontiguousarray(Wh.T)  # the recurrent product runs ~1.5x faster on a contiguous operand
+    WhT = xp.ascontiguousarray(Wh.T)  # a contiguous copy: BLAS multiplies it faster than a transposed view
     for t in range(T - 1, -1, -1):
         dh += dhs_t[t]
         h = hs[t + 1]

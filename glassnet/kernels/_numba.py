@@ -13,8 +13,10 @@ import threading
 
 import numpy as np
 
+from .. import kernels as _registry  # the package: its switch, read at every call
+
 _numba_found = None  # unknown until first asked
-_kernels: dict = {}  # (module, name, reassociate, parallel) -> compiled kernel
+_kernels: dict = {}  # (function, reassociate, parallel) -> compiled kernel
 
 
 def available() -> bool:
@@ -31,15 +33,14 @@ def available() -> bool:
 
 def enabled() -> bool:
     """Numba is there and kernels are not switched off (``glassnet.kernels.set_enabled``)."""
-    from . import enabled as kernels_on
-    return kernels_on() and available()
+    return _registry._enabled and available()
 
 
 def usable(*arrays) -> bool:
     """The kernels apply: enabled, and every array a C-contiguous NumPy float32/float64 array of
     one dtype."""
-    if not enabled():
-        return False
+    if not (_registry._enabled and (_numba_found or (_numba_found is None and available()))):
+        return False  # enabled(), spelled out: this runs several times per training step
     dtype = arrays[0].dtype
     if dtype not in _FLOATS:
         return False
@@ -61,7 +62,7 @@ def compiled(fn, reassociate=False, parallel=False):
     anyway. ``parallel``: the kernel's ``prange`` loops (its module binds ``prange = range``)
     run on Numba's threads; call such a kernel through ``launch``. A kernel is always compiled
     with the same flags (Numba's disk cache does not tell them apart)."""
-    key = (fn.__module__, fn.__qualname__, reassociate, parallel)
+    key = (fn, reassociate, parallel)  # the function itself: two kernels of one name never collide
     kernel = _kernels.get(key)
     if kernel is None:
         import numba

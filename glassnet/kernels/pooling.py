@@ -6,7 +6,7 @@
   of those. Ties go to the left column, then the upper row: the first maximum in row-major
   order, as in the reference.
 - "numba" (contiguous NumPy float32/float64): one compiled pass over each window instead of
-  kh*kw vectorized passes over strided views (3x3/2 max pooling 2-3x faster); the same
+  kh*kw vectorized passes over strided views; the same
   arithmetic in the same order, so the same values (max pooling's backward writes +0.0 where
   the reference writes a non-hit -0.0: equal values).
 """

@@ -262,8 +262,8 @@ def applies(x, w, stride, padding, dilation) -> bool:
 def worthwhile(x, w, out_hw) -> bool:
     """Where "auto" takes this path: enough input and output channels that the 36 products are
     not starved (with 3 input channels, a first layer, im2col's single product is faster), and
-    outputs of at least 12x12 (measured: 1.2x slower than im2col at 8x8 with 128 channels, where
-    each image has only four tiles; 0.82x the time at 14x14, 0.65x at 32x32)."""
+    outputs of at least 12x12 (smaller images have too few tiles; measurements in
+    docs/decisions.md, "Winograd convolution")."""
     return min(w.shape[0], w.shape[1]) >= 16 and min(out_hw) >= 12
 
 
@@ -338,7 +338,7 @@ def backward(dout, cache, need_dx=True, need_dw=True):
         Z = ws.get("wino_Z", (F_, 36, T), dtype)
         _jit.launch(grad, dout, s, e, Ty, Tx, Z, k, db64)
         Zk = Z.transpose(1, 0, 2)  # (36, F, T)
-        if need_dw:  # (a longer T per product, several chunks at once, measured slower overall)
+        if need_dw:
             V = ws.get("wino_V", (C, 36, T), dtype)
             _jit.launch(inp, x, s, e, ph, pw, Ty, Tx, V, k)
             dU += np.matmul(Zk, V.transpose(1, 2, 0), out=ws.get("wino_dU", (36, F_, C), dtype))  # (F, T) @ (T, C)

@@ -1,8 +1,7 @@
 """Reusable scratch arrays for the hot paths (im2col columns and their gradients).
 
 Why: glibc hands allocations above 32 MB straight to the OS and takes them back on free, so a
-fresh 75 MB column matrix costs ~18,000 page faults (8-10 ms on the standard machine) every
-time it is written. A ``Workspace`` keeps such arrays between calls. Contents are only valid
+fresh 75 MB column matrix costs ~18,000 page faults every time it is written. A ``Workspace`` keeps such arrays between calls. Contents are only valid
 until the next request for the same key; arrays handed to callers are never taken from one.
 
 - ``Workspace``: owned by a layer (its columns must survive from forward to backward).

@@ -6,7 +6,7 @@ from .containers import Add, Concat, Parallel, Residual, Sequential, TimeDistrib
 from .layers import (GRU, LSTM, RNN, AvgPool1d, AvgPool2d, BatchNorm1d, BatchNorm2d, Bidirectional,
                      Conv1d, Conv2d, Dropout, Embedding, Flatten, GlobalAvgPool, Identity, LeakyReLU,
                      Linear, Maxout, MaxPool1d, MaxPool2d, ReLU, Reshape, Sigmoid, Softmax, Tanh)
-from .losses import MSE, BinaryCrossEntropy, KLDivergence, Loss, MulticlassHinge, SoftmaxCrossEntropy
+from .losses import MSE, BCEWithLogits, KLDivergence, Loss, MulticlassHinge, SoftmaxCrossEntropy
 from .anomaly import detect_anomaly
 from .module import Module, Parameter, RemovableHandle, eval_scores
 
@@ -16,4 +16,4 @@ __all__ = ["Module", "Parameter", "RemovableHandle", "eval_scores", "detect_anom
            "BatchNorm1d", "BatchNorm2d", "Flatten", "Identity", "Reshape",
            "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "GlobalAvgPool",
            "RNN", "LSTM", "GRU", "Bidirectional", "Embedding",
-           "Loss", "SoftmaxCrossEntropy", "MulticlassHinge", "BinaryCrossEntropy", "MSE", "KLDivergence"]
+           "Loss", "SoftmaxCrossEntropy", "MulticlassHinge", "BCEWithLogits", "MSE", "KLDivergence"]

@@ -65,16 +65,22 @@ def small_normal(shape, rng=None, dtype=np.float32, std=0.01):
     return normal(shape, rng, dtype, std=std)
 
 
-def xavier(shape, rng=None, dtype=np.float32):
-    """N(0, 1/fan_in): std 1/sqrt(fan_in), keeps the output variance equal to the input's."""
+def normal_fan_in(shape, rng=None, dtype=np.float32):
+    """N(0, 1/fan_in): std 1/sqrt(fan_in), the notes' calibrated variance (``randn(n) / sqrt(n)``):
+    keeps a linear unit's output variance equal to its input's. (The notes call it Xavier; in
+    PyTorch and Keras Xavier/Glorot is ``glorot``'s 2/(fan_in + fan_out).)"""
     fan_in, _ = fans(shape)
     return normal(shape, rng, dtype, std=1.0 / math.sqrt(fan_in))
 
 
 def glorot(shape, rng=None, dtype=np.float32):
-    """N(0, 2/(fan_in + fan_out)) (Glorot & Bengio)."""
+    """N(0, 2/(fan_in + fan_out)) (Glorot & Bengio): PyTorch's ``xavier_normal_``, Keras's
+    ``glorot_normal``; also available as ``xavier``."""
     fan_in, fan_out = fans(shape)
     return normal(shape, rng, dtype, std=math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+xavier = glorot  # PyTorch's name for the same initialization
 
 
 def he(shape, rng=None, dtype=np.float32):
@@ -103,7 +109,7 @@ def sparse(shape, rng=None, dtype=np.float32, k=15, std=None):
     """Each output unit gets exactly ``min(k, fan_in)`` nonzero incoming weights.
 
     The nonzero weights are N(0, std^2) with std defaulting to 1/sqrt(k), so the output
-    variance matches ``xavier``. Works for (in, out) and (out, in, *kernel) layouts.
+    variance matches ``normal_fan_in``. Works for (in, out) and (out, in, *kernel) layouts.
     """
     rng = _rng(rng)
     fan_in, _ = fans(shape)
@@ -154,9 +160,9 @@ def orthogonal(shape, rng=None, dtype=np.float32, gain=1.0):
 
 INITIALIZERS = {
     "zeros": zeros, "constant": constant, "normal": normal, "small": small_normal,
-    "small_normal": small_normal, "xavier": xavier, "glorot": glorot, "he": he,
+    "small_normal": small_normal, "normal_fan_in": normal_fan_in, "xavier": glorot, "glorot": glorot, "he": he,
     "truncated_normal": truncated_normal, "sparse": sparse, "orthogonal": orthogonal,
-    "uniform_fan_in": uniform_fan_in, "glorot_uniform": glorot_uniform,
+    "uniform_fan_in": uniform_fan_in, "glorot_uniform": glorot_uniform, "xavier_uniform": glorot_uniform,
 }
 
 

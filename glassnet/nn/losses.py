@@ -5,7 +5,6 @@ and ``backward()`` gives d(loss)/d(scores).
 """
 from __future__ import annotations
 
-import numbers
 
 from .. import functional as F
 from .. import kernels
@@ -14,10 +13,11 @@ from .._checks import (
     check_float_array,
     check_labels,
     check_ndim,
+    check_number,
     describe,
 )
 from ..backend import get_array_module
-from ..errors import ConfigError, DataError, ShapeError
+from ..errors import DataError, ShapeError
 from .module import Module
 
 
@@ -108,9 +108,7 @@ class MulticlassHinge(Loss):
 
     def __init__(self, delta=1.0):
         super().__init__()
-        if not isinstance(delta, numbers.Real) or delta < 0:
-            raise ConfigError(f"MulticlassHinge: delta must be a non-negative number, got {delta!r}")
-        self.delta = float(delta)
+        self.delta = check_number(delta, "delta", "MulticlassHinge", lo=0.0)
 
     def _validate(self, scores, target):
         super()._validate(scores, target)
@@ -149,21 +147,22 @@ def _same_shape_target(who, scores, target):
     return target
 
 
-class BinaryCrossEntropy(Loss):
-    """Binary cross-entropy on logits, for binary and multi-label attribute targets in [0, 1].
+class BCEWithLogits(Loss):
+    """Binary cross-entropy on logits (PyTorch's ``BCEWithLogitsLoss``, Keras's
+    ``BinaryCrossentropy(from_logits=True)``), for binary and multi-label targets in [0, 1].
 
     L = mean over all elements of -[t log s(x) + (1 - t) log(1 - s(x))], computed stably.
     """
     target_kind = "binary"
-    _fwd = staticmethod(F.binary_cross_entropy_forward)
-    _bwd = staticmethod(F.binary_cross_entropy_backward)
+    _fwd = staticmethod(F.binary_cross_entropy_with_logits_forward)
+    _bwd = staticmethod(F.binary_cross_entropy_with_logits_backward)
 
     def _validate(self, scores, target):
         super()._validate(scores, target)
-        target = _same_shape_target("BinaryCrossEntropy", scores, target)
+        target = _same_shape_target("BCEWithLogits", scores, target)
         if bool(((target < 0) | (target > 1)).any()):
             xp = get_array_module(target)
-            raise DataError(f"BinaryCrossEntropy: targets must lie in [0, 1], got values from "
+            raise DataError(f"BCEWithLogits: targets must lie in [0, 1], got values from "
                              f"{float(xp.min(target))} to {float(xp.max(target))}")
         return target
 
@@ -194,4 +193,4 @@ class KLDivergence(Loss):
         return target
 
 
-__all__ = ["Loss", "SoftmaxCrossEntropy", "MulticlassHinge", "BinaryCrossEntropy", "MSE", "KLDivergence"]
+__all__ = ["Loss", "SoftmaxCrossEntropy", "MulticlassHinge", "BCEWithLogits", "MSE", "KLDivergence"]

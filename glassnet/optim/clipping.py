@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import math
-import numbers
 
+from .._checks import check_number
 from ..backend import get_array_module
-from ..errors import ConfigError
 from .penalties import _named_params
 
 
@@ -24,8 +23,7 @@ def clip_grad_norm(params, max_norm) -> float:
     The direction is unchanged and the global norm becomes at most ``max_norm``. Returns the
     global norm before clipping (the notes' ``tf.clip_by_global_norm``).
     """
-    if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real) or not max_norm > 0:
-        raise ConfigError(f"clip_grad_norm: max_norm must be a positive number, got {max_norm!r}")
+    check_number(max_norm, "max_norm", "clip_grad_norm", lo=0.0, lo_open=True)
     total = global_grad_norm(params)
     if total > max_norm:
         scale = max_norm / total
@@ -36,8 +34,7 @@ def clip_grad_norm(params, max_norm) -> float:
 
 def clip_grad_value(params, limit):
     """Clip every gradient entry to [-limit, limit] in place."""
-    if isinstance(limit, bool) or not isinstance(limit, numbers.Real) or not limit > 0:
-        raise ConfigError(f"clip_grad_value: limit must be a positive number, got {limit!r}")
+    check_number(limit, "limit", "clip_grad_value", lo=0.0, lo_open=True)
     for g in _grads(params):
         get_array_module(g).clip(g, -limit, limit, out=g)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from .._checks import check_number
+from .._checks import check_bool, check_number
 from ..backend import as_numpy, get_array_module
 from ..errors import CheckpointError, ConfigError, ShapeError
 from ..nn.module import Module, Parameter
@@ -218,8 +218,7 @@ class SGD(Optimizer):
     def _check(self, group):
         super()._check(group)
         check_number(group["momentum"], "momentum", "SGD", lo=0.0, hi=1.0, hi_open=True)
-        if not isinstance(group["nesterov"], bool):
-            raise ConfigError(f"SGD: nesterov must be True or False, got {group['nesterov']!r}")
+        check_bool(group["nesterov"], "nesterov", "SGD")
         if group["nesterov"] and group["momentum"] == 0:
             raise ConfigError("SGD: nesterov=True needs a momentum in (0, 1), got momentum=0")
 
@@ -321,8 +320,7 @@ class Adam(Optimizer):
         check_number(betas[1], "betas[1]", "Adam", lo=0.0, hi=1.0, hi_open=True)
         group["betas"] = (float(betas[0]), float(betas[1]))
         check_number(group["eps"], "eps", "Adam", lo=0.0, lo_open=True)
-        if not isinstance(group["bias_correction"], bool):
-            raise ConfigError(f"Adam: bias_correction must be True or False, got {group['bias_correction']!r}")
+        check_bool(group["bias_correction"], "bias_correction", "Adam")
 
     def init_state(self, p):
         xp = get_array_module(p.data)
@@ -353,10 +351,12 @@ def adam_update(w, g, m, v, *, lr, b1, b2, eps, bc1, bc2):
 kernels.reference("adam_update", adam_update)
 
 
-#: Solver names used by the estimators and the classic models: name -> (class, extra arguments).
-SOLVERS = {
+#: The update rules, one table: the one-string names (the estimators' ``solver=``, the Solver's
+#: ``update_rule=``: the notes' names) -> (class, fixed arguments). Configs name the class itself
+#: (``{"type": "SGD", "momentum": 0.9}``, as ``torch.optim.SGD``); ``optimizer_classes()`` lists them.
+OPTIMIZERS = {
     "sgd": (SGD, {}),
-    "momentum": (SGD, {"momentum": 0.9}),
+    "sgd_momentum": (SGD, {"momentum": 0.9}),
     "nesterov": (SGD, {"momentum": 0.9, "nesterov": True}),
     "adagrad": (Adagrad, {}),
     "rmsprop": (RMSprop, {}),
@@ -364,13 +364,21 @@ SOLVERS = {
 }
 
 
-def make_optimizer(solver, params, lr, momentum=None, who="optimizer"):
-    """An optimizer from a solver name (see ``SOLVERS``); ``momentum`` overrides 0.9 for
-    "momentum"/"nesterov"."""
-    if solver not in SOLVERS:
-        raise ConfigError(f"{who}: solver must be one of {sorted(SOLVERS)}, got {solver!r}")
-    cls, extra = SOLVERS[solver]
-    extra = dict(extra)
-    if momentum is not None and "momentum" in extra:
-        extra["momentum"] = momentum
-    return cls(params, lr=lr, **extra)
+def optimizer_classes() -> dict:
+    """{class name: class} of every update rule in ``OPTIMIZERS`` (what a config's ``type`` names)."""
+    return {cls.__name__: cls for cls, _ in OPTIMIZERS.values()}
+
+
+def make_optimizer(name, params, lr, who="optimizer", momentum=None, field="the update rule", **kwargs):
+    """The optimizer a rule name stands for (see ``OPTIMIZERS``) with learning rate ``lr``.
+    ``momentum`` replaces 0.9 in the rules that have momentum and is not passed to the others
+    (one estimator setting, whatever the rule); ``kwargs`` go to the class. ``who``/``field`` name
+    the caller and its setting in the error for an unknown name."""
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"{who}: {field} must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+    cls, fixed = OPTIMIZERS[name]
+    args = dict(fixed)
+    if momentum is not None and "momentum" in fixed:
+        args["momentum"] = momentum
+    args.update(kwargs)
+    return cls(params, lr=lr, **args)

@@ -9,18 +9,14 @@ prefix, e.g. ``L2(1e-4, strengths={"0": 1e-3})`` regularizes the first layer ten
 """
 from __future__ import annotations
 
-import math
-import numbers
 
+from .._checks import check_number
 from ..backend import get_array_module
-from ..errors import ConfigError
 from ..nn.module import Module
 
 
 def _strength(value, name, who):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{who}: {name} must be a non-negative number, got {value!r}")
-    return float(value)
+    return check_number(value, name, who, lo=0.0)
 
 
 def _named_params(target):
@@ -137,9 +133,7 @@ class MaxNorm:
     """
 
     def __init__(self, c):
-        if isinstance(c, bool) or not isinstance(c, numbers.Real) or c <= 0:
-            raise ConfigError(f"MaxNorm: c must be a positive number, got {c!r}")
-        self.c = float(c)
+        self.c = check_number(c, "c", "MaxNorm", lo=0.0, lo_open=True)
 
     def apply(self, target):
         for _, p in _named_params(target):

@@ -15,9 +15,8 @@ linear warmup around any of them; reduce-on-plateau as a multiplier on top.
 from __future__ import annotations
 
 import math
-import numbers
 
-from .._checks import check_number
+from .._checks import check_int, check_number
 from ..errors import ConfigError
 
 __all__ = ["Schedule", "Constant", "StepDecay", "ExponentialDecay", "InverseTime", "InverseSqrt",
@@ -25,9 +24,7 @@ __all__ = ["Schedule", "Constant", "StepDecay", "ExponentialDecay", "InverseTime
 
 
 def _count(value, name, who, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ConfigError(f"{who}: {name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return check_int(value, name, who, lo=minimum)
 
 
 class Schedule:

@@ -13,34 +13,35 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..nn.losses import SoftmaxCrossEntropy
-from ..optim import SGD, Adagrad, Adam, RMSprop
+from ..optim import OPTIMIZERS, make_optimizer
 from ..optim.schedules import ExponentialDecay
 from .callbacks import Callback, EarlyStopping, ModelCheckpoint
 from .trainer import Trainer
 
-_RULES = {"sgd", "sgd_momentum", "nesterov", "adagrad", "rmsprop", "adam"}
+_RULES = set(OPTIMIZERS)
 _KWARGS = {"update_rule", "optim_config", "lr_decay", "num_epochs", "batch_size", "print_every",
            "checkpoint_name", "verbose", "num_train_samples", "num_val_samples", "seed", "loss"}
+
+
+# the course's optim_config keys -> the constructor's arguments, per rule, with the course's defaults
+_CONFIG = {"sgd": {}, "sgd_momentum": {"momentum": ("momentum", 0.9)}, "nesterov": {"momentum": ("momentum", 0.9)},
+           "adagrad": {"epsilon": ("eps", 1e-7)},
+           "rmsprop": {"decay_rate": ("decay_rate", 0.99), "epsilon": ("eps", 1e-8)},
+           "adam": {"beta1": ("beta1", 0.9), "beta2": ("beta2", 0.999), "epsilon": ("eps", 1e-8)}}
 
 
 def _optimizer(rule, cfg, model):
     cfg = dict(cfg or {})
     lr = cfg.pop("learning_rate", 1e-2)
-    allowed = {"sgd": set(), "sgd_momentum": {"momentum"}, "nesterov": {"momentum"}, "adagrad": {"epsilon"},
-               "rmsprop": {"decay_rate", "epsilon"}, "adam": {"beta1", "beta2", "epsilon"}}[rule]
-    unknown = set(cfg) - allowed
+    allowed = _CONFIG[rule]
+    unknown = set(cfg) - set(allowed)
     if unknown:
         raise ConfigError(f"Solver: optim_config keys {sorted(unknown)} are not used by update_rule {rule!r}; "
                          f"accepted: ['learning_rate'] + {sorted(allowed)}")
-    if rule == "sgd":
-        return SGD(model, lr=lr)
-    if rule in ("sgd_momentum", "nesterov"):
-        return SGD(model, lr=lr, momentum=cfg.get("momentum", 0.9), nesterov=rule == "nesterov")
-    if rule == "adagrad":
-        return Adagrad(model, lr=lr, eps=cfg.get("epsilon", 1e-7))
-    if rule == "rmsprop":
-        return RMSprop(model, lr=lr, decay_rate=cfg.get("decay_rate", 0.99), eps=cfg.get("epsilon", 1e-8))
-    return Adam(model, lr=lr, betas=(cfg.get("beta1", 0.9), cfg.get("beta2", 0.999)), eps=cfg.get("epsilon", 1e-8))
+    args = {arg: cfg.get(key, default) for key, (arg, default) in allowed.items()}
+    if rule == "adam":
+        args["betas"] = (args.pop("beta1"), args.pop("beta2"))
+    return make_optimizer(rule, model, lr, who="Solver", **args)
 
 
 class _PrintEvery(Callback):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 import os
 import time
 
@@ -22,7 +21,9 @@ import numpy as np
 
 from .._checks import (
     all_finite,
+    check_bool,
     check_examples,
+    check_int,
     check_targets,
     first_nonfinite,
     positive_int,
@@ -193,9 +194,7 @@ class Trainer:
                             f"got {type(preprocessing).__name__}")
         self.preprocessing = preprocessing  # fitted by fit() on the training inputs, applied to every input
         self.augment = augment  # applied to training batches only, with the trainer's Generator
-        if not isinstance(detect_anomaly, bool):
-            raise ConfigError(f"Trainer: detect_anomaly must be True or False, got {detect_anomaly!r}")
-        self.detect_anomaly = detect_anomaly
+        self.detect_anomaly = check_bool(detect_anomaly, "detect_anomaly", "Trainer")
         self.history = History()
         self.epoch = 0
         self.iteration = 0
@@ -271,10 +270,8 @@ class Trainer:
             if not isinstance(value, (bool, np.bool_)):
                 raise ConfigError(f"fit: {name} must be True or False, got {value!r}")
         batch_size = positive_int(batch_size, "fit", "batch_size")
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
-            raise ConfigError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-            raise ConfigError(f"fit: seed must be a non-negative integer or None, got {seed!r}")
+        check_int(epochs, "epochs", "fit", lo=0)
+        check_int(seed, "seed", "fit", lo=0, also=(None,))
         X = check_examples(X, "fit(train)")
         meta = None
         if resume is not None:
@@ -434,7 +431,7 @@ class Trainer:
         return eval_scores(self.model, X, batch_size)
 
     def predict_proba(self, X, batch_size=1024):
-        """Class probabilities: softmax of the scores (sigmoid for BinaryCrossEntropy)."""
+        """Class probabilities: softmax of the scores (sigmoid for BCEWithLogits)."""
         s = self.predict_scores(X, batch_size)
         if getattr(self.loss, "target_kind", "") == "binary":
             return sigmoid(s)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import math
-import numbers
 import os
 import time
 import traceback
@@ -20,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import SearchError
-from .._checks import check_number
+from ..errors import ConfigError, SearchError
+from .._checks import check_int, check_number
 from ..train.runfolder import FolderLock
 from .executors import SerialExecutor
 from .space import Choice, Fixed, Space
@@ -33,9 +32,10 @@ STRATEGIES = ("random", "grid", "coarse-to-fine", "tpe")
 
 
 def _count(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise SearchError(f"Search: {name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    try:
+        return check_int(value, name, "Search", lo=minimum)
+    except ConfigError as err:  # a search's own error type, the same message
+        raise SearchError(str(err)) from None
 
 
 def trial_seed(seed, stage, index):

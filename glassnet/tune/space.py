@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 
+from .._checks import check_int, check_number
 from ..errors import ConfigError
 
 __all__ = ["Dimension", "LogUniform", "Uniform", "IntUniform", "LogInt", "Choice", "OneMinusLogUniform", "Fixed",
@@ -19,9 +19,7 @@ __all__ = ["Dimension", "LogUniform", "Uniform", "IntUniform", "LogInt", "Choice
 
 
 def _num(v, who, name):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-        raise ConfigError(f"{who}: {name} must be a finite number, got {v!r}")
-    return float(v)
+    return check_number(v, name, who)
 
 
 class Dimension:
@@ -82,8 +80,8 @@ class IntUniform(Uniform):
     """An integer from low to high inclusive, each equally likely."""
 
     def __init__(self, low, high):
-        if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in (low, high)):
-            raise ConfigError(f"{type(self).__name__}: low and high must be integers, got {low!r} and {high!r}")
+        check_int(low, "low", type(self).__name__)
+        check_int(high, "high", type(self).__name__)
         super().__init__(low, high)
 
     def from_unit(self, u):

@@ -1,14 +1,12 @@
 """Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, Softmax and Maxout."""
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
 from ... import functional as F
 from ... import kernels
-from ..._checks import check_float_array
-from ...errors import ConfigError
+from ..._checks import check_float_array, check_number
 from .. import init as initializers
 from ..module import Module, Parameter
 from ._util import accumulate, as_generator, check_dout, check_features, fill, positive_int
@@ -60,9 +58,7 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, alpha=0.01):
         super().__init__()
-        if not isinstance(alpha, numbers.Real) or alpha < 0:
-            raise ConfigError(f"LeakyReLU: alpha must be a non-negative number, got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = check_number(alpha, "alpha", "LeakyReLU", lo=0.0)
 
     op = "leaky_relu"
 

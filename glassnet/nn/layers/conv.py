@@ -4,23 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from ... import kernels
-from ..._checks import check_float_array, describe
+from ..._checks import check_float_array, check_int_pair, describe
 from ...errors import ConfigError, ShapeError
-from ...functional.conv import out_size, pair
+from ...functional.conv import out_size
 from ...kernels.workspace import Workspace
 from .. import init as initializers
 from ..module import Module, Parameter
 from ._util import accumulate, as_generator, check_dout, check_values, fill, positive_int
-
-
-def _nonneg_pair(v, who, name, minimum):
-    try:
-        a, b = pair(v, name)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{who}: {name} must be an int or a pair of ints, got {v!r}") from None
-    if isinstance(v, bool) or a < minimum or b < minimum:
-        raise ConfigError(f"{who}: {name} must be >= {minimum}, got {v!r}")
-    return a, b
 
 
 class _ConvNd(Module):
@@ -38,10 +28,10 @@ class _ConvNd(Module):
                 if isinstance(v, (tuple, list)):
                     raise ConfigError(f"{me}: {name} must be an int, got {v!r}")
             kernel_size, stride, padding, dilation = (1, kernel_size), (1, stride), (0, padding), (1, dilation)
-        self._k = _nonneg_pair(kernel_size, me, "kernel_size", 1)
-        self._s = _nonneg_pair(stride, me, "stride", 1)
-        self._p = _nonneg_pair(padding, me, "padding", 0)
-        self._d = _nonneg_pair(dilation, me, "dilation", 1)
+        self._k = check_int_pair(kernel_size, "kernel_size", me, lo=1)
+        self._s = check_int_pair(stride, "stride", me, lo=1)
+        self._p = check_int_pair(padding, "padding", me, lo=0)
+        self._d = check_int_pair(dilation, "dilation", me, lo=1)
         self.init = init
         initializers.get(init)
         shape = (self.out_channels, self.in_channels) + (self._k if self._dims == 2 else self._k[1:])

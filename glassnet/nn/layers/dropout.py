@@ -1,11 +1,9 @@
 """Inverted dropout layer."""
 from __future__ import annotations
 
-import numbers
 
 from ... import functional as F
-from ..._checks import check_float_array
-from ...errors import ConfigError
+from ..._checks import check_float_array, check_number
 from ..module import Module
 from ._util import check_dout
 
@@ -19,10 +17,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, rng=None):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p <= 1.0:
-            raise ConfigError(f"Dropout: p is the probability of dropping a unit and must lie in "
-                             f"[0, 1], got {p!r}")
-        self.p = float(p)
+        self.p = check_number(p, "p", "Dropout", lo=0.0, hi=1.0, note="the probability of dropping a unit")
         self.register_generator("rng", rng)
 
     def forward(self, x):

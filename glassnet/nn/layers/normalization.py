@@ -1,13 +1,12 @@
 """Batch normalization."""
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
 from ... import kernels
-from ..._checks import check_float_array, describe
-from ...errors import ConfigError, DataError, ShapeError
+from ..._checks import check_float_array, check_number, describe
+from ...errors import DataError, ShapeError
 from ..module import Module, Parameter
 from ._util import accumulate, check_dout, check_values, positive_int
 
@@ -29,12 +28,9 @@ class BatchNorm1d(Module):
         super().__init__()
         me = type(self).__name__
         self.num_features = positive_int(num_features, me, "num_features")
-        if not isinstance(momentum, numbers.Real) or not 0.0 <= momentum < 1.0:
-            raise ConfigError(f"{me}: momentum must lie in [0, 1), got {momentum!r} "
-                             f"(running = momentum * running + (1 - momentum) * batch)")
-        if not isinstance(eps, numbers.Real) or eps <= 0:
-            raise ConfigError(f"{me}: eps must be positive, got {eps!r}")
-        self.momentum, self.eps = float(momentum), float(eps)
+        self.momentum = check_number(momentum, "momentum", me, lo=0.0, hi=1.0, hi_open=True,
+                                     note="running = momentum * running + (1 - momentum) * batch")
+        self.eps = check_number(eps, "eps", me, lo=0.0, lo_open=True)
         # allocated first, filled by init_parameters (as every layer does)
         self.gamma = Parameter(np.empty(self.num_features, dtype=dtype), decay=False)
         self.beta = Parameter(np.empty(self.num_features, dtype=dtype), decay=False)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from ... import functional as F
 from ... import kernels
-from ..._checks import check_float_array, describe
+from ..._checks import check_float_array, check_int_pair, describe
 from ...errors import ConfigError, ShapeError
 from ..module import Module
 from ._util import check_dout
-from .conv import _nonneg_pair
 
 
 class _Pool(Module):
@@ -23,11 +22,11 @@ class _Pool(Module):
             for name, v in (("kernel_size", kernel_size), ("stride", stride)):
                 if isinstance(v, (tuple, list)):
                     raise ConfigError(f"{me}: {name} must be an int, got {v!r}")
-            self._k = (1, _nonneg_pair(kernel_size, me, "kernel_size", 1)[0])
-            self._s = self._k if stride is None else (1, _nonneg_pair(stride, me, "stride", 1)[0])
+            self._k = (1, check_int_pair(kernel_size, "kernel_size", me, lo=1)[0])
+            self._s = self._k if stride is None else (1, check_int_pair(stride, "stride", me, lo=1)[0])
         else:
-            self._k = _nonneg_pair(kernel_size, me, "kernel_size", 1)
-            self._s = self._k if stride is None else _nonneg_pair(stride, me, "stride", 1)
+            self._k = check_int_pair(kernel_size, "kernel_size", me, lo=1)
+            self._s = self._k if stride is None else check_int_pair(stride, "stride", me, lo=1)
 
     @property
     def kernel_size(self):

@@ -28,7 +28,7 @@ class _Recurrent(Module):
     _gates = 1  # G = gates * hidden_size
     _lstm = False
 
-    def __init__(self, input_size, hidden_size, return_sequences=True, init="xavier",
+    def __init__(self, input_size, hidden_size, return_sequences=True, init="normal_fan_in",
                  recurrent_init="orthogonal", rng=None, dtype=np.float32):
         super().__init__()
         me = type(self).__name__

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from ..._checks import check_number
 from ...errors import ConfigError
 
 EVENTS = ("on_train_begin", "on_epoch_begin", "on_batch_begin", "after_backward", "after_step",
@@ -67,9 +68,7 @@ class MonitorCallback(Callback):
     def __init__(self, monitor="val_loss", mode="auto", min_delta=0.0):
         self.monitor = monitor
         self.mode = infer_mode(monitor, mode)
-        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) or not min_delta >= 0:
-            raise ConfigError(f"{type(self).__name__}: min_delta must be a non-negative number, got {min_delta!r}")
-        self.min_delta = float(min_delta)
+        self.min_delta = check_number(min_delta, "min_delta", type(self).__name__, lo=0.0)
         self.best = None
 
     def current(self, logs):

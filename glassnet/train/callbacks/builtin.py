@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from ..._checks import all_finite
+from ..._checks import all_finite, check_bool, check_int, check_number
 from ...errors import ConfigError
 from ...optim.clipping import clip_grad_norm
 from ...optim.schedules import Plateau
@@ -23,9 +23,8 @@ class EarlyStopping(MonitorCallback):
 
     def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best=True, mode="auto"):
         super().__init__(monitor, mode, min_delta)
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ConfigError(f"EarlyStopping: patience must be a non-negative integer, got {patience!r}")
-        self.patience, self.restore_best = patience, restore_best
+        self.patience = check_int(patience, "patience", "EarlyStopping", lo=0)
+        self.restore_best = check_bool(restore_best, "restore_best", "EarlyStopping")
         self.wait, self.best_epoch, self.best_weights = 0, None, None
 
     def on_train_begin(self, trainer, logs):
@@ -70,10 +69,8 @@ class ModelCheckpoint(MonitorCallback):
     def __init__(self, directory, monitor="val_loss", save_best_only=False, every_n_epochs=1, mode="auto",
                  save_last=True, keep_best=None, save_best=True):
         super().__init__(monitor, mode, 0.0)
-        if not isinstance(every_n_epochs, int) or every_n_epochs < 1:
-            raise ConfigError(f"ModelCheckpoint: every_n_epochs must be a positive integer, got {every_n_epochs!r}")
-        if keep_best is not None and (not isinstance(keep_best, int) or isinstance(keep_best, bool) or keep_best < 1):
-            raise ConfigError(f"ModelCheckpoint: keep_best must be a positive integer or None, got {keep_best!r}")
+        check_int(every_n_epochs, "every_n_epochs", "ModelCheckpoint", lo=1)
+        check_int(keep_best, "keep_best", "ModelCheckpoint", lo=1, also=(None,))
         self.directory, self.save_best_only = os.fspath(directory), save_best_only
         self.every_n_epochs, self.save_last = every_n_epochs, save_last
         self.keep_best, self.save_best = keep_best, save_best
@@ -248,9 +245,7 @@ class GradientClipping(Callback):
     """Clip gradients by their global norm after every backward pass; logs ``grad_norm``."""
 
     def __init__(self, max_norm=5.0):
-        if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)) or not 0 < max_norm < float("inf"):
-            raise ConfigError(f"GradientClipping: max_norm must be positive, got {max_norm!r}")
-        self.max_norm = float(max_norm)
+        self.max_norm = check_number(max_norm, "max_norm", "GradientClipping", lo=0.0, lo_open=True)
 
     def after_backward(self, trainer, logs):
         logs["grad_norm"] = clip_grad_norm(trainer.model, self.max_norm)

@@ -265,16 +265,17 @@ def _plain(value):
     return value
 
 
-def build_object(config, registry, path, what="object", nested=None, extra=()):
+def build_object(config, registry, path, what="object", nested=None, extra=(), skip=()):
     """Build the object a typed table names: ``{"type": "StepDecay", "every": 10}`` ->
     ``StepDecay(every=10)``. ``nested`` maps a parameter to a function building its nested
-    config; ``extra`` are positional arguments first (an optimizer's model). Every error is a
-    ConfigError whose message starts with the field path."""
+    config; ``extra`` are positional arguments first (an optimizer's model); ``skip`` are keys
+    the caller reads itself. Every error is a ConfigError whose message starts with the field
+    path."""
     cls = _type_of(config, registry, path, what)
-    check_params(config, cls, path)
+    check_params(config, cls, path, skip=("type",) + tuple(skip))
     kwargs = {}
     for key, value in config.items():
-        if key == "type":
+        if key == "type" or key in skip:
             continue
         if nested and key in nested and value is not None:
             kwargs[key] = nested[key](value, f"{path}.{key}")

@@ -395,7 +395,7 @@ def test_spaces_and_search_arguments_are_validated():
             Search(tune_helpers.bowl, {"lr": LogUniform(1e-5, 1e-1)}, "unused", trials=bad)
     with pytest.raises(SearchError, match="jobs must be a positive integer"):
         Search(tune_helpers.bowl, {"lr": LogUniform(1e-5, 1e-1)}, "unused", jobs=0)
-    with pytest.raises(ConfigError, match=r"search.space.lr.options: unknown field of a LogUniform dimension"):
+    with pytest.raises(ConfigError, match=r"search.space.lr.options: unknown parameter of LogUniform \(accepted: low, high\)"):
         Space({"lr": {"type": "LogUniform", "low": 1e-3, "high": 1, "options": [1]}})
     with pytest.raises(ConfigError, match=r"search.space.lr.type: unknown dimension 'Loguniform'.*did you mean"):
         Space({"lr": {"type": "Loguniform", "low": 1e-3, "high": 1}})

@@ -202,34 +202,12 @@ def dimension_from_config(cfg, path="search.space"):
     """``{"type": "LogUniform", "low": 1e-4, "high": 1e-1}``, ``{"type": "Choice", "options": [...]}``,
     ``{"type": "Fixed", "value": v}`` (each may add ``targets``); errors are ConfigError naming the
     config path."""
-    from ..config import did_you_mean, show
+    from ..config import build_object
 
     if isinstance(cfg, Dimension):
         return cfg
-    kinds = sorted(_KINDS) + ["Choice", "Fixed"]
-    if not isinstance(cfg, dict) or "type" not in cfg:
-        raise ConfigError(f"{path}: expected a table with a 'type' (one of {', '.join(kinds)}), got {show(cfg)}")
-    kind = cfg["type"]
-    if not isinstance(kind, str) or kind not in kinds:
-        raise ConfigError(f"{path}.type: unknown dimension {kind!r}; expected one of {', '.join(kinds)}"
-                          f"{did_you_mean(kind, kinds)}")
-    fields = ("options",) if kind == "Choice" else ("value",) if kind == "Fixed" else ("low", "high")
-    for key in cfg:
-        if key not in ("type", "targets") + fields:
-            raise ConfigError(f"{path}.{key}: unknown field of a {kind} dimension (accepted: "
-                              f"{', '.join(fields + ('targets',))}){did_you_mean(key, fields + ('targets',))}")
-    for key in fields:
-        if key not in cfg:
-            raise ConfigError(f"{path}.{key}: missing; a {kind} dimension needs {' and '.join(fields)}")
-    try:
-        if kind == "Choice":
-            return Choice(cfg["options"])
-        if kind == "Fixed":
-            return Fixed(cfg["value"])
-        return _KINDS[kind](cfg["low"], cfg["high"])
-    except (TypeError, ValueError) as err:
-        msg = str(err.args[0]) if len(err.args) == 1 else str(err)
-        raise ConfigError(f"{path}: {msg}") from None
+    kinds = dict(_KINDS, Choice=Choice, Fixed=Fixed)
+    return build_object(cfg, kinds, path, "dimension", skip=("targets",))
 
 
 class Space:

@@ -593,6 +593,9 @@ def main(argv=None) -> int:
             raise
         hint = getattr(args, "resume_hint", None)
         print("\ninterrupted" + (f"; {hint()}" if hint else ""), file=sys.stderr)
+        # objects the interruption left half-built (an open ZipFile) are collected at exit, and
+        # Python would print "Exception ignored in ..." for them after the one line above
+        sys.unraisablehook = lambda unraisable: None
         return 130
     except BrokenPipeError:
         # the reader went away (``glassnet trials ... | head``): nothing more to say to it

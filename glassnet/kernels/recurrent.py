@@ -20,7 +20,8 @@ from ..backend import get_array_module
 from ..functional import recurrent as R
 from . import Kernel, _numba, register
 
-# The LSTM kernels loop over rows and take row views: contiguous 1-D inner loops the compiler vectorizes.
+
+# The compiled steps loop over rows and take row views: contiguous 1-D inner loops the compiler vectorizes.
 def _gates(g, half, shift, c_prev, c):  # pragma: no cover - compiled
     N, G = g.shape
     H = G // 4

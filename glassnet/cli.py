@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -570,6 +572,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _on_interrupt(signum, frame):
+    """Ctrl-C: KeyboardInterrupt, as Python's own handler raises it, except while a finalizer
+    runs (a ``__del__`` or weakref callback the garbage collector calls at any moment): Python
+    prints an exception raised there as "Exception ignored" and carries on, which would leave
+    the command running. There the interrupt is sent again a moment later, once it has returned."""
+    f = frame
+    while f is not None:
+        if f.f_code.co_name == "__del__" or f.f_globals.get("__name__") == "weakref":
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+            return
+        f = f.f_back
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     """Run one command. A user's mistake (a glassnet error) ends in one line on stderr and exit
     status 2 (1 for the machine's own errors: a full disk, no memory); Ctrl-C ends with 130 and
@@ -586,9 +602,13 @@ def main(argv=None) -> int:
         return 2
     from .errors import GlassnetError, one_line
 
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, _on_interrupt)
     try:
         return args.func(args)
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C (or a late resend) cannot cut the message
         if args.debug:
             raise
         hint = getattr(args, "resume_hint", None)
@@ -616,6 +636,9 @@ def main(argv=None) -> int:
         what = "out of memory" if isinstance(err, MemoryError) else one_line(err)
         print(f"error: {what}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

@@ -365,3 +365,33 @@ def test_npy_headers_nesting_and_zip_oddities_are_checkpoint_errors(tmp_path):
         gn.load(tmp_path / "enc.npz")
     with pytest.raises(CheckpointError, match="is a folder"):
         gn.load(tmp_path)
+
+
+def test_ctrl_c_inside_a_finalizer_is_not_lost(tmp_path):
+    """Python swallows an exception raised while the garbage collector runs a ``__del__`` (it
+    prints "Exception ignored" and carries on): a Ctrl-C landing there would leave a command
+    running. The CLI's handler sends it again once the finalizer has returned. A child process
+    installs that handler, gets SIGINT in the middle of a slow ``__del__`` and must be interrupted
+    right after it, with nothing printed."""
+    script = tmp_path / "finalizer.py"
+    script.write_text(
+        "import os, signal, sys, threading, time\n"
+        "from glassnet.cli import _on_interrupt\n"
+        "signal.signal(signal.SIGINT, _on_interrupt)\n"
+        "class Slow:\n"
+        "    def __del__(self):\n"
+        "        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+        "        end = time.time() + 0.5\n"
+        "        while time.time() < end:\n"
+        "            pass\n"
+        "t0 = time.time()\n"
+        "try:\n"
+        "    Slow()\n"
+        "    while time.time() < t0 + 5:\n"
+        "        pass\n"
+        "    print('not interrupted')\n"
+        "except KeyboardInterrupt:\n"
+        "    print(f'interrupted after {time.time() - t0:.1f} s')\n")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert r.stdout.startswith("interrupted after 0."), r.stdout

@@ -9,7 +9,8 @@ import os
 MODULES = ["glassnet", "glassnet.nn", "glassnet.nn.init", "glassnet.functional", "glassnet.optim",
            "glassnet.optim.schedules", "glassnet.callbacks", "glassnet.data", "glassnet.data.augment",
            "glassnet.ensemble", "glassnet.gradcheck", "glassnet.classic", "glassnet.estimators", "glassnet.doctor",
-           "glassnet.report", "glassnet.tune", "glassnet.backend", "glassnet.errors", "glassnet.serialization"]
+           "glassnet.report", "glassnet.tune", "glassnet.viz", "glassnet.backend", "glassnet.errors",
+           "glassnet.serialization"]
 
 
 def first_line(obj):

@@ -1,0 +1,129 @@
+"""Matplotlib figures beside the array functions (``pip install glassnet[plot]``): each takes
+what its array function returned and gives back a ``matplotlib.figure.Figure``."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_activations", "plot_filters", "plot_max_activating", "plot_occlusion", "plot_embedding"]
+
+
+def _plt():
+    try:
+        import matplotlib
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError as err:  # pragma: no cover - matplotlib is in the report extra
+        raise ImportError("glassnet.viz plots need matplotlib: pip install glassnet[plot]") from err
+    return plt
+
+
+def _image(a):
+    """(C, H, W) -> something imshow draws: colour for 3 channels, else the first channel."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 3 and a.shape[0] == 3:
+        lo, hi = a.min(), a.max()
+        return ((a - lo) / (hi - lo if hi > lo else 1.0)).transpose(1, 2, 0)
+    return a[0] if a.ndim == 3 else a
+
+
+def plot_activations(acts, inputs=3, channels=8):
+    """Each feature-map layer of ``activations(...)`` (name -> (N, C, H, W) or (N, C, L)): a row
+    per input for its first ``channels`` maps. Maps that are zero for every input shown are dead
+    filters (the notes: often a learning rate set too high)."""
+    plt = _plt()
+    maps = {n: a for n, a in acts.items() if a.ndim in (3, 4)}
+    if not maps:
+        raise ValueError("plot_activations: no layer with feature maps (N, C, H, W) or (N, C, L)")
+    rows = sum(min(inputs, len(a)) for a in maps.values())
+    fig, axes = plt.subplots(rows, channels, figsize=(1.3 * channels, 1.4 * rows), squeeze=False)
+    r = 0
+    for name, a in maps.items():
+        for i in range(min(inputs, len(a))):
+            for c in range(channels):
+                ax = axes[r, c]
+                ax.axis("off")
+                if c < a.shape[1]:
+                    m = a[i, c]
+                    ax.imshow(m if m.ndim == 2 else m[None, :], cmap="gray", aspect="auto")
+            axes[r, 0].set_title(f"{name}, input {i}", fontsize=9, loc="left")
+            r += 1
+    fig.tight_layout()
+    return fig
+
+
+def plot_filters(w, columns=16):
+    """The images of ``filters(layer)`` (F, C, kh, kw) in a grid: colour when C is 3, else the
+    first input channel of each filter."""
+    plt = _plt()
+    n = len(w)
+    cols = min(columns, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(0.8 * cols, 0.8 * rows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(_image(w[k]), cmap="gray", interpolation="nearest")
+    return fig
+
+
+def plot_max_activating(result, title=""):
+    """The patches of ``max_activating(...)``, most activating first, with their values."""
+    plt = _plt()
+    k = len(result.patches)
+    cols = min(k, 9)
+    rows = -(-k // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.35 * rows), squeeze=False)
+    for j, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if j < k:
+            ax.imshow(_image(result.patches[j]), cmap="gray", interpolation="nearest")
+            ax.set_title(f"#{result.indices[j]}: {result.values[j]:.2f}", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def plot_occlusion(images, maps, labels=None):
+    """Each image beside its occlusion map (the probability of the target class with the
+    occluder at each position; dark: the decision depends on that region)."""
+    plt = _plt()
+    n = len(maps)
+    fig, axes = plt.subplots(n, 2, figsize=(4.4, 2.2 * n), squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(_image(images[i]), cmap="gray")
+        axes[i, 0].set_title("input" if labels is None else f"input ({labels[i]})", fontsize=9)
+        im = axes[i, 1].imshow(maps[i], cmap="viridis", vmin=0, vmax=1)
+        axes[i, 1].set_title("P(target), occluder here", fontsize=9)
+        for ax in axes[i]:
+            ax.axis("off")
+        fig.colorbar(im, ax=axes[i, 1], fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def plot_embedding(coords, labels=None, images=None, grid=20):
+    """Points of ``embed(...)`` coloured by class, or, with ``images``, a mosaic: the plane cut
+    into ``grid`` x ``grid`` cells and each cell showing the input whose point lies nearest its
+    centre (as the notes' t-SNE figure)."""
+    plt = _plt()
+    xy = np.asarray(getattr(coords, "coords", coords), dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(7, 7))
+    if images is None:
+        sc = ax.scatter(xy[:, 0], xy[:, 1], c=labels, s=8, cmap="tab10")
+        if labels is not None:
+            ax.legend(*sc.legend_elements(), fontsize=8, loc="best", title="class")
+        ax.set_xticks([]), ax.set_yticks([])
+        return fig
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    unit = (xy - lo) / np.where(hi > lo, hi - lo, 1.0)
+    cells = np.minimum((unit * grid).astype(int), grid - 1)
+    centres = (cells + 0.5) / grid
+    dist = ((unit - centres) ** 2).sum(axis=1)
+    best = {}
+    for i in np.argsort(dist):
+        best.setdefault((cells[i, 0], cells[i, 1]), i)
+    for (cx, cy), i in best.items():
+        ax.imshow(_image(images[i]), cmap="gray", extent=(cx, cx + 1, cy, cy + 1))
+    ax.set_xlim(0, grid), ax.set_ylim(0, grid)
+    ax.set_xticks([]), ax.set_yticks([])
+    return fig

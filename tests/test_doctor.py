@@ -355,7 +355,29 @@ def test_monitor_counts_dead_channels_of_a_convolution():
     tr = gn.Trainer(model, nn.SoftmaxCrossEntropy(), gn.optim.Adam(model, lr=1e-3), callbacks=[mon], verbose=0)
     tr.fit((X, rng.integers(0, 3, 64)), epochs=2, batch_size=32, seed=0)
     assert mon.dead_fractions()["1"] == pytest.approx(0.75)
-    assert "units.dead" in [f.code for f in examine(tr)]
+    assert mon.summary()["dead_filters"] == {"1": [3, 4]}
+    codes = [f.code for f in examine(tr)]
+    assert "units.dead" in codes and "filters.dead" not in codes  # more than half: units.dead says it
+
+
+@pytest.mark.parametrize("dead,expected", [(0, False), (1, False), (2, True), (4, True)])
+def test_dead_filters_are_found_when_a_few_channels_never_fire(dead, expected):
+    """filters.dead: some (at least a tenth, at most half) of a convolution's channels output zero
+    for every input; one of 16 is too few to report, none is healthy."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 1, 8, 8)).astype(np.float32)
+    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, rng=0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(256, 3, rng=1))
+    model[0].b.data[:dead] = -100.0  # these channels can never fire
+    mon = Monitor(every=1)
+    tr = gn.Trainer(model, nn.SoftmaxCrossEntropy(), gn.optim.Adam(model, lr=1e-3), callbacks=[mon], verbose=0)
+    tr.fit((X, rng.integers(0, 3, 64)), epochs=2, batch_size=32, seed=0)
+    assert mon.summary()["dead_filters"]["1"] == [dead, 16]
+    found = [f for f in examine(tr) if f.code == "filters.dead"]
+    assert bool(found) == expected
+    if found:
+        assert f"{dead} of the 16 channels after 1 (ReLU after 0, Conv2d 1->16)" in found[0].evidence
+        assert "learning rate" in found[0].remedy
 
 
 # ------------------------------------------------------------------------------------ issue 30's examples
@@ -486,3 +508,22 @@ def test_each_remedy_changes_a_config_as_it_says():
     assert apply_remedy(base, "relu_he")[0]["model"]["layers"][1] == {"type": "ReLU"}
     widened = apply_remedy(base, "less_regularization")[0]["model"]["layers"]
     assert widened[0]["out_features"] == 200 and widened[2]["in_features"] == 200
+
+
+@pytest.mark.parametrize("smooth", [False, True])
+def test_noisy_first_layer_filters_are_an_info(smooth):
+    """filters.noisy: 5x5 first-layer filters that look like white noise (as initialized) give an
+    info; smooth ones (a Gaussian blob with a sign per filter) do not. (lr 0: the filters stay.)"""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((32, 1, 12, 12)).astype(np.float32)
+    model = nn.Sequential(nn.Conv2d(1, 8, 5, rng=0), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 64, 3, rng=1))
+    if smooth:
+        g = np.exp(-((np.arange(5) - 2.0) ** 2) / 4)
+        model[0].W.data[...] = (np.outer(g, g) * np.sign(rng.standard_normal((8, 1, 1, 1)))).astype(np.float32)
+    mon = Monitor(every=1)
+    tr = gn.Trainer(model, nn.SoftmaxCrossEntropy(), gn.optim.SGD(model, lr=0.0), callbacks=[mon], verbose=0)
+    tr.fit((X, rng.integers(0, 3, 32)), epochs=1, batch_size=16, seed=0)
+    rough = mon.summary()["first_filters"]
+    assert rough["layer"] == "0" and (rough["roughness"] < 0.6 if smooth else rough["roughness"] > 0.8)
+    found = [f for f in examine(tr) if f.code == "filters.noisy"]
+    assert (not found) if smooth else (found[0].severity == "info" and "0 (Conv2d 1->8)" in found[0].evidence)

@@ -149,6 +149,7 @@ class Monitor(Callback):
                 if kind in _RELU:
                     units = _units(a)
                     st["zero_fraction"] = float((a <= 0).mean())
+                    st["maps"] = a.ndim == 4  # a unit is a convolution's channel (a filter)
                     fired = (units > 0).any(axis=0)
                     prev = ever.get(name)
                     ever[name] = fired if prev is None or prev.shape != fired.shape else (prev | fired)
@@ -218,11 +219,22 @@ class Monitor(Callback):
     def on_train_end(self, trainer, logs):
         self._unhook()
         self._current = self._before = None
+        self.first_filters = first_filter_roughness(trainer.model)
 
     # -- condensed views ---------------------------------------------------------------------------
     def dead_fractions(self) -> dict:
         """Per ReLU layer: the fraction of units that never fired over the sampled batches."""
         return {n: float(1.0 - a.mean()) for n, a in self.ever_active.items()}
+
+    def dead_filters(self) -> dict:
+        """Per ReLU layer on 2-D feature maps: [channels whose map was zero on every sampled
+        input, channels] (the notes' dead filters)."""
+        out = {}
+        for n, fired in self.ever_active.items():
+            st = (self.records[-1]["layers"].get(n) if self.records else None) or {}
+            if st.get("maps"):
+                out[n] = [int((~fired).sum()), int(fired.size)]
+        return out
 
     def dead_fractions_at_end(self) -> dict:
         """Per ReLU layer: the fraction of units that fired on none of the last ``RECENT`` samples
@@ -252,10 +264,35 @@ class Monitor(Callback):
                 "layers": layers, "params": params,
                 "order": list(first["params"]), "layer_order": list(first["layers"]),
                 "dead_fraction": self.dead_fractions(), "dead_fraction_end": self.dead_fractions_at_end(),
+                "dead_filters": self.dead_filters(), "first_filters": getattr(self, "first_filters", None),
                 "input": first.get("input", {})}
 
     def to_dict(self) -> dict:
         return {"summary": self.summary(), "records": self.records}
+
+
+def first_filter_roughness(model):
+    """How noisy the first convolution's filters are, for the notes' "noisy patterns" check:
+    {"layer": dotted name, "roughness": mean over filters and input channels of the squared
+    difference between neighbouring weights over twice their variance} (about 1 for white noise,
+    well below for smooth patterns: a 5x5 Gaussian blob 0.46, a linear ramp 0.13), or None without a Conv2d of kernel 5x5 or larger first (smaller
+    kernels have too few neighbours to tell)."""
+    from ..nn.layers import Conv2d
+
+    for name, m in model.named_modules():
+        if isinstance(m, Conv2d):
+            if min(m._k) < 5:
+                return None
+            w = as_numpy(m.W.data).astype(np.float64)
+            w = w.reshape(-1, *w.shape[2:])  # one kh x kw image per filter and input channel
+            var = w.var(axis=(1, 2))
+            diffs = np.concatenate([np.diff(w, axis=1).reshape(len(w), -1), np.diff(w, axis=2).reshape(len(w), -1)], 1)
+            ok = var > 0
+            if not ok.any():
+                return None
+            rough = (diffs[ok] ** 2).mean(axis=1) / (2 * var[ok])
+            return {"layer": name, "roughness": float(rough.mean())}
+    return None
 
 
 def describe(m) -> str:

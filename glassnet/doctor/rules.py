@@ -48,6 +48,9 @@ NOISE_GAP = 0.10
 GRAD_RATIO, SPIKE = 1e3, 50.0
 #: units.dead: more than this share of a ReLU layer's units never fired; units.saturated: of the outputs
 DEAD, SATURATED = 0.5, 0.5
+#: filters.dead: at least this share of a convolution's channels never fired (and at most DEAD);
+#: filters.noisy: the first convolution's filters at least this rough (white noise: about 1)
+DEAD_FILTERS, NOISY_FILTERS = 0.1, 0.8
 #: init.scale: the activation std changes by this factor between the first and last nonlinearity
 SCALE = 1e2
 #: data.unscaled_inputs: inputs (99th percentile) above ABS_MAX, feature spreads (5th-95th percentile) SPREAD
@@ -59,7 +62,7 @@ NOISY_BATCH, NOISY_CV = 16, 0.5
 #: root causes first: a rule's rank orders findings of the same severity
 RANKS = {
     "training.nonfinite": 0, "lr.too_high": 1, "init.zero": 2, "data.leakage": 3, "data.label_noise": 4,
-    "data.unscaled_inputs": 5, "data.class_imbalance": 6, "init.scale": 6.5, "units.dead": 7, "units.saturated": 8,
+    "data.unscaled_inputs": 5, "data.class_imbalance": 6, "init.scale": 6.5, "units.dead": 7, "filters.dead": 7.5, "units.saturated": 8, "filters.noisy": 21,
     "gradients.vanishing": 9, "gradients.exploding": 10, "lr.too_low": 12,
     "loss.initial": 13, "fit.cannot_learn": 14, "fit.underfitting": 15, "fit.overfitting": 16, "fit.bias_unknown": 17,
     "lr.high_plateau": 18, "loss.noisy": 19, "training.stopped_early": 20,
@@ -613,15 +616,48 @@ def rule_unscaled_inputs(run):
     return []
 
 
+def rule_dead_filters(run):
+    """filters.dead: a convolution's channels whose maps were zero on every sampled input (the
+    notes' dead filters, "often a symptom of high learning rates"), when at least one in
+    DEAD_FILTERS of a layer's channels is dead and units.dead does not already report the layer
+    (more than half). Warning unless the run learned well (then info)."""
+    counts = run.monitor.get("dead_filters", {})
+    worst = sorted(((d / n, n_, d, n) for n_, (d, n) in counts.items() if n and d), reverse=True)
+    if not worst or worst[0][0] < DEAD_FILTERS or worst[0][0] > DEAD:
+        return []
+    frac, name, dead, total = worst[0]
+    return [_f(_inside(run), "filters.dead", "Dead filters: some convolution channels output zero for every input "
+               "and no longer learn.",
+               f"{dead} of the {total} channels after {run.name(name)} were zero on every sampled input"
+               + _learned_note(run),
+               "Lower the learning rate (dead filters are often its symptom), or use LeakyReLU; "
+               "`glassnet.viz.activations` shows the maps.", fraction=frac, fix="lr_down")]
+
+
+def rule_noisy_filters(run):
+    """filters.noisy (info): the first convolution's filters (5x5 or larger) look like noise
+    (roughness above NOISY_FILTERS; white noise is about 1): the notes read that as too little
+    training or too little regularization."""
+    first = run.monitor.get("first_filters") or {}
+    r = first.get("roughness")
+    if r is None or r < NOISY_FILTERS:
+        return []
+    return [_f("info", "filters.noisy", "The first layer's filters look like noise rather than smooth patterns.",
+               f"neighbouring weights of {run.name(first['layer'])} differ as much as random ones would "
+               f"(roughness {r:.2f}; white noise about 1, a smooth 5x5 blob 0.46)",
+               "Train longer or regularize more (L2); `glassnet.viz.filters` shows them.", roughness=r)]
+
+
 RULES = [rule_nonfinite, rule_lr_too_high, rule_lr_too_low, rule_high_plateau, rule_initial_loss, rule_noisy,
          rule_cannot_learn, rule_bias, rule_variance, rule_label_noise, rule_stopped_early, rule_zero_init,
-         rule_gradients, rule_dead_units, rule_saturation, rule_init_scale, rule_unscaled_inputs]
+         rule_gradients, rule_dead_units, rule_dead_filters, rule_saturation, rule_init_scale, rule_unscaled_inputs,
+         rule_noisy_filters]
 
 #: what each part of a run the rules read lets them check (for a healthy run's summary)
 CHECKED = {
     "loss": "the loss curve: divergence and NaN, a learning rate too high or too low, plateaus, noise",
     "accuracy": "the fit: learning at all, bias against the baseline, variance (train vs validation), label noise",
-    "monitor": "inside the network: dead ReLUs, saturated units, vanishing and exploding gradients, the "
+    "monitor": "inside the network: dead ReLUs and dead filters, saturated units, vanishing and exploding gradients, the "
                "initialization's scale, update/weight ratios, the inputs' scale",
     "data": "the data: class balance, feature scales, NaN, examples shared by training and validation",
 }

@@ -313,6 +313,50 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_viz(args) -> int:
+    import html as _html
+
+    from .errors import DataError, RunFolderError
+    from .serialization import atomic_write_text, load
+    from .viz.page import section, section_html
+
+    folder = args.run_dir
+    model_path = os.path.join(folder, "model.npz")
+    if not os.path.exists(model_path):
+        raise RunFolderError(f"{folder}: has no model.npz; is it a glassnet run folder?")
+    if args.data:
+        import numpy as np
+        try:
+            with np.load(args.data, allow_pickle=False) as f:
+                if "X" not in f:
+                    raise DataError(f"{args.data}: expected arrays X (inputs) and y (labels) in the .npz file, got "
+                                    f"{sorted(f.files)}")
+                X, y = f["X"], (f["y"] if "y" in f else None)
+        except (OSError, ValueError) as err:
+            if isinstance(err, DataError):
+                raise
+            raise DataError(f"{args.data}: not a readable .npz file with X and y ({err})") from None
+        model, prep, _ = load(model_path, with_preprocessing=True, return_extra=True)
+        if prep is not None:
+            X = prep.transform(X)
+    else:
+        from .train.run import prepare
+        with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+            cfg = json.load(f)
+        parts = prepare(cfg)  # the run's own data, with its fitted preprocessing
+        X, y = parts["val"] if parts["val"] is not None else parts["test"]
+        model = load(model_path, with_preprocessing=False)
+    body = section_html(section(model, X, y, layer=args.layer))
+    out = args.out or os.path.join(folder, "viz.html")
+    existed = os.path.exists(out)
+    name = os.path.basename(os.path.abspath(folder))
+    atomic_write_text(out, f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>What {_html.escape(name)} "
+                           f"learned</title></head><body style='font-family:system-ui,sans-serif;max-width:1100px;"
+                           f"margin:2em auto'><h1>What {_html.escape(name)} learned</h1>\n{body}</body></html>")
+    print(f"wrote {os.path.abspath(out)}" + (" (replacing the previous page)" if existed else ""))
+    return 0
+
+
 #: search settings that may change between two drivers of one search folder
 _RUN_SETTINGS = ("trials", "jobs", "executor", "address", "time_budget")
 
@@ -541,6 +585,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-error", type=_fraction, default=None,
                    help="the error a good model can reach (human or Bayes error), for the doctor's findings")
     p.set_defaults(func=_cmd_report)
+
+    p = command("viz", "a page of what a run's network learned: filters, activations, max-activating inputs, "
+                       "saliency, occlusion, an embedding",
+                ["glassnet viz runs/exp1", "glassnet viz runs/exp1 --data test.npz --layer 3"])
+    p.add_argument("run_dir", help="run folder written by glassnet train/demo")
+    p.add_argument("--data", default=None, help=".npz file with X (and y) (default: the run's validation data)")
+    p.add_argument("--layer", default=None, help="dotted layer name for the max-activating units (default: the "
+                                                 "last convolution or pool)")
+    p.add_argument("--out", default=None, help="HTML file (default RUN_DIR/viz.html)")
+    p.set_defaults(func=_cmd_viz)
 
     p = command("tune", "hyperparameter search from a config with a [search] section (rerun to continue)",
                 ["glassnet tune search.toml", "glassnet tune search.toml --jobs 2 --trials 40",

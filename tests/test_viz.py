@@ -240,3 +240,54 @@ def test_plots_draw(case, tmp_path):
         assert any(ax.images or ax.collections for ax in fig.axes), k  # something was drawn
         fig.savefig(tmp_path / f"{k}.png")
         assert (tmp_path / f"{k}.png").stat().st_size > 500
+
+
+CNN = """name = "cnn"
+[data]
+dataset = "digits"
+[model]
+layers = [
+  {type = "Reshape", shape = [1, 8, 8]},
+  {type = "Conv2d", in_channels = 1, out_channels = 8, kernel_size = 3, padding = 1}, {type = "ReLU"},
+  {type = "MaxPool2d", kernel_size = 2}, {type = "Flatten"}, {type = "Linear", in_features = 128, out_features = 10},
+]
+[loss]
+type = "SoftmaxCrossEntropy"
+[optimizer]
+type = "Adam"
+lr = 0.01
+[trainer]
+epochs = 3
+batch_size = 64
+verbose = 0
+"""
+
+
+def test_glassnet_viz_writes_the_page_and_the_report_has_the_section(tmp_path):
+    """A CNN on digits through the command line: `glassnet viz RUN` writes a self-contained page
+    with the filters, activation maps, max-activating patches, saliency, occlusion and the
+    embedding; `glassnet report` carries the same section; a missing run says so in one line."""
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("sklearn")
+    import subprocess
+    import sys
+    (tmp_path / "cnn.toml").write_text(CNN)
+    run = tmp_path / "run"
+    cli = lambda *a: subprocess.run([sys.executable, "-m", "glassnet", *map(str, a)], capture_output=True,  # noqa: E731
+                                    text=True, timeout=600)
+    r = cli("train", tmp_path / "cnn.toml", "--out", run)
+    assert r.returncode == 0, r.stderr
+    r = cli("viz", run)
+    assert r.returncode == 0, r.stderr
+    page = (run / "viz.html").read_text()
+    for title in ("Filters of 1 (Conv2d)", "Activation maps", "Inputs that excite two channels of 3", "Saliency",
+                  "Occlusion: the probability", "embedded in 2-D (tsne (scikit-learn))"):
+        assert title in page, title
+    assert page.count("data:image/png;base64,") >= 7 and "<script" not in page and "http" not in page
+    r = cli("viz", run, "--layer", "1", "--out", tmp_path / "v.html")
+    assert r.returncode == 0 and "channels of 1 most" in (tmp_path / "v.html").read_text()
+    report = (run / "report.html").read_text()
+    learned = report.split('<section id="learned">')[1].split("</section>")[0]
+    assert "Filters of 1 (Conv2d)" in learned and "data:image/png;base64," in learned
+    r = cli("viz", tmp_path / "nowhere")
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "has no model.npz" in r.stderr

@@ -26,6 +26,7 @@ SECTIONS = [
     ("weights", "First-layer weights"),
     ("confusion", "Confusion matrix"),
     ("wrong", "Most confidently wrong examples"),
+    ("learned", "What the network learned"),
 ]
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -128,7 +129,14 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
                                                  pred[wrong], conf[wrong], input_shape, class_names)
         else:
             notes["wrong"] = f"None: the model classifies all {len(y)} examples correctly."
+    if labelled and len(y):
+        from ..viz.page import section, section_html
+        body["learned"] = section_html(section(model, X, y))
+    else:
+        notes["learned"] = "Needs the model and labelled data (write_report(..., data=(X, y)); the CLI passes them)."
     for sid, _ in SECTIONS[1:]:
+        if sid in body:
+            continue
         png = figs.get(sid)
         note = notes.get(sid, "Nothing to show for this run (see the note above).")
         body[sid] = _img(png) if png else f'<p class="none">{html.escape(note)}</p>'

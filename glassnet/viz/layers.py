@@ -108,9 +108,13 @@ def receptive_field(model, layer):
     who = "viz.receptive_field"
     _, target = find_layer(model, layer, who)
     size, stride, offset = [1, 1], [1, 1], [0, 0]
+    moved = False  # a Reshape before any window only lays the input out as an image
     for m in _chain(model):
         geo = _geometry(m)
-        if geo is not None:
+        if isinstance(m, (L.Reshape, L.Identity)) and not moved:
+            pass
+        elif geo is not None:
+            moved = True
             k, s, p, d = geo
             for a in (0, 1):
                 offset[a] -= p[a] * stride[a]

@@ -109,3 +109,14 @@ def test_doctor_at_work(tmp_path):
     assert r["zero_init"][0] == "init.zero"
     assert r["unscaled_inputs"][0] == "data.unscaled_inputs"
     assert r["healthy"] == []
+
+
+def test_visualize(tmp_path):
+    r = run("visualize", tmp_path)
+    assert r["accuracy"] > 0.8
+    assert r["receptive_field"] == ((8, 8), (2, 2), (-3, -3))  # 3x3 conv, 2x2 pool, 3x3 conv (padding 1)
+    assert len(r["top"].indices) == 9 and np.all(np.diff(r["top"].values) <= 0)
+    assert r["saliency"].shape == (4, 1, 8, 8) and r["occlusion"].shape == (4, 7, 7) and r["grad_cam"].shape == (4, 4, 4)
+    assert r["occlusion"].min() < r["occlusion"].max()
+    if "figures" in r:
+        assert all((tmp_path / f).stat().st_size > 500 for f in r["figures"])

@@ -91,7 +91,7 @@ def grad_cam(model, X, target, layer, relu=True, batch_size=256):
                 xp = get_array_module(scores)
                 seed = xp.zeros_like(scores)
                 seed[xp.arange(e - s), xp.asarray(t[s:e])] = 1
-                model.backward(seed)
+                model.backward(seed, need_input_grad=False)  # the gradient is wanted at the layer, not the input
                 dA = seen.pop("dA")
                 axes = tuple(range(2, A.ndim))
                 weights = dA.mean(axis=axes, keepdims=True)  # (n, C, 1, 1): each channel's importance

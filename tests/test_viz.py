@@ -202,7 +202,7 @@ def test_bad_targets_and_inputs_are_named(case):
         gn.viz.saliency(model, X, 3)
     with pytest.raises(ConfigError, match=r"target must be a class index or one per input \(5\)"):
         gn.viz.saliency(model, X, [0, 1])
-    with pytest.raises(ConfigError, match=r"window \(9, 9\) is larger than the images \(8, 8\)"):
+    with pytest.raises(ConfigError, match=r"window \(9, 9\) is larger than the inputs \(8, 8\)"):
         gn.viz.occlusion(model, X, 0, window=9)
     with pytest.raises(ConfigError, match="the model has no ReLU layers"):
         gn.viz.guided_backprop(gn.nn.Sequential(gn.nn.Flatten(), gn.nn.Linear(64, 3)).to(np.float64), X, 0)
@@ -291,3 +291,18 @@ def test_glassnet_viz_writes_the_page_and_the_report_has_the_section(tmp_path):
     assert "Filters of 1 (Conv2d)" in learned and "data:image/png;base64," in learned
     r = cli("viz", tmp_path / "nowhere")
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "has no model.npz" in r.stderr
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 12), (3, 12)])
+def test_occlusion_of_signals_and_rows(rng, shape):
+    """Signals (N, C, L) and feature rows (N, D) are occluded along their last axis: each value of
+    the map is the model's probability for the input with that stretch set to the baseline."""
+    model = gn.nn.Sequential(gn.nn.Flatten(), gn.nn.Linear(int(np.prod(shape[1:])), 4, rng=0)).to(np.float64)
+    X = rng.standard_normal(shape)
+    maps = gn.viz.occlusion(model, X, 2, window=3, stride=2, baseline=0.0)
+    assert maps.shape == (3, 6)  # windows at 0, 2, ..., 10 (the last clipped to two values)
+    for k in range(6):
+        occluded = X.copy()
+        occluded[..., 2 * k:2 * k + 3] = 0.0
+        p = gn.functional.softmax(model.eval().forward(occluded), axis=1)[:, 2]
+        np.testing.assert_allclose(maps[:, k], p, rtol=1e-13)

@@ -109,18 +109,27 @@ def occlusion(model, X, target, window=(8, 8), stride=(4, 4), baseline=0.0, batc
     the window: rows 0, sh, 2*sh, ... until the window has reached the last row (the last
     window may stick out of the image and is clipped, so that every pixel is occluded at least
     once; Captum's positions). Returns (N, nH, nW) with ``nH = ceil((H - wh) / sh) + 1``; a
-    low value marks a region the decision depends on. Occluded
-    copies are built and scored ``batch_size`` at a time (bounded memory). Probabilities are
-    the softmax of the model's outputs (the outputs themselves when the last layer is Softmax)."""
+    low value marks a region the decision depends on. Signals (N, C, L) and feature rows (N, D)
+    are occluded along their last axis (``window`` and ``stride`` ints, or pairs whose first
+    entry is 1) and give (N, nL). Occluded copies are built and scored ``batch_size`` at a
+    time (bounded memory). Probabilities are the softmax of the model's outputs (the outputs
+    themselves when the last layer is Softmax)."""
     who = "viz.occlusion"
     X = as_input(model, X, who)
-    if X.ndim != 4:
-        raise ShapeError(f"{who}: expected images (N, C, H, W), got shape {tuple(X.shape)}")
+    if X.ndim not in (2, 3, 4):
+        raise ShapeError(f"{who}: expected images (N, C, H, W), signals (N, C, L) or rows (N, D), got shape "
+                         f"{tuple(X.shape)}")
+    flat = X.ndim < 4
+    if flat:  # one row of pixels: windows move along the last axis only
+        window = (1, window) if not isinstance(window, (tuple, list)) else window
+        stride = (1, stride) if not isinstance(stride, (tuple, list)) else stride
     (wh, ww), (sh, sw) = check_int_pair(window, "window", who, lo=1), check_int_pair(stride, "stride", who, lo=1)
     baseline = check_number(baseline, "baseline", who)
-    N, C, H, W = X.shape
+    X4 = X.reshape(len(X), -1, 1, X.shape[-1]) if flat else X
+    N, C, H, W = X4.shape
     if wh > H or ww > W:
-        raise ConfigError(f"{who}: window {(wh, ww)} is larger than the images ({H}, {W})")
+        raise ConfigError(f"{who}: window {(wh, ww) if not flat else ww} is larger than the inputs "
+                          f"{(H, W) if not flat else W}")
     batch_size = check_int(batch_size, "batch_size", who, lo=1)
     rows = range(0, sh * (-(-(H - wh) // sh)) + 1, sh)
     cols = range(0, sw * (-(-(W - ww) // sw)) + 1, sw)
@@ -131,16 +140,16 @@ def occlusion(model, X, target, window=(8, 8), stride=(4, 4), baseline=0.0, batc
     t = None
     with inspecting(model):
         for i in range(N):
-            image = X[i]
+            image = X4[i]
             for s, e in batches(len(positions), batch_size):
                 batch = xp.broadcast_to(image, (e - s,) + image.shape).copy()
                 for b, (r, c) in enumerate(positions[s:e]):
                     batch[b, :, r:r + wh, c:c + ww] = baseline
-                p = probs_out(model.forward(batch))
+                p = probs_out(model.forward(batch.reshape((e - s,) + X.shape[1:]) if flat else batch))
                 if t is None:
                     t = targets_for(target, N, p.shape[1], who)
                 out[i, s:e] = numpy(p[:, int(t[i])])
-    return out.reshape(N, len(rows), len(cols))
+    return out.reshape(N, len(cols)) if flat else out.reshape(N, len(rows), len(cols))
 
 
 def _probabilities(model):

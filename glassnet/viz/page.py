@@ -72,13 +72,12 @@ def section(model, X, y=None, layer=None):
             sal = saliency(model, X[pick], y[pick])
             names = [f"{'right' if pred[i] == y[i] else 'wrong'}: label {y[i]}, predicted {pred[i]}" for i in pick]
             out.append(("Saliency |d score / d input| for the true class", _png(_pairs(X[pick], sal, names)), ""))
-            if X.ndim == 4:
-                w = max(2, X.shape[2] // 4)
-                occ = occlusion(model, X[pick], y[pick], window=w, stride=max(1, w // 2))
-                out.append(("Occlusion: the probability of the true class with a grey square at each position",
-                            _png(plots.plot_occlusion(X[pick], occ, names)), ""))
-            else:
-                out.append(("Occlusion", None, "Occlusion maps need image inputs (N, C, H, W)."))
+            w = max(2, X.shape[-1] // 4)
+            occ = occlusion(model, X[pick], y[pick], window=w if X.ndim < 4 else (max(2, X.shape[2] // 4), w),
+                            stride=max(1, w // 2))
+            what = "a grey square at each position" if X.ndim == 4 else f"{w} values set to 0 at each position"
+            out.append((f"Occlusion: the probability of the true class with {what}",
+                        _png(plots.plot_occlusion(X[pick], occ, names)), ""))
     else:
         out.append(("Saliency and occlusion", None, "Need integer class labels for the examples."))
     codes = [n for n, m in model.named_modules() if n and not m._modules]

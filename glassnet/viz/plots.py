@@ -85,9 +85,23 @@ def plot_max_activating(result, title=""):
 
 def plot_occlusion(images, maps, labels=None):
     """Each image beside its occlusion map (the probability of the target class with the
-    occluder at each position; dark: the decision depends on that region)."""
+    occluder at each position; dark: the decision depends on that region); for signals, the
+    signal with that probability drawn along it."""
     plt = _plt()
     n = len(maps)
+    if np.asarray(maps).ndim == 2:  # signals: the input and the probability along it
+        fig, axes = plt.subplots(n, 1, figsize=(6, 1.8 * n), squeeze=False)
+        for i in range(n):
+            sig = np.asarray(images[i]).reshape(-1, np.asarray(images[i]).shape[-1])
+            ax = axes[i, 0]
+            ax.plot(sig.T, color="0.6", lw=1)
+            ax.set_title("input" if labels is None else f"input ({labels[i]})", fontsize=9)
+            twin = ax.twinx()
+            twin.plot(np.linspace(0, sig.shape[1] - 1, len(maps[i])), maps[i], color="C3", lw=1.5)
+            twin.set_ylim(0, 1)
+            twin.set_ylabel("P(target)", fontsize=8)
+        fig.tight_layout()
+        return fig
     fig, axes = plt.subplots(n, 2, figsize=(4.4, 2.2 * n), squeeze=False)
     for i in range(n):
         axes[i, 0].imshow(_image(images[i]), cmap="gray")

@@ -93,10 +93,9 @@ def section(model, X, y=None, layer=None):
 
 def _pairs(images, maps, names):
     """Each input beside its saliency map (the maximum over channels)."""
-    from .plots import _image, _plt
-    plt = _plt()
+    from .plots import _image, _subplots
     n = len(images)
-    fig, axes = plt.subplots(n, 2, figsize=(4.4, 2.2 * n), squeeze=False)
+    fig, axes = _subplots(n, 2, (4.4, 2.2 * n))
     for i in range(n):
         img, m = images[i], np.asarray(maps[i])
         if img.ndim == 1:  # flat inputs: drawn as a row

@@ -7,14 +7,14 @@ import numpy as np
 __all__ = ["plot_activations", "plot_filters", "plot_max_activating", "plot_occlusion", "plot_embedding"]
 
 
-def _plt():
+def _subplots(nrows, ncols, figsize):
+    """A Figure and its axes grid, without pyplot (no global figure registry to fill up)."""
     try:
-        import matplotlib
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError as err:  # pragma: no cover - matplotlib is in the report extra
+        from matplotlib.figure import Figure
+    except ImportError as err:  # pragma: no cover - matplotlib is in the plot extra
         raise ImportError("glassnet.viz plots need matplotlib: pip install glassnet[plot]") from err
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
 def _image(a):
@@ -30,12 +30,11 @@ def plot_activations(acts, inputs=3, channels=8):
     """Each feature-map layer of ``activations(...)`` (name -> (N, C, H, W) or (N, C, L)): a row
     per input for its first ``channels`` maps. Maps that are zero for every input shown are dead
     filters (the notes: often a learning rate set too high)."""
-    plt = _plt()
     maps = {n: a for n, a in acts.items() if a.ndim in (3, 4)}
     if not maps:
         raise ValueError("plot_activations: no layer with feature maps (N, C, H, W) or (N, C, L)")
     rows = sum(min(inputs, len(a)) for a in maps.values())
-    fig, axes = plt.subplots(rows, channels, figsize=(1.3 * channels, 1.4 * rows), squeeze=False)
+    fig, axes = _subplots(rows, channels, (1.3 * channels, 1.4 * rows))
     r = 0
     for name, a in maps.items():
         for i in range(min(inputs, len(a))):
@@ -54,11 +53,10 @@ def plot_activations(acts, inputs=3, channels=8):
 def plot_filters(w, columns=16):
     """The images of ``filters(layer)`` (F, C, kh, kw) in a grid: colour when C is 3, else the
     first input channel of each filter."""
-    plt = _plt()
     n = len(w)
     cols = min(columns, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(0.8 * cols, 0.8 * rows), squeeze=False)
+    fig, axes = _subplots(rows, cols, (0.8 * cols, 0.8 * rows))
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < n:
@@ -68,11 +66,10 @@ def plot_filters(w, columns=16):
 
 def plot_max_activating(result, title=""):
     """The patches of ``max_activating(...)``, most activating first, with their values."""
-    plt = _plt()
     k = len(result.patches)
     cols = min(k, 9)
     rows = -(-k // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.35 * rows), squeeze=False)
+    fig, axes = _subplots(rows, cols, (1.2 * cols, 1.35 * rows))
     for j, ax in enumerate(axes.flat):
         ax.axis("off")
         if j < k:
@@ -87,10 +84,9 @@ def plot_occlusion(images, maps, labels=None):
     """Each image beside its occlusion map (the probability of the target class with the
     occluder at each position; dark: the decision depends on that region); for signals, the
     signal with that probability drawn along it."""
-    plt = _plt()
     n = len(maps)
     if np.asarray(maps).ndim == 2:  # signals: the input and the probability along it
-        fig, axes = plt.subplots(n, 1, figsize=(6, 1.8 * n), squeeze=False)
+        fig, axes = _subplots(n, 1, (6, 1.8 * n))
         for i in range(n):
             sig = np.asarray(images[i]).reshape(-1, np.asarray(images[i]).shape[-1])
             ax = axes[i, 0]
@@ -102,7 +98,7 @@ def plot_occlusion(images, maps, labels=None):
             twin.set_ylabel("P(target)", fontsize=8)
         fig.tight_layout()
         return fig
-    fig, axes = plt.subplots(n, 2, figsize=(4.4, 2.2 * n), squeeze=False)
+    fig, axes = _subplots(n, 2, (4.4, 2.2 * n))
     for i in range(n):
         axes[i, 0].imshow(_image(images[i]), cmap="gray")
         axes[i, 0].set_title("input" if labels is None else f"input ({labels[i]})", fontsize=9)
@@ -119,9 +115,9 @@ def plot_embedding(coords, labels=None, images=None, grid=20):
     """Points of ``embed(...)`` coloured by class, or, with ``images``, a mosaic: the plane cut
     into ``grid`` x ``grid`` cells and each cell showing the input whose point lies nearest its
     centre (as the notes' t-SNE figure)."""
-    plt = _plt()
     xy = np.asarray(getattr(coords, "coords", coords), dtype=np.float64)
-    fig, ax = plt.subplots(figsize=(7, 7))
+    fig, axes = _subplots(1, 1, (7, 7))
+    ax = axes[0, 0]
     if images is None:
         sc = ax.scatter(xy[:, 0], xy[:, 1], c=labels, s=8, cmap="tab10")
         if labels is not None:

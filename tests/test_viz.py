@@ -235,9 +235,11 @@ def test_plots_draw(case, tmp_path):
             gn.viz.plot_max_activating(gn.viz.max_activating(model, X, "3", 0, k=4)),
             gn.viz.plot_occlusion(X[:2], gn.viz.occlusion(model, X[:2], t[:2], window=3, stride=1)),
             gn.viz.plot_embedding(gn.viz.embed(model, X, "5", method="pca"), labels=t),
-            gn.viz.plot_embedding(gn.viz.embed(model, X, "5", method="pca"), images=X, grid=4)]
+            gn.viz.plot_embedding(gn.viz.embed(model, X, "5", method="pca"), images=X, grid=4),
+            gn.viz.plot_filters(gn.viz.filters(gn.nn.Conv1d(2, 3, 5, rng=0))),  # 1-D filters: curves
+            gn.viz.plot_occlusion(X[:2, 0, 0], gn.viz.occlusion(model[5:], X[:2].reshape(2, -1)[:, :24], 0, 3, 2))]
     for k, fig in enumerate(figs):
-        assert any(ax.images or ax.collections for ax in fig.axes), k  # something was drawn
+        assert any(ax.images or ax.collections or ax.lines for ax in fig.axes), k  # something was drawn
         fig.savefig(tmp_path / f"{k}.png")
         assert (tmp_path / f"{k}.png").stat().st_size > 500
 

@@ -92,23 +92,30 @@ def section(model, X, y=None, layer=None):
 
 
 def _pairs(images, maps, names):
-    """Each input beside its saliency map (the maximum over channels)."""
+    """Each input beside its saliency map (the maximum over channels); a signal or a row of
+    features as a curve with its saliency drawn along it."""
     from .plots import _image, _subplots
     n = len(images)
+    if np.asarray(images).ndim < 4:
+        fig, axes = _subplots(n, 1, (6, 1.8 * n))
+        for i in range(n):
+            sig = np.asarray(images[i]).reshape(-1, np.asarray(images[i]).shape[-1])
+            sal = np.asarray(maps[i]).reshape(sig.shape).max(axis=0)
+            ax = axes[i, 0]
+            ax.plot(sig.T, color="0.6", lw=1)
+            ax.set_title(names[i], fontsize=9)
+            twin = ax.twinx()
+            twin.plot(sal, color="C3", lw=1.5)
+            twin.set_ylabel("saliency", fontsize=8)
+        return fig
     fig, axes = _subplots(n, 2, (4.4, 2.2 * n))
     for i in range(n):
-        img, m = images[i], np.asarray(maps[i])
-        if img.ndim == 1:  # flat inputs: drawn as a row
-            img, m = img[None, None, :], m[None, None, :]
-        elif img.ndim == 2:
-            img, m = img[:, None, :], m[:, None, :]
-        axes[i, 0].imshow(_image(img), cmap="gray", aspect="auto")
+        axes[i, 0].imshow(_image(images[i]), cmap="gray", aspect="auto")
         axes[i, 0].set_title(names[i], fontsize=9)
-        axes[i, 1].imshow(m.max(axis=0), cmap="hot", aspect="auto")
+        axes[i, 1].imshow(np.asarray(maps[i]).max(axis=0), cmap="hot", aspect="auto")
         axes[i, 1].set_title("saliency", fontsize=9)
         for ax in axes[i]:
             ax.axis("off")
-    fig.tight_layout()
     return fig
 
 

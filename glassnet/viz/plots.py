@@ -52,15 +52,19 @@ def plot_activations(acts, inputs=3, channels=8):
 
 def plot_filters(w, columns=16):
     """The images of ``filters(layer)`` (F, C, kh, kw) in a grid: colour when C is 3, else the
-    first input channel of each filter."""
+    first input channel of each filter; 1-D filters (kh = 1) as curves, one per input channel."""
     n = len(w)
     cols = min(columns, n)
     rows = -(-n // cols)
-    fig, axes = _subplots(rows, cols, (0.8 * cols, 0.8 * rows))
+    line = w.shape[2] == 1  # Conv1d / Linear weights: curves, not one-pixel-high images
+    fig, axes = _subplots(rows, cols, (0.8 * cols if not line else 1.1 * cols, 0.8 * rows))
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < n:
-            ax.imshow(_image(w[k]), cmap="gray", interpolation="nearest")
+            if line:
+                ax.plot(w[k, :, 0, :].T, lw=1)
+            else:
+                ax.imshow(_image(w[k]), cmap="gray", interpolation="nearest")
     return fig
 
 

@@ -237,7 +237,9 @@ def test_plots_draw(case, tmp_path):
             gn.viz.plot_embedding(gn.viz.embed(model, X, "5", method="pca"), labels=t),
             gn.viz.plot_embedding(gn.viz.embed(model, X, "5", method="pca"), images=X, grid=4),
             gn.viz.plot_filters(gn.viz.filters(gn.nn.Conv1d(2, 3, 5, rng=0))),  # 1-D filters: curves
+            gn.viz.plot_filters(gn.viz.filters(model[3]), channels=3),  # a deeper layer: filters x input channels
             gn.viz.plot_occlusion(X[:2, 0, 0], gn.viz.occlusion(model[5:], X[:2].reshape(2, -1)[:, :24], 0, 3, 2))]
+    assert len(figs[-2].axes) == 6 * 3  # 6 filters x their first 3 input channels
     for k, fig in enumerate(figs):
         assert any(ax.images or ax.collections or ax.lines for ax in fig.axes), k  # something was drawn
         fig.savefig(tmp_path / f"{k}.png")

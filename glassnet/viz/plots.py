@@ -50,13 +50,24 @@ def plot_activations(acts, inputs=3, channels=8):
     return fig
 
 
-def plot_filters(w, columns=16):
-    """The images of ``filters(layer)`` (F, C, kh, kw) in a grid: colour when C is 3, else the
-    first input channel of each filter; 1-D filters (kh = 1) as curves, one per input channel."""
-    n = len(w)
+def plot_filters(w, columns=16, channels=8):
+    """The images of ``filters(layer)`` (F, C, kh, kw): a first layer's filters in a grid (colour
+    when C is 3, grey when 1); a deeper layer's as one row per filter and one column per input
+    channel (the first ``channels`` of them, the first ``columns`` filters); 1-D filters (kh = 1)
+    as curves, one per input channel."""
+    F_, C = w.shape[:2]
+    line = w.shape[2] == 1  # Conv1d / Linear weights: curves, not one-pixel-high images
+    if C not in (1, 3) and not line:
+        rows, cols = min(F_, columns), min(C, channels)
+        fig, axes = _subplots(rows, cols, (0.8 * cols, 0.8 * rows))
+        for f in range(rows):
+            for c in range(cols):
+                axes[f, c].axis("off")
+                axes[f, c].imshow(w[f, c], cmap="gray", interpolation="nearest")
+        return fig
+    n = F_
     cols = min(columns, n)
     rows = -(-n // cols)
-    line = w.shape[2] == 1  # Conv1d / Linear weights: curves, not one-pixel-high images
     fig, axes = _subplots(rows, cols, (0.8 * cols if not line else 1.1 * cols, 0.8 * rows))
     for k, ax in enumerate(axes.flat):
         ax.axis("off")

@@ -284,20 +284,26 @@ def _try_fix(args) -> int:
     return 0
 
 
-def _cmd_report(args) -> int:
+def _run_config(folder):
+    """The config.json of a run folder, or a RunFolderError that says what is wrong with it."""
     from .errors import RunFolderError
-    from .report import write_report
-    from .train.run import input_shape, prepare
 
-    folder = args.run_dir
     cfg_path = os.path.join(folder, "config.json")
     if not os.path.exists(cfg_path):
         raise RunFolderError(f"{folder}: has no config.json; is it a glassnet run folder?")
     with open(cfg_path, encoding="utf-8") as f:
         try:
-            cfg = json.load(f)
+            return json.load(f)
         except ValueError as err:
             raise RunFolderError(f"{cfg_path}: not valid JSON ({err}); the file is damaged") from None
+
+
+def _cmd_report(args) -> int:
+    from .report import write_report
+    from .train.run import input_shape, prepare
+
+    folder = args.run_dir
+    cfg = _run_config(folder)
     parts = prepare(cfg)  # reloads the data (and its fitted preprocessing) for the confusion matrix
     data = parts["val"] if parts["val"] is not None else parts["test"]
     shape = input_shape(parts["config"], parts["train"][0])
@@ -341,9 +347,7 @@ def _cmd_viz(args) -> int:
             X = prep.transform(X)
     else:
         from .train.run import prepare
-        with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
-            cfg = json.load(f)
-        parts = prepare(cfg)  # the run's own data, with its fitted preprocessing
+        parts = prepare(_run_config(folder))  # the run's own data, with its fitted preprocessing
         X, y = parts["val"] if parts["val"] is not None else parts["test"]
         model = load(model_path, with_preprocessing=False)
     body = section_html(section(model, X, y, layer=args.layer))

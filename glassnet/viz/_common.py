@@ -8,7 +8,7 @@ import contextlib
 import numpy as np
 
 from .._checks import check_examples
-from ..backend import as_numpy, device_of, to_device
+from ..backend import device_of, to_device
 from ..errors import ConfigError
 
 
@@ -77,7 +77,3 @@ def targets_for(target, n, n_classes, who):
 def batches(n, batch_size):
     for s in range(0, n, batch_size):
         yield s, min(n, s + batch_size)
-
-
-def numpy(a):
-    return as_numpy(a)

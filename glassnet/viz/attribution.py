@@ -13,9 +13,18 @@ from ..errors import ConfigError, ShapeError
 from ..functional.activations import softmax
 from ..nn import layers as L
 from ..nn.containers import Sequential
-from ._common import as_input, batches, find_layer, inspecting, numpy, targets_for
+from ..backend import as_numpy
+from ._common import as_input, batches, find_layer, inspecting, targets_for
 
 __all__ = ["saliency", "guided_backprop", "grad_cam", "occlusion"]
+
+
+def _seed(scores, t):
+    """d score[target] / d scores: one-hot rows (the gradient each backward pass starts from)."""
+    xp = get_array_module(scores)
+    seed = xp.zeros_like(scores)
+    seed[xp.arange(len(scores)), xp.asarray(t)] = 1
+    return seed
 
 
 def _input_gradient(model, X, target, who, batch_size):
@@ -30,10 +39,7 @@ def _input_gradient(model, X, target, who, batch_size):
                 raise ShapeError(f"{who}: the model must output class scores (N, K), got shape {tuple(scores.shape)}")
             if t is None:
                 t = targets_for(target, len(X), scores.shape[1], who)
-            xp = get_array_module(scores)
-            seed = xp.zeros_like(scores)
-            seed[xp.arange(e - s), xp.asarray(t[s:e])] = 1  # d score_target / d scores
-            grads.append(numpy(model.backward(seed)))
+            grads.append(as_numpy(model.backward(_seed(scores, t[s:e]))))
     return np.concatenate(grads, axis=0)
 
 
@@ -88,15 +94,12 @@ def grad_cam(model, X, target, layer, relu=True, batch_size=256):
                                      f"{tuple(A.shape)}")
                 if t is None:
                     t = targets_for(target, len(X), scores.shape[1], who)
-                xp = get_array_module(scores)
-                seed = xp.zeros_like(scores)
-                seed[xp.arange(e - s), xp.asarray(t[s:e])] = 1
-                model.backward(seed, need_input_grad=False)  # the gradient is wanted at the layer, not the input
+                model.backward(_seed(scores, t[s:e]), need_input_grad=False)  # wanted at the layer, not the input
                 dA = seen.pop("dA")
                 axes = tuple(range(2, A.ndim))
                 weights = dA.mean(axis=axes, keepdims=True)  # (n, C, 1, 1): each channel's importance
                 cam = (weights * A).sum(axis=1)
-                maps.append(numpy(xp.maximum(cam, 0) if relu else cam))
+                maps.append(as_numpy(get_array_module(cam).maximum(cam, 0) if relu else cam))
     finally:
         for h in hooks:
             h.remove()
@@ -148,7 +151,7 @@ def occlusion(model, X, target, window=(8, 8), stride=(4, 4), baseline=0.0, batc
                 p = probs_out(model.forward(batch.reshape((e - s,) + X.shape[1:]) if flat else batch))
                 if t is None:
                     t = targets_for(target, N, p.shape[1], who)
-                out[i, s:e] = numpy(p[:, int(t[i])])
+                out[i, s:e] = as_numpy(p[:, int(t[i])])
     return out.reshape(N, len(cols)) if flat else out.reshape(N, len(rows), len(cols))
 
 

@@ -11,7 +11,8 @@ from .._checks import check_int
 from ..errors import ConfigError
 from ..nn import layers as L
 from ..nn.containers import Sequential
-from ._common import as_input, batches, find_layer, inspecting, numpy
+from ..backend import as_numpy
+from ._common import as_input, batches, find_layer, inspecting
 
 __all__ = ["activations", "filters", "receptive_field", "ReceptiveField", "max_activating", "MaxActivating"]
 
@@ -28,7 +29,7 @@ def activations(model, X, layers=None, batch_size=256):
     else:
         chosen = [find_layer(model, layer, who) for layer in ([layers] if isinstance(layers, str) else layers)]
     outs = {n: [] for n, _ in chosen}
-    handles = [m.register_forward_hook(lambda mod, inputs, out, n=n: outs[n].append(numpy(out)))
+    handles = [m.register_forward_hook(lambda mod, inputs, out, n=n: outs[n].append(as_numpy(out)))
                for n, m in chosen]
     try:
         with inspecting(model):
@@ -47,11 +48,11 @@ def filters(layer, normalize=True):
     filter is scaled to [0, 1] on its own (its minimum to 0, its maximum to 1), as the notes'
     pictures are."""
     if isinstance(layer, L.Conv2d):
-        w = numpy(layer.W.data).astype(np.float64)
+        w = as_numpy(layer.W.data).astype(np.float64)
     elif isinstance(layer, L.Conv1d):
-        w = numpy(layer.W.data).astype(np.float64)[:, :, None, :]
+        w = as_numpy(layer.W.data).astype(np.float64)[:, :, None, :]
     elif isinstance(layer, L.Linear):
-        w = numpy(layer.W.data).astype(np.float64).T[:, None, None, :]
+        w = as_numpy(layer.W.data).astype(np.float64).T[:, None, None, :]
     else:
         raise ConfigError(f"viz.filters: expected a Conv2d, Conv1d or Linear layer, got {type(layer).__name__}")
     if normalize:
@@ -152,7 +153,7 @@ def max_activating(model, X, layer, unit, k=9, batch_size=256):
     seen, dense = {}, True
 
     def grab(mod, inputs, out):
-        seen["out"] = numpy(out)
+        seen["out"] = as_numpy(out)
 
     handle = module.register_forward_hook(grab)
     try:
@@ -178,7 +179,7 @@ def max_activating(model, X, layer, unit, k=9, batch_size=256):
         handle.remove()
     values, positions = np.concatenate(values), np.concatenate(positions)
     top = np.argsort(-values, kind="stable")[:k]
-    Xh = numpy(X)
+    Xh = as_numpy(X)
     if Xh.ndim == 3:
         Xh = Xh[:, :, None, :]
     if not dense:

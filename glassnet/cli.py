@@ -350,6 +350,9 @@ def _cmd_viz(args) -> int:
         parts = prepare(_run_config(folder))  # the run's own data, with its fitted preprocessing
         X, y = parts["val"] if parts["val"] is not None else parts["test"]
         model = load(model_path, with_preprocessing=False)
+    if args.layer is not None:  # a name that is not in the model: said before any work
+        from .viz._common import find_layer
+        find_layer(model, args.layer, "glassnet viz --layer")
     body = section_html(section(model, X, y, layer=args.layer))
     out = args.out or os.path.join(folder, "viz.html")
     existed = os.path.exists(out)

@@ -295,6 +295,8 @@ def test_glassnet_viz_writes_the_page_and_the_report_has_the_section(tmp_path):
     assert "Filters of 1 (Conv2d)" in learned and "data:image/png;base64," in learned
     r = cli("viz", tmp_path / "nowhere")
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "has no model.npz" in r.stderr
+    r = cli("viz", run, "--layer", "9")
+    assert r.returncode == 2 and r.stderr.startswith("error: glassnet viz --layer: no layer named '9' in the model")
     (run / "config.json").write_text("{")  # a damaged run folder: one line, as glassnet report says it
     r = cli("viz", run)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "config.json: not valid JSON" in r.stderr

@@ -492,6 +492,17 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} cannot describe itself as a config")
 
 
+def as_model_input(model, X):
+    """``X`` on the model's device and in its dtype (the data follows the model, as in the Trainer)."""
+    first = next(model.parameters(), None)
+    if first is not None and device_of(first.data) != device_of(X):
+        X = to_device(X, device_of(first.data))
+    dtype = model.dtype
+    if dtype is not None and X.dtype != dtype:
+        X = X.astype(dtype)
+    return X
+
+
 def eval_scores(model, X, batch_size=1024):
     """``model``'s outputs for ``X`` in eval mode, in batches, as one NumPy array.
 
@@ -499,13 +510,7 @@ def eval_scores(model, X, batch_size=1024):
     and its caches are cleared afterwards.
     """
     xp = get_array_module(X) if hasattr(X, "dtype") else np
-    X = xp.asarray(X)
-    first = next(model.parameters(), None)
-    if first is not None and device_of(first.data) != device_of(X):
-        X = to_device(X, device_of(first.data))  # the data follows the model, as in the Trainer
-    dtype = model.dtype
-    if dtype is not None and X.dtype != dtype:
-        X = X.astype(dtype)
+    X = as_model_input(model, xp.asarray(X))
     was_training = model.training
     model.eval()
     try:

@@ -8,20 +8,13 @@ import contextlib
 import numpy as np
 
 from .._checks import check_examples
-from ..backend import device_of, to_device
+from ..nn.module import as_model_input
 from ..errors import ConfigError
 
 
 def as_input(model, X, who):
     """``X`` checked (rows of finite numbers), in the model's dtype and on its device."""
-    X = check_examples(X, who)
-    first = next(model.parameters(), None)
-    if first is not None and device_of(first.data) != device_of(X):
-        X = to_device(X, device_of(first.data))
-    dtype = model.dtype
-    if dtype is not None and X.dtype != dtype:
-        X = X.astype(dtype)
-    return X
+    return as_model_input(model, check_examples(X, who))
 
 
 def find_layer(model, layer, who):

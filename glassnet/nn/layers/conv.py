@@ -94,12 +94,13 @@ class _ConvNd(Module):
         b = None if self.b is None else self.b.data
         x4, w4 = (x, self.W.data) if self._dims == 2 else (x[:, :, None, :], self.W.data[:, :, None, :])
         out, cache = kernels.forward("conv2d", x4, w4, b, self._s, self._p, self._d, workspace=self._workspace)
-        self._save((cache, tuple(x.shape)))
-        return out if self._dims == 2 else out[:, :, 0, :]
+        out = out if self._dims == 2 else out[:, :, 0, :]
+        self._save((cache, tuple(out.shape)))
+        return out
 
     def backward(self, dout, need_input_grad=True):
-        cache, x_shape = self._pop()
-        check_dout(dout, (x_shape[0],) + self.output_shape(x_shape[1:]), self._who)
+        cache, out_shape = self._pop()
+        check_dout(dout, out_shape, self._who)
         need_w = self.W.requires_grad or (self.b is not None and self.b.requires_grad)
         d4 = dout if self._dims == 2 else dout[:, :, None, :]
         dx, dW, db = kernels.backward("conv2d", d4, cache, need_dx=need_input_grad, need_dw=need_w)

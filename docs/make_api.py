@@ -6,7 +6,7 @@ import importlib
 import inspect
 import os
 
-MODULES = ["glassnet", "glassnet.nn", "glassnet.nn.init", "glassnet.functional", "glassnet.optim",
+MODULES = ["glassnet", "glassnet.nn", "glassnet.nn.init", "glassnet.models", "glassnet.functional", "glassnet.optim",
            "glassnet.optim.schedules", "glassnet.callbacks", "glassnet.data", "glassnet.data.augment",
            "glassnet.ensemble", "glassnet.gradcheck", "glassnet.classic", "glassnet.estimators", "glassnet.doctor",
            "glassnet.report", "glassnet.tune", "glassnet.viz", "glassnet.backend", "glassnet.errors",

@@ -240,7 +240,9 @@ def _cmd_doctor(args) -> int:
         opt_cfg = parts["config"]["optimizer"]  # the run's own optimizer and learning rate
         checks = sanity_checks(parts["model"], parts["loss"], X, y, penalty=parts["penalty"], val=parts["val"],
                                make_optimizer=lambda m: build_object(opt_cfg, registries()["optimizer"], "optimizer",
-                                                                     extra=(m,)))
+                                                                     extra=(m,)),
+                               batch_size=min(parts["config"]["trainer"]["batch_size"], len(X)),
+                               optimizer=parts["optimizer"])
         print(f"Sanity checks of {args.sanity} before training:")
         for c in checks:
             print(f"  {c}")
@@ -385,6 +387,43 @@ def _same_search(old, new):
             return None
         return None if a == b else path or "the config"
     return diff(strip(old), strip(new), "")
+
+
+def _cmd_summary(args) -> int:
+    from .errors import ConfigError
+    from .models import summary
+    from .train.run import load_config, prepare
+
+    target = args.target
+    shape = _shape_arg(args.input_shape) if args.input_shape else None
+    optimizer = args.optimizer
+    batch = args.batch_size
+    if os.path.isdir(target) or os.path.splitext(target)[1].lower() in (".toml", ".yaml", ".yml", ".json"):
+        cfg = _run_config(target) if os.path.isdir(target) else load_config(target)
+        parts = prepare(cfg)  # checks the config and loads the data: its example shape is the input shape
+        model = parts["model"]
+        shape = shape or tuple(int(s) for s in parts["train"][0].shape[1:])
+        batch = batch or parts["config"]["trainer"]["batch_size"]
+        optimizer = optimizer or parts["optimizer"]
+    else:
+        model, _, _ = _load_model(target)
+        if shape is None:
+            raise ConfigError(f"--input-shape: needed for a model file ({target}); e.g. --input-shape 1,28,28 "
+                              f"(one example, without the batch)")
+    print(summary(model, shape, batch_size=batch or 32, optimizer=optimizer, depth=args.depth))
+    return 0
+
+
+def _shape_arg(text):
+    from .errors import ConfigError
+    try:
+        shape = tuple(int(s) for s in text.replace("x", ",").split(","))
+    except ValueError:
+        shape = ()
+    if not shape or any(s < 1 for s in shape):
+        raise ConfigError(f"--input-shape: expected positive integers separated by commas (e.g. 1,28,28 or 1x28x28), "
+                          f"got {text!r}")
+    return shape
 
 
 def _cmd_tune(args) -> int:
@@ -602,6 +641,20 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "last convolution or pool)")
     p.add_argument("--out", default=None, help="HTML file (default RUN_DIR/viz.html)")
     p.set_defaults(func=_cmd_viz)
+
+    p = command("summary", "a model's layers, parameters, multiply-adds and the memory a training step needs",
+                ["glassnet summary run.toml", "glassnet summary runs/exp1 --batch-size 256 --optimizer adam",
+                 "glassnet summary runs/exp1/model.npz --input-shape 1,28,28 --depth 1"])
+    p.add_argument("target", help="a config file, a run folder or a model file (.npz)")
+    p.add_argument("--input-shape", default=None, help="one example's shape, without the batch (default: the "
+                                                       "config's data; required for a model file)")
+    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="batch size of the memory estimate (default: the config's, else 32)")
+    p.add_argument("--optimizer", choices=["sgd", "sgd_momentum", "nesterov", "adagrad", "rmsprop", "adam"],
+                   default=None, help="update rule for the optimizer state (default: the config's, else plain SGD)")
+    p.add_argument("--depth", type=int, default=None, help="show modules down to this depth of their dotted "
+                                                           "names (default: every layer)")
+    p.set_defaults(func=_cmd_summary)
 
     p = command("tune", "hyperparameter search from a config with a [search] section (rerun to continue)",
                 ["glassnet tune search.toml", "glassnet tune search.toml --jobs 2 --trials 40",

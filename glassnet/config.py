@@ -163,8 +163,8 @@ class Section:
             if key in value:
                 out[key] = field.validate(value[key], where)
             elif field.required:
-                raise ConfigError(f"{where}: missing; {field.help[0].lower() + field.help[1:] if field.help else ''}"
-                                  .rstrip("; "))
+                first = field.help.split(". ")[0].rstrip(".") + "." if field.help else ""  # its first sentence
+                raise ConfigError(f"{where}: missing; {first[:1].lower() + first[1:]}".rstrip("; "))
             elif self.fill_defaults and isinstance(field, Field) and field.default is not None:
                 out[key] = copy.deepcopy(field.default)
         return out
@@ -185,7 +185,7 @@ def parameters_of(cls) -> list:
     """(name, default or REQUIRED) of the constructor parameters a config may set."""
     name = cls.__name__
     if name in _NESTED:
-        fixed = {"Sequential": [("layers", REQUIRED)], "Residual": [("block", REQUIRED), ("shortcut", None)],
+        fixed = {"Sequential": [("layers", REQUIRED), ("names", None)], "Residual": [("block", REQUIRED), ("shortcut", None)],
                  "Parallel": [("branches", REQUIRED), ("merge", {"type": "Add"})],
                  "Bidirectional": [("layer", REQUIRED)], "TimeDistributed": [("module", REQUIRED)],
                  "Pipeline": [("steps", REQUIRED)]}
@@ -416,11 +416,12 @@ SCHEMA = Section({
                             help="Seed of the validation/test split alone (searches fix it so that every trial "
                                  "sees the same split)."),
     }, required=True, help="What to train on and how it is split and preprocessed."),
-    "model": Section({
-        "layers": Field("objects", required=True, registry="layer",
-                        help="The layers, in order (a Sequential); each a table with a `type` and the layer's "
-                             "parameters."),
-    }, required=True, help="The network."),
+    "model": Field("table", required=True, check=lambda value, path: _model_check(value, path),
+                   help="The network. Either `layers`, the layers in order (a Sequential; each a table with a "
+                        "`type` and the layer's parameters), or `arch`, one of glassnet.models' architectures "
+                        "(lenet5, alexnet, vgg, googlenet, resnet), with the builder's arguments beside it "
+                        "(e.g. `arch = \"resnet\"`, `depth = 18`, `num_classes = 10`, `in_channels = 1`, "
+                        "`input_size = 28`)."),
     "loss": Field("object", required=True, registry="loss", help="The loss: a table with a `type`."),
     "optimizer": Field("object", required=True, registry="optimizer",
                        help="The optimizer: a table with a `type` and its hyperparameters."),
@@ -494,6 +495,49 @@ SCHEMA = Section({
 }, help="A run config (TOML or YAML).")
 
 
+def _model_check(value, path):
+    from .models import ARCHITECTURES
+
+    if "layers" in value and "arch" in value:
+        raise ConfigError(f"{path}: give either `layers` or `arch`, not both")
+    if "layers" not in value and "arch" not in value:
+        raise ConfigError(f"{path}: missing `layers` (a list of layers) or `arch` (one of "
+                          f"{', '.join(ARCHITECTURES)})")
+    if "layers" in value:
+        extra = sorted(k for k in value if k != "layers")
+        if extra:
+            raise ConfigError(f"{path}.{extra[0]}: unknown field; with `layers` the model section has no other "
+                              f"fields")
+        Field("objects", registry="layer").validate(value["layers"], f"{path}.layers")
+        if not value["layers"]:
+            raise ConfigError(f"{path}.layers: expected a non-empty list of layers, got an empty list")
+        return
+    arch = value["arch"]
+    if not isinstance(arch, str) or arch not in ARCHITECTURES:
+        raise ConfigError(f"{path}.arch: expected one of {', '.join(map(repr, ARCHITECTURES))}, got {show(arch)}"
+                          f"{did_you_mean(arch, ARCHITECTURES)}")
+    builder = ARCHITECTURES[arch]
+    names = [p.name for p in inspect.signature(builder).parameters.values() if p.name not in EXCLUDED_PARAMS]
+    for key in value:
+        if key != "arch" and key not in names:
+            raise ConfigError(f"{path}.{key}: unknown parameter of {arch} (accepted: {', '.join(names)})"
+                              f"{did_you_mean(key, names)}")
+
+
+def build_model(model_cfg, path="model"):
+    """The Module a checked ``[model]`` section describes (``layers`` or ``arch``)."""
+    from . import nn
+    from .models import ARCHITECTURES
+
+    if "layers" in model_cfg:
+        return nn.build({"type": "Sequential", "layers": model_cfg["layers"]}, path=path)
+    params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in model_cfg.items() if k != "arch"}
+    try:
+        return ARCHITECTURES[model_cfg["arch"]](**params)
+    except (ConfigError, TypeError, ValueError) as err:
+        raise ConfigError(f"{path}: {str(err).splitlines()[0]}") from None
+
+
 def _schedule_check(value, path):
     from .optim.schedules import build_schedule  # noqa: F401  (the registry)
 
@@ -520,8 +564,6 @@ def validate(cfg) -> dict:
     if data["val_fraction"] + data["test_fraction"] >= 1.0:
         raise ConfigError(f"data.val_fraction + data.test_fraction: together {data['val_fraction']} + "
                           f"{data['test_fraction']} leave no training data; keep their sum below 1")
-    if not out["model"]["layers"]:
-        raise ConfigError("model.layers: expected a non-empty list of layers, got an empty list")
     t = out.setdefault("trainer", SCHEMA.fields["trainer"].validate({}, "trainer"))
     for key in ("early_stopping", "reduce_lr_on_plateau"):
         if key in t:

@@ -175,3 +175,38 @@ def gru(x, h0, Wx, Wh, bx, bh):
             h = new
             out[n, t] = h
     return out
+
+
+def layer_norm(x, gamma, beta, n_axes, eps=1e-5):
+    """Each example standardized over its last n_axes axes, one example at a time."""
+    out = np.empty_like(x)
+    lead = x.shape[:x.ndim - n_axes]
+    for idx in np.ndindex(*lead):
+        v = x[idx]
+        out[idx] = (v - v.mean()) / np.sqrt(v.var() + eps)
+    return out if gamma is None else out * gamma + beta
+
+
+def group_norm(x, gamma, beta, groups, eps=1e-5):
+    """Loops over examples and groups of consecutive channels."""
+    out = np.empty_like(x)
+    per = x.shape[1] // groups
+    for n in range(x.shape[0]):
+        for g in range(groups):
+            v = x[n, g * per:(g + 1) * per]
+            out[n, g * per:(g + 1) * per] = (v - v.mean()) / np.sqrt(v.var() + eps)
+    if gamma is None:
+        return out
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return out * gamma.reshape(shape) + beta.reshape(shape)
+
+
+def local_response_norm(x, size, alpha, beta, k):
+    """b_c = a_c / (k + alpha / size * sum of a_j^2 over j in [c - size//2, c + (size-1)//2]) ** beta."""
+    C = x.shape[1]
+    out = np.empty_like(x)
+    for c in range(C):
+        lo, hi = max(0, c - size // 2), min(C - 1, c + (size - 1) // 2)
+        s = (x[:, lo:hi + 1] ** 2).sum(axis=1)
+        out[:, c] = x[:, c] / (k + alpha / size * s) ** beta
+    return out

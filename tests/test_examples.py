@@ -120,3 +120,10 @@ def test_visualize(tmp_path):
     assert r["occlusion"].min() < r["occlusion"].max()
     if "figures" in r:
         assert all((tmp_path / f).stat().st_size > 500 for f in r["figures"])
+
+
+def test_transfer_learning(tmp_path):
+    r = run("transfer_learning", tmp_path)
+    assert r["n_train"] == 50
+    assert all(acc > 0.6 for acc in r["results"].values()), r["results"]  # chance is 0.2
+    assert r["summary"].total_parameters == 160 + 4640 + 645

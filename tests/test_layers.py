@@ -99,9 +99,38 @@ CASES = {
     "TimeDistributed": (lambda: gn.nn.TimeDistributed(gn.nn.Linear(3, 2, rng=0)), (2, 4, 3),
                         lambda m, x: x @ m.module.W.data + m.module.b.data),
     "BasicBlock": (lambda: gn.nn.BasicBlock(2, 3, stride=2, rng=0), (2, 2, 5, 5), None),
+    "Bottleneck": (lambda: gn.nn.Bottleneck(4, 8, stride=2, rng=0), (2, 4, 5, 5), None),
+    "Inception": (lambda: gn.nn.Inception(3, 2, 2, 3, 1, 2, 2, kernel_5x5=3, rng=0), (2, 3, 4, 4), None),
+    "LayerNorm": (lambda: _affine(gn.nn.LayerNorm(5)), (4, 3, 5),
+                  lambda m, x: naive.layer_norm(x, m.gamma.data, m.beta.data, 1)),
+    "LayerNorm-2d": (lambda: _affine(gn.nn.LayerNorm((3, 5))), (4, 3, 5),
+                     lambda m, x: naive.layer_norm(x, m.gamma.data, m.beta.data, 2)),
+    "LayerNorm-plain": (lambda: gn.nn.LayerNorm(6, elementwise_affine=False), (4, 6),
+                        lambda m, x: naive.layer_norm(x, None, None, 1)),
+    "GroupNorm": (lambda: _affine(gn.nn.GroupNorm(2, 6)), (3, 6, 2, 3),
+                  lambda m, x: naive.group_norm(x, m.gamma.data, m.beta.data, 2)),
+    "GroupNorm-plain": (lambda: gn.nn.GroupNorm(3, 3, affine=False), (3, 3, 5),
+                        lambda m, x: naive.group_norm(x, None, None, 3)),
+    "LocalResponseNorm": (lambda: gn.nn.LocalResponseNorm(3, alpha=0.5, beta=0.75, k=2.0), (2, 5, 3, 3),
+                          lambda m, x: naive.local_response_norm(x, 3, 0.5, 0.75, 2.0)),
+    "LocalResponseNorm-even": (lambda: gn.nn.LocalResponseNorm(4, alpha=0.3, beta=0.6), (2, 6, 4),
+                               lambda m, x: naive.local_response_norm(x, 4, 0.3, 0.6, 1.0)),
+    "MaxPool2d-padded": (lambda: gn.nn.MaxPool2d(3, 2, padding=1), (2, 3, 5, 6),
+                         lambda m, x: naive.pool2d(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf),
+                                                   (3, 3), (2, 2), np.max)),
+    "AvgPool2d-padded": (lambda: gn.nn.AvgPool2d(3, 1, padding=1), (2, 2, 4, 5),
+                         lambda m, x: naive.pool2d(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3), (1, 1), np.mean)),
     "MLP-relu-bn-dropout": (lambda: gn.nn.Sequential(gn.nn.Linear(6, 8, rng=0), gn.nn.BatchNorm1d(8), gn.nn.ReLU(),
                                                      gn.nn.Dropout(0.3, rng=3), gn.nn.Linear(8, 3, rng=1)), (6, 6), None),
 }
+
+
+def _affine(layer):
+    """A normalization layer with gamma and beta away from 1 and 0 (so that they matter)."""
+    rng = np.random.default_rng(3)
+    layer.gamma.data[...] = 1 + 0.5 * rng.standard_normal(layer.gamma.shape)
+    layer.beta.data[...] = rng.standard_normal(layer.beta.shape)
+    return layer
 
 
 def _case(name):

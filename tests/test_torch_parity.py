@@ -302,3 +302,71 @@ def test_bidirectional_gru(rng):
     close(out, tout)
     close(dx, tx.grad)
     close(ours.bwd.Wh.grad, theirs.weight_hh_l0_reverse.grad.T)
+
+
+NORMS = {
+    "LayerNorm": (lambda: gn.nn.LayerNorm(5), lambda: torch.nn.LayerNorm(5), (4, 3, 5)),
+    "LayerNorm-2d": (lambda: gn.nn.LayerNorm((3, 5), eps=1e-3), lambda: torch.nn.LayerNorm((3, 5), eps=1e-3), (4, 3, 5)),
+    "LayerNorm-plain": (lambda: gn.nn.LayerNorm(6, elementwise_affine=False),
+                        lambda: torch.nn.LayerNorm(6, elementwise_affine=False), (5, 6)),
+    "GroupNorm": (lambda: gn.nn.GroupNorm(2, 6), lambda: torch.nn.GroupNorm(2, 6), (3, 6, 4, 5)),
+    "GroupNorm-instance": (lambda: gn.nn.GroupNorm(4, 4), lambda: torch.nn.GroupNorm(4, 4), (3, 4, 7)),
+    "LocalResponseNorm": (lambda: gn.nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0),
+                          lambda: torch.nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0), (2, 7, 3, 4)),
+    "LocalResponseNorm-even": (lambda: gn.nn.LocalResponseNorm(4, alpha=0.3, beta=0.6),
+                               lambda: torch.nn.LocalResponseNorm(4, alpha=0.3, beta=0.6), (2, 6, 5)),
+    "MaxPool2d-padded": (lambda: gn.nn.MaxPool2d(3, 2, padding=1), lambda: torch.nn.MaxPool2d(3, 2, padding=1),
+                         (2, 3, 7, 8)),
+    "AvgPool2d-padded": (lambda: gn.nn.AvgPool2d(3, 2, padding=1), lambda: torch.nn.AvgPool2d(3, 2, padding=1),
+                         (2, 3, 7, 8)),
+    "MaxPool1d-padded": (lambda: gn.nn.MaxPool1d(3, 2, padding=1), lambda: torch.nn.MaxPool1d(3, 2, padding=1),
+                         (2, 3, 9)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NORMS))
+def test_normalization_and_padded_pooling(rng, name):
+    ours_f, theirs_f, shape = NORMS[name]
+    ours, theirs = ours_f().to(np.float64), theirs_f()
+    with torch.no_grad():
+        for p, tp in zip(ours.parameters(), theirs.parameters()):  # gamma/beta are PyTorch's weight/bias
+            p.data[...] = rng.standard_normal(p.shape)
+            tp.copy_(torch.tensor(p.data))
+    x = rng.standard_normal(shape) * 2 + 0.5
+    out = ours.forward(x)
+    dout = rng.standard_normal(out.shape)
+    dx = ours.backward(dout)
+    tx = torch.tensor(x, requires_grad=True)
+    tout = theirs(tx)
+    tout.backward(torch.tensor(dout))
+    close(out, tout)
+    close(dx, tx.grad)
+    for p, tp in zip(ours.parameters(), theirs.parameters()):
+        close(p.grad, tp.grad)
+    assert len(list(ours.parameters())) == len(list(theirs.parameters()))
+
+
+def test_bottleneck_and_resnet_match_torchvision_layouts(rng):
+    """The same weights through our Bottleneck and the equivalent torch modules give the same output and gradients."""
+    ours = gn.nn.Bottleneck(8, 16, stride=2, rng=0).to(np.float64)
+    blk = ours.residual.block
+    sc = ours.residual.shortcut
+    tn = torch.nn
+    body = tn.Sequential(tn.Conv2d(8, 4, 1, bias=False), tn.BatchNorm2d(4), tn.ReLU(),
+                         tn.Conv2d(4, 4, 3, stride=2, padding=1, bias=False), tn.BatchNorm2d(4), tn.ReLU(),
+                         tn.Conv2d(4, 16, 1, bias=False), tn.BatchNorm2d(16))
+    short = tn.Sequential(tn.Conv2d(8, 16, 1, stride=2, bias=False), tn.BatchNorm2d(16))
+    with torch.no_grad():
+        for i in (0, 3, 6):
+            body[i].weight.copy_(torch.tensor(blk[i].W.data))
+        short[0].weight.copy_(torch.tensor(sc[0].W.data))
+    x = rng.standard_normal((3, 8, 6, 6))
+    dout = rng.standard_normal((3, 16, 3, 3))
+    out = ours.forward(x)
+    dx = ours.backward(dout)
+    tx = torch.tensor(x, requires_grad=True)
+    tout = torch.relu(body(tx) + short(tx))
+    tout.backward(torch.tensor(dout))
+    close(out, tout)
+    close(dx, tx.grad)
+    close(blk[3].W.grad, body[3].weight.grad)

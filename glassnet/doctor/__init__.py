@@ -10,9 +10,10 @@ from . import pathologies
 from .examine import Findings, examine, format_findings, run_view
 from .fix import try_fix
 from .lr_range import lr_range_test
+from .memory import memory_finding
 from .monitors import Monitor
 from .rules import RULES, RunView, sort_findings
 from .sanity import sanity_checks
 
-__all__ = ["pathologies", "Monitor", "examine", "Findings", "format_findings", "run_view", "sanity_checks",
+__all__ = ["pathologies", "Monitor", "examine", "Findings", "format_findings", "run_view", "sanity_checks", "memory_finding",
            "lr_range_test", "try_fix", "RULES", "RunView", "sort_findings"]

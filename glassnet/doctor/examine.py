@@ -109,7 +109,7 @@ def _from_folder(folder, baseline_error, n_classes, data_findings):
     if n_classes is None and kind in ("softmax", "hinge"):
         layers = cfg.get("model", {}).get("layers", [])
         outs = [lay.get("out_features") for lay in layers if isinstance(lay, dict) and lay.get("out_features")]
-        n_classes = outs[-1] if outs else None
+        n_classes = outs[-1] if outs else cfg.get("model", {}).get("num_classes")
     t = cfg.get("trainer", {})
     it = hist.get("iterations", {})
     return RunView(it.get("loss", []), it.get("data_loss"), hist.get("epochs", []), monitor=monitor,

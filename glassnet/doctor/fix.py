@@ -24,7 +24,7 @@ _SQUASHING = ("Sigmoid", "Tanh")
 
 
 def _layers(cfg):
-    return cfg["model"]["layers"]
+    return cfg["model"].get("layers", [])  # an `arch` model has no layer list a remedy could edit
 
 
 def _lr(factor):

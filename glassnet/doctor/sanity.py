@@ -1,6 +1,7 @@
 """Sanity checks before a long run (the notes' list): the initial loss is at chance,
 regularization raises the loss, the model can overfit a tiny subset, gradients pass a sparse
-gradient check at the current weights, and the data looks sane."""
+gradient check at the current weights, the data looks sane, and a training step fits in
+memory."""
 from __future__ import annotations
 
 import copy
@@ -53,7 +54,7 @@ FITTED, MATERIAL = 0.05, 0.5
 
 
 def sanity_checks(model, loss, X, y, penalty=None, make_optimizer=None, n_classes=None, tiny=40,
-                  steps=OVERFIT_BUDGET, seed=0, val=None) -> list[SanityCheck]:
+                  steps=OVERFIT_BUDGET, seed=0, val=None, batch_size=None, optimizer=None) -> list[SanityCheck]:
     """Run the checks on (a copy of) ``model``; the model itself is not changed.
 
     ``penalty`` defaults to ``L2(1e-2)`` for the regularization check; ``make_optimizer(model)``
@@ -61,7 +62,8 @@ def sanity_checks(model, loss, X, y, penalty=None, make_optimizer=None, n_classe
     Adam, lr 1e-3), which trains on ``tiny`` examples without regularization until they are
     fitted or ``steps`` (3000) steps have run, and fails only if the loss did not fall by half;
     its detail shows the loss along the way. ``val=(Xv, yv)`` adds a check for examples that
-    appear in both splits.
+    appear in both splits. ``batch_size`` (with the run's ``optimizer``) adds a check that a
+    training step fits in memory (``memory_finding``).
     """
     from ..data.checks import check_data, leakage_finding
     from ..gradcheck import check_module
@@ -154,4 +156,14 @@ def sanity_checks(model, loss, X, y, penalty=None, make_optimizer=None, n_classe
         bad.append(leak)
     out.append(SanityCheck("data checks", not bad, "no problems" if not bad else "; ".join(f.what for f in bad),
                            bad[0] if bad else None))
+    if batch_size is not None:
+        from ..models.summary import available_memory, summary
+        from .memory import finding_for
+        m = summary(model, tuple(X.shape[1:]), batch_size, optimizer, exact=False).memory
+        room = available_memory()
+        finding = finding_for(m, room) if room is not None else None
+        detail = finding.evidence if finding is not None else \
+            f"a step at batch size {batch_size} needs about {m.peak / 2**20:,.0f} MiB" + \
+            (f" of the {room / 2**20:,.0f} MiB available" if room is not None else "")
+        out.append(SanityCheck("fits in memory", finding is None, detail, finding))
     return out

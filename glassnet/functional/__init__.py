@@ -11,6 +11,8 @@ from .batchnorm import BatchNormCache, batchnorm_backward, batchnorm_forward
 from .conv import col2im, conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward, im2col
 from .dropout import dropout_backward, dropout_forward, dropout_mask
 from .linear import flatten_backward, flatten_forward, linear_backward, linear_forward
+from .normalization import (group_norm_backward, group_norm_forward, layer_norm_backward, layer_norm_forward,
+                            local_response_norm_backward, local_response_norm_forward)
 from .pool import (avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward,
                    global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward)
 from .recurrent import (gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward,
@@ -26,6 +28,8 @@ __all__ = [
     "gru_backward", "gru_forward", "im2col", "lstm_backward", "lstm_forward", "max_pool2d_backward",
     "max_pool2d_forward", "rnn_backward", "rnn_forward",
     "BatchNormCache",
+    "group_norm_backward", "group_norm_forward", "layer_norm_backward", "layer_norm_forward",
+    "local_response_norm_backward", "local_response_norm_forward",
     "batchnorm_backward",
     "batchnorm_forward",
     "binary_cross_entropy_with_logits_backward",

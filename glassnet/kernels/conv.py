@@ -62,7 +62,7 @@ def _1x1_forward(x, w, b=None, stride=1, padding=0, dilation=1):
     out = xp.matmul(w.reshape(w.shape[0], Cin), x3)  # (F, C) @ (N, C, P) -> (N, F, P)
     if b is not None:
         out += b.reshape(1, -1, 1)
-    return out.reshape(N, -1, H, W), PointwiseCache(x3, w, tuple(x.shape))
+    return out.reshape(N, w.shape[0], H, W), PointwiseCache(x3, w, tuple(x.shape))
 
 
 def _1x1_backward(dout, cache, need_dx=True, need_dw=True):

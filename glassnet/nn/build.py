@@ -8,7 +8,7 @@ from . import blocks, containers, layers, losses
 _TYPES = {name: getattr(layers, name) for name in layers.__all__}
 _TYPES.update({name: getattr(losses, name) for name in losses.__all__ if name != "Loss"})
 _TYPES.update({"Sequential": containers.Sequential, "Add": containers.Add, "Concat": containers.Concat,
-               "BasicBlock": blocks.BasicBlock})
+               "BasicBlock": blocks.BasicBlock, "Bottleneck": blocks.Bottleneck, "Inception": blocks.Inception})
 #: containers take their children as nested configs
 _CONTAINERS = {"Sequential": containers.Sequential, "Residual": containers.Residual,
                "Parallel": containers.Parallel, "Bidirectional": layers.Bidirectional,
@@ -38,7 +38,18 @@ def build(config, path="model"):
         cls = _CONTAINERS[kind]
         check_params(config, cls, path)
         if kind == "Sequential":
-            return containers.Sequential(*_children(config["layers"], f"{path}.layers"))
+            children = _children(config["layers"], f"{path}.layers")
+            names = config.get("names")
+            if names is None:
+                return containers.Sequential(*children)
+            if not isinstance(names, list) or len(names) != len(children) \
+                    or not all(isinstance(n, str) for n in names):
+                raise ConfigError(f"{path}.names: expected a list of {len(children)} names (one per layer), "
+                                  f"got {show(names)}")
+            try:
+                return containers.Sequential(list(zip(names, children)))
+            except ConfigError as err:
+                raise ConfigError(f"{path}.names: {err}") from None
         if kind == "Residual":
             sc = config.get("shortcut")
             shortcut = None if sc is None or (isinstance(sc, dict) and sc.get("type") == "Identity") \

@@ -22,23 +22,40 @@ class Sequential(Module):
     """Applies its children in order; backward runs them in reverse.
 
     ``Sequential(Linear(4, 8), ReLU(), Linear(8, 3))``; children are named "0", "1", ...
-    so parameters are "0.W", "0.b", "2.W", ... Supports ``len``, indexing, slicing and
-    ``append``.
+    so parameters are "0.W", "0.b", "2.W", ... A dict (or a list of (name, module) pairs)
+    names them, as PyTorch's ``Sequential(OrderedDict(...))`` does:
+    ``Sequential({"features": body, "fc": Linear(512, 10)})`` gives "features.*" and "fc.W".
+    Supports ``len``, indexing by position or name, slicing (names kept) and ``append``.
     """
 
     def __init__(self, *modules):
         super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], (list, tuple)):
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            modules = tuple(modules[0].items())
+        elif len(modules) == 1 and isinstance(modules[0], (list, tuple)):
             modules = tuple(modules[0])
         for m in modules:
-            self.append(m)
+            if isinstance(m, tuple) and len(m) == 2 and isinstance(m[0], str):
+                self.append(m[1], name=m[0])
+            else:
+                self.append(m)
 
-    def append(self, module):
+    def append(self, module, name=None):
+        """Add ``module`` at the end, named ``name`` (default: its position); returns self."""
         if not isinstance(module, Module):
             raise TypeError(f"Sequential: children must be Modules, got {type(module).__name__} "
                             f"at position {len(self._modules)}")
-        setattr(self, str(len(self._modules)), module)
+        name = str(len(self._modules)) if name is None else name
+        if not isinstance(name, str) or not name.isidentifier() and not name.isdigit():
+            raise ConfigError(f"Sequential: a child's name must be an identifier (letters, digits, _), got {name!r}")
+        if name in self._modules or name in self.__dict__ or hasattr(type(self), name):
+            raise ConfigError(f"Sequential: the name {name!r} is taken; children need distinct names")
+        setattr(self, name, module)
         return self
+
+    def names(self):
+        """The children's names, in order."""
+        return list(self._modules)
 
     def __len__(self):
         return len(self._modules)
@@ -47,15 +64,21 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def __getitem__(self, idx):
-        children = list(self._modules.values())
+        if isinstance(idx, str):
+            if idx not in self._modules:
+                raise KeyError(f"Sequential has no child named {idx!r}; its children: {', '.join(self._modules)}")
+            return self._modules[idx]
+        items = list(self._modules.items())
         if isinstance(idx, slice):
-            return Sequential(*children[idx])
-        return children[idx]
+            part = items[idx]
+            default = all(n.isdigit() for n, _ in items)
+            return Sequential(*(m for _, m in part)) if default else Sequential(part)
+        return items[idx][1]
 
     def __setitem__(self, idx, module):
         if not isinstance(module, Module):
             raise TypeError(f"Sequential: children must be Modules, got {type(module).__name__}")
-        name = list(self._modules)[idx]
+        name = idx if isinstance(idx, str) and idx in self._modules else list(self._modules)[idx]
         setattr(self, name, module)
 
     def forward(self, x):
@@ -73,7 +96,10 @@ class Sequential(Module):
         return dout
 
     def config(self):
-        return {"type": "Sequential", "layers": [m.config() for m in self._modules.values()]}
+        config = {"type": "Sequential", "layers": [m.config() for m in self._modules.values()]}
+        if list(self._modules) != [str(i) for i in range(len(self._modules))]:
+            config["names"] = list(self._modules)
+        return config
 
 
 class Add(Module):

@@ -392,6 +392,12 @@ class Module:
             p.requires_grad = True
         return self
 
+    def summary(self, input_shape, batch_size=32, optimizer=None, depth=None, exact=True):
+        """``glassnet.models.summary(self, ...)``: layers, output shapes, parameters,
+        multiply-adds and the memory of a training step (``input_shape`` without the batch)."""
+        from ..models.summary import summary
+        return summary(self, input_shape, batch_size=batch_size, optimizer=optimizer, depth=depth, exact=exact)
+
     def num_parameters(self, trainable_only: bool = False) -> int:
         return int(sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only))
 

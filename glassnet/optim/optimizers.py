@@ -23,7 +23,7 @@ __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam"]
 
 
 class Optimizer:
-    """Base class. Subclasses define ``defaults``, ``_check(group)``, ``init_state(p)`` (the
+    """Base class. Subclasses define ``defaults``, ``_check(group)``, ``init_state(p, group)`` (the
     arrays of a parameter's state) and ``update(p, g, state, group)``, which changes ``p.data``
     in place; ``state["step"]`` counts the steps this parameter has taken, this one included."""
 
@@ -55,7 +55,7 @@ class Optimizer:
                 seen.add(id(p))
         if not seen:
             raise ConfigError(f"{who}: got no parameters to optimize")
-        self.state = {id(p): {"step": 0, **self.init_state(p)} for g in self.param_groups for p in g["params"]}
+        self.state = {id(p): {"step": 0, **self.init_state(p, g)} for g in self.param_groups for p in g["params"]}
         self.step_count = 0  # calls of step()
         self.constraints = list(constraints)
 
@@ -107,8 +107,13 @@ class Optimizer:
     def _check(self, group):
         check_number(group["lr"], "lr", type(self).__name__, lo=0.0)
 
-    def init_state(self, p) -> dict:
+    def init_state(self, p, group) -> dict:
+        """The arrays this rule keeps for parameter ``p`` of ``group`` (none by default)."""
         return {}
+
+    def state_bytes(self) -> int:
+        """Bytes of the per-parameter state arrays (what the optimizer adds to memory)."""
+        return int(sum(v.nbytes for st in self.state.values() for k, v in st.items() if k != "step"))
 
     def update(self, p, g, state, group):
         raise NotImplementedError
@@ -187,6 +192,14 @@ class Optimizer:
                                          f"{tuple(val.shape)} but the parameter needs {tuple(st[k].shape)}")
                     xp = get_array_module(st[k])
                     st[k][...] = xp.asarray(val)
+                prefix = f"{gi}.{pi}."
+                for key, val in sd["state"].items():  # state the saved rule kept and this one has not made yet
+                    k = key[len(prefix):]
+                    if key.startswith(prefix) and k not in st:
+                        if tuple(val.shape) != tuple(p.data.shape):
+                            raise ShapeError(f"{who}.load_state_dict: state {k!r} of {g['names'][pi]} has shape "
+                                             f"{tuple(val.shape)} but the parameter has {tuple(p.data.shape)}")
+                        st[k] = get_array_module(p.data).asarray(val).astype(p.data.dtype)
             for k, v in saved.items():
                 if k != "names":
                     g[k] = tuple(v) if isinstance(v, list) else v
@@ -222,7 +235,9 @@ class SGD(Optimizer):
         if group["nesterov"] and group["momentum"] == 0:
             raise ConfigError("SGD: nesterov=True needs a momentum in (0, 1), got momentum=0")
 
-    def init_state(self, p):
+    def init_state(self, p, group):
+        if group["momentum"] == 0:  # plain SGD keeps nothing
+            return {}
         return {"velocity": get_array_module(p.data).zeros_like(p.data)}
 
     def update(self, p, g, state, group):
@@ -231,6 +246,8 @@ class SGD(Optimizer):
         if mu == 0:
             w -= lr * g
             return
+        if "velocity" not in state:  # momentum switched on after the start
+            state["velocity"] = get_array_module(w).zeros_like(w)
         v = state["velocity"]
         if group["nesterov"]:
             v_prev = v.copy()
@@ -259,7 +276,7 @@ class Adagrad(Optimizer):
         super()._check(group)
         check_number(group["eps"], "eps", "Adagrad", lo=0.0, lo_open=True)
 
-    def init_state(self, p):
+    def init_state(self, p, group):
         return {"cache": get_array_module(p.data).zeros_like(p.data)}
 
     def update(self, p, g, state, group):
@@ -285,7 +302,7 @@ class RMSprop(Optimizer):
         check_number(group["decay_rate"], "decay_rate", "RMSprop", lo=0.0, hi=1.0, hi_open=True)
         check_number(group["eps"], "eps", "RMSprop", lo=0.0, lo_open=True)
 
-    def init_state(self, p):
+    def init_state(self, p, group):
         return {"cache": get_array_module(p.data).zeros_like(p.data)}
 
     def update(self, p, g, state, group):
@@ -322,7 +339,7 @@ class Adam(Optimizer):
         check_number(group["eps"], "eps", "Adam", lo=0.0, lo_open=True)
         check_bool(group["bias_correction"], "bias_correction", "Adam")
 
-    def init_state(self, p):
+    def init_state(self, p, group):
         xp = get_array_module(p.data)
         return {"m": xp.zeros_like(p.data), "v": xp.zeros_like(p.data)}
 

@@ -18,14 +18,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 import zipfile
 
 import numpy as np
 
-from .. import nn
 from .._checks import check_examples, check_targets
-from ..config import build_object, registries, validate
+from ..config import build_model, build_object, registries, validate
 from ..errors import ConfigError, DataError, DataNotFoundError, RunFolderError, ShapeError, one_line
 from ..optim.schedules import build_schedule
 from ..serialization import atomic_write_text, read_archive, save
@@ -91,7 +91,7 @@ def check_config(cfg) -> dict:
 def _build_parts(cfg):
     """Model, loss, optimizer, penalty, schedule from a checked config (errors with paths)."""
     reg = registries()
-    model = nn.build({"type": "Sequential", "layers": cfg["model"]["layers"]}, path="model")
+    model = build_model(cfg["model"])
     model.reset_parameters(cfg["seed"])
     loss = build_object(cfg["loss"], reg["loss"], "loss", "loss")
     optimizer = build_object(cfg["optimizer"], reg["optimizer"], "optimizer", "optimizer", extra=(model,))
@@ -300,6 +300,7 @@ def run(cfg, out_dir, resume=False, verbose=None, force=False):
     parts = prepare(cfg)
     cfg = parts["config"]
     t = cfg["trainer"]
+    _warn_memory(parts, t["batch_size"])
     ckpt_dir = os.path.join(out_dir, "checkpoints")
     with FolderLock(out_dir, "run"):
         claim_run_folder(out_dir, resume=resume, force=force)
@@ -338,6 +339,18 @@ def run(cfg, out_dir, resume=False, verbose=None, force=False):
         _json_dump(os.path.join(out_dir, "metrics.json"), metrics)
     metrics["trainer"] = trainer
     return metrics
+
+
+def _warn_memory(parts, batch_size):
+    """Before training: the doctor's warning when a step is estimated not to fit in memory."""
+    from ..doctor import memory_finding
+
+    X = parts["train"][0]
+    finding = memory_finding(parts["model"], tuple(int(s) for s in X.shape[1:]), min(batch_size, len(X)),
+                             parts["optimizer"])
+    if finding is not None:
+        print(f"warning: {finding.what} {finding.evidence}. {finding.remedy}", file=sys.stderr)
+    return finding
 
 
 def make_trainer(parts, callbacks=None, verbose=None):

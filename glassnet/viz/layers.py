@@ -78,7 +78,8 @@ class ReceptiveField(NamedTuple):
         return r0, r0 + self.size[0], c0, c0 + self.size[1]
 
 
-_PASS_THROUGH = (L.ReLU, L.LeakyReLU, L.Sigmoid, L.Tanh, L.Dropout, L.BatchNorm1d, L.BatchNorm2d)
+_PASS_THROUGH = (L.ReLU, L.LeakyReLU, L.Sigmoid, L.Tanh, L.Dropout, L.BatchNorm1d, L.BatchNorm2d, L.GroupNorm,
+                 L.LocalResponseNorm)
 
 
 def _geometry(module):
@@ -88,7 +89,7 @@ def _geometry(module):
     if isinstance(module, L.Conv1d):
         return module._k, module._s, module._p, module._d
     if isinstance(module, (L.MaxPool2d, L.AvgPool2d, L.MaxPool1d, L.AvgPool1d)):
-        return module._k, module._s, (0, 0), (1, 1)
+        return module._k, module._s, module._p, (1, 1)
     return None
 
 

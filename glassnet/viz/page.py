@@ -19,6 +19,8 @@ from ..nn.module import eval_scores
 MAX_EMBED = 500
 #: examples drawn for saliency and occlusion (half correctly classified, half wrong when there are)
 EXAMPLES = 4
+#: at most this many convolutions' activation maps are drawn (evenly spread, the first and the last among them)
+MAX_MAP_LAYERS = 6
 
 
 def _png(fig):
@@ -49,8 +51,12 @@ def section(model, X, y=None, layer=None):
     if convs:
         out.append((f"Filters of {convs[0][0]} ({type(convs[0][1]).__name__})",
                     _png(plots.plot_filters(filters(convs[0][1]))), ""))
-        acts = activations(model, X[:3], [n for n, m in convs])
-        out.append(("Activation maps of the convolutions for three inputs (a map that is dark for every input "
+        names = [n for n, m in convs]
+        if len(names) > MAX_MAP_LAYERS:
+            names = [names[i] for i in np.unique(np.linspace(0, len(names) - 1, MAX_MAP_LAYERS).round().astype(int))]
+        which = "the convolutions" if len(names) == len(convs) else f"{len(names)} of the {len(convs)} convolutions"
+        acts = activations(model, X[:3], names)
+        out.append((f"Activation maps of {which} for three inputs (a map that is dark for every input "
                     "may be a dead filter)", _png(plots.plot_activations(acts, inputs=3, channels=8)), ""))
     else:
         out.append(("Filters and activation maps", None, "The model has no convolutions."))

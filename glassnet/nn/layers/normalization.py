@@ -1,12 +1,14 @@
-"""Batch normalization."""
+"""Normalization layers: batch, layer and group normalization, and AlexNet's local response
+normalization."""
 from __future__ import annotations
 
 
 import numpy as np
 
 from ... import kernels
-from ..._checks import check_float_array, check_number, describe
-from ...errors import DataError, ShapeError
+from ...functional import normalization as F
+from ..._checks import check_bool, check_float_array, check_number, describe
+from ...errors import ConfigError, DataError, ShapeError
 from ..module import Module, Parameter
 from ._util import accumulate, check_dout, check_values, positive_int
 
@@ -85,3 +87,148 @@ class BatchNorm2d(BatchNorm1d):
 
     _ndims = (4,)
     _layout = "(N, {C}, H, W)"
+
+
+def _check_input(layer, x, who, ndim_at_least, expected):
+    check_float_array(x, who)
+    if x.ndim < ndim_at_least:
+        raise ShapeError(f"{who}: expected input of shape {expected}, got {describe(x)}")
+    if layer._parameters:
+        check_values(x, layer, who)
+
+
+class _Standardize(Module):
+    """What LayerNorm and GroupNorm share: ``gamma``/``beta`` of a given shape (or none),
+    initialized to 1 and 0 and exempt from weight decay, and the backward pass (the cache
+    carries the functional backward that belongs to it)."""
+
+    def _affine(self, shape, affine, dtype):
+        self.gamma = self.beta = None
+        if affine:
+            self.gamma = Parameter(np.empty(shape, dtype=dtype), decay=False)
+            self.beta = Parameter(np.empty(shape, dtype=dtype), decay=False)
+        self.init_parameters(None)
+
+    def init_parameters(self, rng):
+        if self.gamma is not None:
+            self.gamma.data[...] = 1
+            self.beta.data[...] = 0
+
+    def _forward(self, forward, backward, x, *args):
+        gamma, beta = (None, None) if self.gamma is None else (self.gamma.data, self.beta.data)
+        out, cache = forward(x, gamma, beta, *args)
+        self._save((cache, tuple(x.shape), backward))
+        return out
+
+    def backward(self, dout):
+        cache, shape, backward = self._pop()
+        check_dout(dout, shape, type(self).__name__)
+        dx, dgamma, dbeta = backward(dout, cache)
+        accumulate(self.gamma, dgamma)
+        accumulate(self.beta, dbeta)
+        return dx
+
+
+class LayerNorm(_Standardize):
+    """Layer normalization (Ba et al.): each example is standardized over its last axes, the
+    ones ``normalized_shape`` names, then scaled by ``gamma`` and shifted by ``beta`` (both of
+    shape ``normalized_shape``; init 1 and 0; exempt from weight decay). The same in train and
+    eval mode (no running statistics). PyTorch's ``LayerNorm(normalized_shape, eps,
+    elementwise_affine)``; its ``weight``/``bias`` are ``gamma``/``beta`` here.
+    ``LayerNorm(64)`` normalizes the features of (N, 64) or (N, T, 64) inputs."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype=np.float32):
+        super().__init__()
+        me = "LayerNorm"
+        shape = (normalized_shape,) if not isinstance(normalized_shape, (tuple, list)) else tuple(normalized_shape)
+        if not shape:
+            raise ConfigError(f"{me}: normalized_shape must name at least one axis, got {normalized_shape!r}")
+        self.normalized_shape = tuple(positive_int(s, me, "normalized_shape") for s in shape)
+        self.eps = check_number(eps, "eps", me, lo=0.0, lo_open=True)
+        self.elementwise_affine = check_bool(elementwise_affine, "elementwise_affine", me)
+        self._affine(self.normalized_shape, self.elementwise_affine, dtype)
+
+    def forward(self, x):
+        n = len(self.normalized_shape)
+        who = f"LayerNorm({', '.join(map(str, self.normalized_shape))})"
+        expected = f"(N, ..., {', '.join(map(str, self.normalized_shape))})"
+        _check_input(self, x, who, n + 1, expected)
+        if tuple(x.shape[-n:]) != self.normalized_shape:
+            raise ShapeError(f"{who}: expected input of shape {expected}, got {describe(x)}")
+        return self._forward(F.layer_norm_forward, F.layer_norm_backward, x, n, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+    def config(self):
+        return {"type": "LayerNorm", "normalized_shape": list(self.normalized_shape), "eps": self.eps,
+                "elementwise_affine": self.elementwise_affine}
+
+
+class GroupNorm(_Standardize):
+    """Group normalization (Wu and He): the channels of (N, C, ...) inputs are split into
+    ``num_groups`` groups of consecutive channels; each example's group is standardized over
+    its channels and positions, then every channel is scaled by ``gamma`` and shifted by
+    ``beta`` ((C,), init 1 and 0, exempt from weight decay). One group is layer norm over
+    (C, H, W); C groups is instance norm. Independent of the batch size; the same in train and
+    eval mode. PyTorch's ``GroupNorm(num_groups, num_channels, eps, affine)``."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=np.float32):
+        super().__init__()
+        me = "GroupNorm"
+        self.num_groups = positive_int(num_groups, me, "num_groups")
+        self.num_channels = positive_int(num_channels, me, "num_channels")
+        if self.num_channels % self.num_groups:
+            raise ConfigError(f"{me}: num_channels ({self.num_channels}) must be divisible by num_groups "
+                              f"({self.num_groups})")
+        self.eps = check_number(eps, "eps", me, lo=0.0, lo_open=True)
+        self.affine = check_bool(affine, "affine", me)
+        self._affine(self.num_channels, self.affine, dtype)
+
+    def forward(self, x):
+        who = f"GroupNorm({self.num_groups}, {self.num_channels})"
+        _check_input(self, x, who, 2, f"(N, {self.num_channels}, ...)")
+        if x.shape[1] != self.num_channels:
+            raise ShapeError(f"{who}: expected input of shape (N, {self.num_channels}, ...), got {describe(x)}")
+        return self._forward(F.group_norm_forward, F.group_norm_backward, x, self.num_groups, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+    def config(self):
+        return {"type": "GroupNorm", "num_groups": self.num_groups, "num_channels": self.num_channels,
+                "eps": self.eps, "affine": self.affine}
+
+
+class LocalResponseNorm(Module):
+    """Local response normalization across channels (AlexNet): each channel of (N, C, ...) is
+    divided by ``(k + alpha / size * sum of the squares of the size neighbouring channels) **
+    beta`` (the window centred on the channel, zeros beyond the edges). No parameters.
+    PyTorch's ``LocalResponseNorm(size, alpha=1e-4, beta=0.75, k=1.0)``; AlexNet used size 5,
+    alpha 1e-4, beta 0.75, k 2."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        me = "LocalResponseNorm"
+        self.size = positive_int(size, me, "size")
+        self.alpha = check_number(alpha, "alpha", me)
+        self.beta = check_number(beta, "beta", me)
+        self.k = check_number(k, "k", me, lo=0.0, lo_open=True)
+
+    def forward(self, x):
+        who = f"LocalResponseNorm({self.size})"
+        _check_input(self, x, who, 3, "(N, C, ...) with at least one position axis")
+        out, cache = F.local_response_norm_forward(x, self.size, self.alpha, self.beta, self.k)
+        self._save(cache)
+        return out
+
+    def backward(self, dout):
+        cache = self._pop()
+        check_dout(dout, cache.out.shape, "LocalResponseNorm")
+        return F.local_response_norm_backward(dout, cache)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+    def config(self):
+        return {"type": "LocalResponseNorm", "size": self.size, "alpha": self.alpha, "beta": self.beta, "k": self.k}

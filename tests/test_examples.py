@@ -127,3 +127,12 @@ def test_transfer_learning(tmp_path):
     assert r["n_train"] == 50
     assert all(acc > 0.6 for acc in r["results"].values()), r["results"]  # chance is 0.2
     assert r["summary"].total_parameters == 160 + 4640 + 645
+
+
+def test_char_rnn(tmp_path):
+    r = run("char_rnn", tmp_path)
+    m = r["metrics"]
+    assert np.isclose(m["bits_per_char"], m["loss_nats"] / np.log(2))
+    assert m["bits_per_char"] < 5.5  # below a uniform guess over the characters (log2 85 = 6.4)
+    assert r["sample"].startswith("ROMEO:") and len(r["sample"]) == 306
+    assert os.path.exists(r["path"])

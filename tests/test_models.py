@@ -363,3 +363,12 @@ def test_cli_summary_of_a_config_and_a_model_file(tmp_path, capsys):
     assert cli(["summary", str(tmp_path / "m.npz")]) == 2
     err = capsys.readouterr().err
     assert "--input-shape: needed for a model file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_summary_of_a_stateful_language_model_counts_every_step():
+    model = M.char_lstm(50, embedding=8, hidden=16, rng=0)
+    s = M.summary(model, (20,), batch_size=4, optimizer="adam")
+    rows = {r.name: r for r in s.rows}
+    assert rows["lstm"].macs == 20 * 4 * 16 * (8 + 16)  # T steps x 4 gates x H x (D + H)
+    assert rows["head.module"].output_shape == (4 * 20, 50) and rows["head.module"].macs == 20 * 16 * 50
+    assert model.lstm.last_state is None  # the probes ran on a copy; the model carries nothing

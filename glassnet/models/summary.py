@@ -201,20 +201,27 @@ def optimizer_state_slots(optimizer, dtype=np.float32) -> tuple[int, str]:
                       f"got {optimizer!r}")
 
 
-def _macs(module, inputs, out):
-    """Multiply-adds per example of one layer's forward (matrix products and convolutions)."""
-    n = out.shape[0] if getattr(out, "ndim", 0) else 1
+def _macs(module, inputs, out, examples):
+    """Multiply-adds per example of one layer's forward over a batch of ``examples`` (matrix
+    products and convolutions); a layer inside TimeDistributed sees examples x steps rows."""
     if isinstance(module, L.Linear):
-        return out.size // n * module.in_features
+        return out.size * module.in_features // examples
     if isinstance(module, (L.Conv2d, L.Conv1d)):
-        k = int(np.prod(module.W.shape[1:]))
-        return out.size // n * k
+        return out.size * int(np.prod(module.W.shape[1:])) // examples
     if isinstance(module, (L.RNN, L.LSTM, L.GRU)):
         x = inputs[0]
-        T = x.shape[1]
         gates = {L.RNN: 1, L.LSTM: 4, L.GRU: 3}[type(module)]
-        return T * gates * module.hidden_size * (module.input_size + module.hidden_size)
+        return x.shape[0] * x.shape[1] * gates * module.hidden_size * (module.input_size + module.hidden_size) \
+            // examples
     return 0
+
+
+def _scaled_shape(shape, probe, batch_size):
+    """An output shape seen at the probe's batch, at ``batch_size``: the leading axis scales (it
+    holds the examples, or examples x steps inside TimeDistributed)."""
+    if not shape:
+        return ()
+    return (shape[0] * batch_size // probe,) + tuple(shape[1:]) if shape[0] % probe == 0 else tuple(shape)
 
 
 def _root(a):
@@ -289,11 +296,12 @@ def _probe(model, input_shape, batch, dtype, optimizer):
     def hook(module, inputs, out):
         if id(module) not in records:
             order.append(module)
-        records[id(module)] = {"out_shape": tuple(getattr(out, "shape", ())), "macs": _macs(module, inputs, out),
+        records[id(module)] = {"out_shape": tuple(getattr(out, "shape", ())), "macs": _macs(module, inputs, out, batch),
                                "in_bytes": int(sum(getattr(i, "nbytes", 0) for i in inputs)),
                                "out_bytes": int(getattr(out, "nbytes", 0))}
 
     handles = [m.register_forward_hook(hook) for m in model.modules()]
+    model.reset_state()  # a stateful model's probes at different batch sizes start afresh
     release_scratch()
     tracing = tracemalloc.is_tracing()
     if not tracing:
@@ -411,7 +419,7 @@ def summary(model, input_shape, batch_size=32, optimizer=None, depth=None, exact
             cache = r["cache"]
         else:
             cache = at(p0[1][id(m)]["cache"], r1["cache"])
-        recs[names[id(m)]] = {"module": m, "out_shape": (batch_size,) + r1["out_shape"][1:] if r1["out_shape"] else (),
+        recs[names[id(m)]] = {"module": m, "out_shape": _scaled_shape(r1["out_shape"], b1, batch_size),
                               "macs": r1["macs"], "cache": cache}
     if measured is not None:
         x_bytes, scr, dynamic = measured[2], measured[3], measured[4]

@@ -5,11 +5,13 @@ and ``backward()`` gives d(loss)/d(scores).
 """
 from __future__ import annotations
 
+import numpy as np
 
 from .. import functional as F
 from .. import kernels
 from .._checks import (
     check_finite,
+    check_int,
     check_float_array,
     check_labels,
     check_ndim,
@@ -64,11 +66,40 @@ class SoftmaxCrossEntropy(Loss):
     """Cross-entropy of softmax(scores) with integer labels (N,) or probability targets (N, C).
 
     L = -(1/N) sum_i log softmax(s_i)[y_i]; stable for scores of any magnitude.
+
+    Sequences: scores (N, T, C) (one row of class scores per step, as ``TimeDistributed(Linear)``
+    gives) with integer labels (N, T); the loss is the mean over every step. ``ignore_index``
+    (PyTorch's name): steps whose label equals it (padding) take no part, the mean is over the
+    others, and their scores get zero gradient.
     """
     target_kind = "labels_or_probs"
     is_classifier = True
 
+    def __init__(self, ignore_index=None):
+        super().__init__()
+        self.ignore_index = None if ignore_index is None else check_int(ignore_index, "ignore_index",
+                                                                        "SoftmaxCrossEntropy")
+
     def forward(self, scores, target):
+        shape = tuple(getattr(scores, "shape", ()))
+        keep = None
+        if len(shape) == 3:  # per-step scores: the steps become rows
+            who = "SoftmaxCrossEntropy"
+            check_float_array(scores, who, "scores")
+            if not hasattr(target, "dtype") or target.dtype.kind not in "iu" or tuple(target.shape) != shape[:2]:
+                raise ShapeError(f"{who}: per-step scores of shape (N, T, C) = {shape} need integer labels of shape "
+                                 f"{shape[:2]}, got {describe(target)}")
+            scores, target = scores.reshape(shape[0] * shape[1], shape[2]), target.reshape(shape[0] * shape[1])
+        if self.ignore_index is not None and getattr(target, "ndim", 0) == 1:
+            xp = get_array_module(target)
+            keep = xp.flatnonzero(target != self.ignore_index)
+            if keep.size == 0:
+                raise DataError(f"SoftmaxCrossEntropy: every label is ignore_index={self.ignore_index}; "
+                                f"there is nothing to average")
+            if keep.size == target.size:
+                keep = None
+            else:
+                scores, target = scores[keep], target[keep]
         # The checks go to the operation as ``validate``: the reference runs them first; a kernel
         # that finds bad values in its own pass (NaN, a label out of range) runs them only then, to
         # raise the named error. A subclass with its own checks has them run first, always.
@@ -76,12 +107,21 @@ class SoftmaxCrossEntropy(Loss):
             loss, cache = kernels.forward("softmax_cross_entropy", scores, target, validate=self._validate)
         else:
             loss, cache = kernels.forward("softmax_cross_entropy", scores, self._validate(scores, target))
-        self._save((cache, scores.shape))
+        self._save((cache, shape, keep))
         return loss
 
     def backward(self, dloss=1.0):
-        cache, _ = self._pop()
-        return kernels.backward("softmax_cross_entropy", dloss, cache)
+        cache, shape, keep = self._pop()
+        d = kernels.backward("softmax_cross_entropy", dloss, cache)
+        if keep is not None:  # the ignored rows get zero gradient
+            full = get_array_module(d).zeros((int(np.prod(shape[:-1])), shape[-1]), dtype=d.dtype)
+            full[keep] = d
+            d = full
+        return d if tuple(d.shape) == tuple(shape) else d.reshape(shape)
+
+    def config(self):
+        return {"type": "SoftmaxCrossEntropy"} if self.ignore_index is None else \
+            {"type": "SoftmaxCrossEntropy", "ignore_index": self.ignore_index}
 
     def _validate(self, scores, target):
         who = "SoftmaxCrossEntropy"

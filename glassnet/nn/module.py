@@ -381,6 +381,13 @@ class Module:
             for p in m._parameters.values():
                 p.zero_grad()
 
+    def reset_state(self):
+        """Forget state carried from one batch to the next (stateful recurrent layers' hidden
+        state) here and in every child; returns self. Layers that carry state override it."""
+        for child in self.children():
+            child.reset_state()
+        return self
+
     def freeze(self):
         """Freeze every parameter (``requires_grad = False``; transfer learning); returns self."""
         for p in self.parameters():
@@ -513,16 +520,26 @@ def eval_scores(model, X, batch_size=1024):
     """``model``'s outputs for ``X`` in eval mode, in batches, as one NumPy array.
 
     ``X`` is converted to the model's dtype and moved to its device (as the Trainer does); the model's mode is restored
-    and its caches are cleared afterwards.
+    and its caches are cleared afterwards. A stateful recurrent model starts from zero state,
+    carries it from batch to batch (rows in order: stream i of the data in row i of every batch),
+    starts afresh at a batch of another size, and is reset at the end.
     """
     xp = get_array_module(X) if hasattr(X, "dtype") else np
     X = as_model_input(model, xp.asarray(X))
     was_training = model.training
     model.eval()
+    model.reset_state()
     try:
         # at least one pass, so that 0 rows give 0 rows of outputs of the right width
-        outs = [as_numpy(model.forward(X[i:i + batch_size])) for i in range(0, max(len(X), 1), batch_size)]
+        outs, rows = [], None
+        for i in range(0, max(len(X), 1), batch_size):
+            xb = X[i:i + batch_size]
+            if rows is not None and len(xb) != rows:  # a stateful model carries state between equal batches only
+                model.reset_state()
+            rows = len(xb)
+            outs.append(as_numpy(model.forward(xb)))
     finally:
         model.clear_cache()
+        model.reset_state()
         model.train(was_training)
     return np.concatenate(outs, axis=0)

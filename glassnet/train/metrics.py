@@ -11,11 +11,25 @@ def _labels(target):
     return target.argmax(axis=1) if target.ndim == 2 and target.dtype.kind == "f" else target
 
 
+def _kept(pred, labels, loss):
+    """Predictions and labels flattened (sequences: every step), without the steps whose label is
+    the loss's ``ignore_index``."""
+    pred, labels = np.asarray(pred).ravel(), np.asarray(labels).ravel()
+    ignore = getattr(loss, "ignore_index", None)
+    if ignore is not None:
+        keep = labels != ignore
+        return pred[keep], labels[keep]
+    return pred, labels
+
+
 def accuracy(scores, target, loss=None) -> float:
+    """The share of correct predictions (the argmax of the class scores, over the last axis; for
+    sequences every step counts, ignored steps excepted)."""
     scores = np.asarray(scores)
     if loss is not None and getattr(loss, "target_kind", "") == "binary":
         return float(((scores > 0) == (np.asarray(target) > 0.5)).mean())
-    return float((scores.argmax(axis=1) == _labels(target)).mean())
+    pred, labels = _kept(scores.argmax(axis=-1), _labels(target), loss)
+    return float((pred == labels).mean()) if labels.size else float("nan")
 
 
 def mse(scores, target, loss=None) -> float:
@@ -90,7 +104,8 @@ def evaluate_scores(scores, target, loss, metrics, details=True) -> dict:
     for name, fn in metrics.items():
         out[name] = fn(scores, target, loss)
     if details and getattr(loss, "is_classifier", False):
-        cm = confusion_matrix(scores.argmax(axis=1), target, scores.shape[1])
+        pred, labels = _kept(scores.argmax(axis=-1), _labels(target), loss)
+        cm = confusion_matrix(pred, labels, scores.shape[-1])
         out["per_class_accuracy"] = per_class_accuracy(cm)
         out["confusion_matrix"] = cm.tolist()
     return out

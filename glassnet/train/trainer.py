@@ -32,6 +32,7 @@ from ..backend import as_numpy, device_of, to_device
 from ..errors import ConfigError, DataError, NonFiniteError, ShapeError, one_line
 from ..functional.activations import sigmoid, softmax
 from ..nn.anomaly import detect_anomaly
+from ..nn.layers.recurrent import is_stateful, state_kept
 from ..nn.module import Module, eval_scores
 from ..optim.schedules import Schedule, Scheduler
 from ..serialization import (
@@ -132,7 +133,8 @@ def _output_shape(model, X, who):
     was_training = model.training
     model.eval()
     try:
-        out = model.forward(X[:2])
+        with state_kept(model):  # a stateful model keeps the state it carries
+            out = model.forward(X[:2])
     except (ShapeError, TypeError, ValueError) as err:
         if isinstance(err, DataError) and not isinstance(err, ShapeError):
             raise
@@ -270,6 +272,11 @@ class Trainer:
             if not isinstance(value, (bool, np.bool_)):
                 raise ConfigError(f"fit: {name} must be True or False, got {value!r}")
         batch_size = positive_int(batch_size, "fit", "batch_size")
+        stateful = is_stateful(self.model)
+        if stateful and shuffle:
+            raise ConfigError("fit: the model has stateful recurrent layers, which carry each batch's final state "
+                              "into the next batch's rows; pass shuffle=False and rows laid out as streams "
+                              "(glassnet.data.text_windows)")
         check_int(epochs, "epochs", "fit", lo=0)
         check_int(seed, "seed", "fit", lo=0, also=(None,))
         X = check_examples(X, "fit(train)")
@@ -304,12 +311,17 @@ class Trainer:
         sample_rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
         m = min(self.train_sample, n)
         sample_idx = np.sort(sample_rng.choice(n, m, replace=False)) if m < n else np.arange(n)
+        if stateful and 0 < m < n:  # whole batches from the start: the streams stay in order
+            m = max(m // batch_size, 1) * batch_size
+            sample_idx = np.arange(m)
         on_gpu = device_of(X) == "cuda"
         if on_gpu:
             sample_idx = to_device(sample_idx, "cuda")
         sample = (X[sample_idx], y[sample_idx])  # the fixed training sample for epoch metrics
         self.history.train_metrics_on = ("not measured (train_sample=0)" if m == 0 else
                                          f"the whole training set ({n} examples), eval mode" if m == n else
+                                         f"the first {m} of {n} training rows (whole batches, in order), eval mode"
+                                         if stateful else
                                          f"a fixed random sample of {m} of {n} training examples, eval mode")
         self._check_monitors(val_xy is not None, m > 0)
         n_batches = n // batch_size if drop_last else math.ceil(n / batch_size)
@@ -322,6 +334,7 @@ class Trainer:
             while self.epoch < epochs:
                 t0 = time.perf_counter()
                 logs.update(epoch=self.epoch + 1)
+                self.model.reset_state()  # stateful layers start every epoch from zero state
                 cbs.call("on_epoch_begin", self, logs)
                 order = self.rng.permutation(n) if shuffle else np.arange(n)
                 if on_gpu:
@@ -337,11 +350,12 @@ class Trainer:
                        "lr": self.optimizer.lr}
                 cbs.call("on_validation_begin", self, logs)
                 self.model.eval()
+                eval_batch = batch_size if stateful else 1024  # a stateful model reads its streams as it trained
                 if m > 0:  # train_sample=0 skips the training-metric pass (e.g. inside estimators)
-                    train_eval = self._evaluate_arrays(*sample, with_details=False)
+                    train_eval = self._evaluate_arrays(*sample, with_details=False, batch_size=eval_batch)
                     row.update({k: v for k, v in train_eval.items() if k != "loss"})
                 if val_xy is not None:
-                    ve = self._evaluate_arrays(*val_xy, with_details=False)
+                    ve = self._evaluate_arrays(*val_xy, with_details=False, batch_size=eval_batch)
                     row.update({f"val_{k}": v for k, v in ve.items()})
                 self.model.train()
                 logs.update(row)

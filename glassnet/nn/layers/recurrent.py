@@ -7,18 +7,25 @@ initial state may be passed as ``forward(x, state)`` (zeros by default). ``backw
 dstate=None)`` also accepts a gradient for the final state and leaves the initial state's
 gradient in ``layer.state_grad``. Backpropagation runs through the whole sequence; clip the
 gradients with ``glassnet.optim.clip_grad_norm`` (or the GradientClipping callback).
+
+``stateful=True`` (Keras' name) carries the final state of one batch into the next as its
+initial state, detached (truncated backpropagation through time over contiguous streams, see
+``glassnet.data.text_batches``), in train and eval mode alike, until ``model.reset_state()``;
+the batch size must stay the same. The Trainer resets it at the start of every epoch and around
+every evaluation.
 """
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 
 import numpy as np
 
 from ... import functional as F
 from ... import kernels
-from ..._checks import check_float_array, describe
+from ..._checks import check_bool, check_float_array, describe
 from ...backend import get_array_module
-from ...errors import ShapeError
+from ...errors import ConfigError, ShapeError
 from .. import init as initializers
 from ..module import Module, Parameter, _annotate
 from ._util import accumulate, as_generator, check_dout, check_values, fill, positive_int
@@ -29,12 +36,13 @@ class _Recurrent(Module):
     _lstm = False
 
     def __init__(self, input_size, hidden_size, return_sequences=True, init="normal_fan_in",
-                 recurrent_init="orthogonal", rng=None, dtype=np.float32):
+                 recurrent_init="orthogonal", stateful=False, rng=None, dtype=np.float32):
         super().__init__()
         me = type(self).__name__
         self.input_size = positive_int(input_size, me, "input_size")
         self.hidden_size = positive_int(hidden_size, me, "hidden_size")
         self.return_sequences = bool(return_sequences)
+        self.stateful = check_bool(stateful, "stateful", me)
         self.init, self.recurrent_init = init, recurrent_init
         initializers.get(init)
         initializers.get(recurrent_init)
@@ -92,6 +100,24 @@ class _Recurrent(Module):
             self._check_state(s, N, what)
         return states
 
+    def reset_state(self):
+        """Forget the state a ``stateful`` layer carries (the next batch starts from zeros)."""
+        self.last_state = None
+        return self
+
+    def _carried(self, x):
+        """A stateful layer's initial state: the last batch's final state, as values (no gradient
+        flows back into the batch before: truncated backpropagation through time)."""
+        if not self.stateful or self.last_state is None:
+            return None
+        carried = self.last_state if self._lstm else (self.last_state,)
+        if carried[0].shape[0] != x.shape[0]:
+            raise ShapeError(f"{self._who}: stateful layer carries a state for {carried[0].shape[0]} rows but the "
+                             f"batch has {x.shape[0]}; keep the batch size fixed (drop_last=True) or call "
+                             f"model.reset_state() between data sets")
+        copies = tuple(s.copy() for s in carried)
+        return copies if self._lstm else copies[0]
+
     def forward(self, x, state=None):
         who = self._who
         check_float_array(x, who)
@@ -99,7 +125,7 @@ class _Recurrent(Module):
             raise ShapeError(f"{who}: expected a batch-first sequence of shape (N, T, {self.input_size}) with "
                              f"T >= 1, got {describe(x)}; reshape a (N, T) signal with x[..., None]")
         check_values(x, self, who)
-        states = self._initial(x, state)
+        states = self._initial(x, self._carried(x) if state is None else state)
         hs, cache = self._run(x, states)
         if self._lstm:
             self.last_state = (hs[:, -1], cache.value[3][-1])  # (h_T, c_T); every LSTM cache keeps cs at [3]
@@ -130,12 +156,16 @@ class _Recurrent(Module):
 
     def extra_repr(self):
         return (f"{self.input_size}, {self.hidden_size}, return_sequences={self.return_sequences}, "
-                f"init={self.init!r}, recurrent_init={self.recurrent_init!r}")
+                f"init={self.init!r}, recurrent_init={self.recurrent_init!r}" + (", stateful=True" if self.stateful
+                                                                                 else ""))
 
     def config(self):
-        return {"type": type(self).__name__, "input_size": self.input_size, "hidden_size": self.hidden_size,
-                "return_sequences": self.return_sequences, "init": self.init,
-                "recurrent_init": self.recurrent_init}
+        config = {"type": type(self).__name__, "input_size": self.input_size, "hidden_size": self.hidden_size,
+                  "return_sequences": self.return_sequences, "init": self.init,
+                  "recurrent_init": self.recurrent_init}
+        if self.stateful:
+            config["stateful"] = True
+        return config
 
 
 class RNN(_Recurrent):
@@ -213,6 +243,9 @@ class Bidirectional(Module):
         super().__init__()
         if not isinstance(layer, _Recurrent):
             raise TypeError(f"Bidirectional: expected an RNN, LSTM or GRU layer, got {type(layer).__name__}")
+        if layer.stateful:
+            raise ConfigError("Bidirectional: a stateful layer cannot run backwards over a stream that continues "
+                              "in the next batch; use stateful=False")
         self.fwd = layer
         bwd = copy.deepcopy(layer)
         bwd.init_parameters(as_generator(rng))
@@ -256,3 +289,22 @@ class Bidirectional(Module):
 
     def config(self):
         return {"type": "Bidirectional", "layer": self.fwd.config()}
+
+
+def is_stateful(model) -> bool:
+    """True when ``model`` holds a recurrent layer with ``stateful=True``."""
+    return any(isinstance(m, _Recurrent) and m.stateful for m in model.modules())
+
+
+@contextmanager
+def state_kept(model):
+    """Inside the block the recurrent layers start from zero state; afterwards each has the state
+    it carried before (a probe pass leaves a stateful model as it was)."""
+    layers = [m for m in model.modules() if isinstance(m, _Recurrent)]
+    saved = [m.last_state for m in layers]
+    model.reset_state()
+    try:
+        yield model
+    finally:
+        for m, state in zip(layers, saved):
+            m.last_state = state

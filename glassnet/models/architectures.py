@@ -254,8 +254,16 @@ def resnet(depth=18, num_classes=1000, in_channels=3, input_size=224, rng=None, 
     return m
 
 
+def _char_lstm(vocab_size, embedding=64, hidden=256, stateful=True, rng=None, dtype=np.float32):
+    from .language import char_lstm
+    return char_lstm(vocab_size, embedding, hidden, stateful, rng, dtype)
+
+
+_char_lstm.__doc__ = "See ``glassnet.models.char_lstm``."
+
 #: builder by the name a config's ``arch`` gives
-ARCHITECTURES = {"lenet5": lenet5, "alexnet": alexnet, "vgg": vgg, "googlenet": googlenet, "resnet": resnet}
+ARCHITECTURES = {"lenet5": lenet5, "alexnet": alexnet, "vgg": vgg, "googlenet": googlenet, "resnet": resnet,
+                 "char_lstm": _char_lstm}
 
 __all__ = ["lenet5", "alexnet", "vgg", "googlenet", "resnet", "ARCHITECTURES", "VGG_CONFIGS", "RESNET_CONFIGS",
            "GOOGLENET_INCEPTIONS"]

@@ -30,7 +30,7 @@ from ..backend import as_numpy, device_of, get_array_module, to_device
 from ..errors import BackwardError, ConfigError, ShapeError
 from ..kernels.workspace import release_scratch
 
-__all__ = ["Module", "Parameter", "RemovableHandle", "eval_scores"]
+__all__ = ["Module", "Parameter", "RemovableHandle", "eval_scores", "as_model_input", "takes_ids"]
 
 
 class Parameter:
@@ -505,13 +505,22 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} cannot describe itself as a config")
 
 
+def takes_ids(model) -> bool:
+    """True when the first layer data meets is an Embedding: the inputs are integer ids, which
+    stay integers (not converted to the model's float dtype)."""
+    from .layers.embedding import Embedding
+    first = next((m for m in model.modules() if not m._modules), None)
+    return isinstance(first, Embedding)
+
+
 def as_model_input(model, X):
-    """``X`` on the model's device and in its dtype (the data follows the model, as in the Trainer)."""
+    """``X`` on the model's device and in its dtype (the data follows the model, as in the Trainer);
+    integer ids for a model that starts with an Embedding stay integers."""
     first = next(model.parameters(), None)
     if first is not None and device_of(first.data) != device_of(X):
         X = to_device(X, device_of(first.data))
     dtype = model.dtype
-    if dtype is not None and X.dtype != dtype:
+    if dtype is not None and X.dtype != dtype and not (X.dtype.kind in "iu" and takes_ids(model)):
         X = X.astype(dtype)
     return X
 

@@ -134,6 +134,35 @@ def _load_arrays(path, loss):
     return out
 
 
+def _text_data(cfg):
+    """Windows of character ids for a language model: (X, Y) pairs of shape (rows, seq_len), rows
+    laid out as contiguous streams for the trainer's batch size (``text_windows``)."""
+    from ..data.text import load_text, text_windows
+
+    d = cfg["data"]
+    corpus = load_text(d["text"])
+    if d.get("val_document"):
+        train, val = corpus.split(val_documents=d["val_document"])
+    elif d["val_fraction"] > 0 and len(corpus.documents) > 1:
+        train, val = corpus.split(val_fraction=d["val_fraction"], seed=d.get("split_seed", cfg["seed"]))
+    else:
+        train, val = corpus, None
+    b, t = cfg["trainer"]["batch_size"], d["seq_len"]
+    windows = lambda part: text_windows(corpus.vocab.encode(part.text), b, t)  # noqa: E731
+    desc = (f"{corpus.name}: {len(corpus.documents)} documents, {len(corpus.text):,} characters, "
+            f"{len(corpus.vocab)} ids; windows of {t} characters in {b} streams"
+            + (f"; validation: {', '.join(val.names)}" if val is not None else "")
+            + (f". {corpus.notice}" if corpus.notice else ""))
+    return windows(train), (windows(val) if val is not None else None), None, desc
+
+
+def text_vocab(cfg):
+    """The CharVocab of a text config's corpus (saved beside the model for ``glassnet sample``)."""
+    from ..data.text import load_text
+
+    return load_text(cfg["data"]["text"]).vocab
+
+
 def _load_data(cfg, loss):
     """(train, val, test) as (X, y) pairs (val/test may be None) and a description. Problems of the
     data itself name the file and row; problems of the config name the field."""
@@ -152,6 +181,11 @@ def _load_data(cfg, loss):
             loader = ds.load_fashion_mnist if name == "fashion-mnist" else ds.load_mnist
             tr, te = loader(root=d.get("root"))
             train, test, desc = (tr.X, tr.y), (te.X, te.y), tr.description
+        elif name == "text":
+            try:
+                train, val, test, desc = _text_data(cfg)
+            except (DataError, ConfigError) as err:
+                raise ConfigError(f"data.text: {one_line(err)}") from None
         elif name == "npz":
             arrays = _load_arrays(d["path"], loss)
             train, val, test = arrays["train"], arrays.get("val"), arrays.get("test")
@@ -166,7 +200,7 @@ def _load_data(cfg, loss):
         raise ConfigError(f"data.dataset: {name!r} is not available: {one_line(err)}") from None
     except ImportError as err:
         raise ConfigError(f"data.dataset: {name!r} needs a package that is not installed: {err}") from None
-    if val is None and vf > 0:
+    if val is None and vf > 0 and name != "text":  # text is split by document, or not at all
         y = np.asarray(train[1])
         stratify = y.ndim == 1 and y.dtype.kind in "iu" and len(np.unique(y)) < len(y)
         train, val = train_val_test_split(train[0], train[1], (1 - vf, vf), stratify=stratify, seed=seed)
@@ -252,6 +286,10 @@ def prepare(cfg):
         tf = lambda p: None if p is None else (prep.transform(p[0]), p[1])  # noqa: E731
         train, val, test = tf(train), tf(val), tf(test)
     _dry_run(model, loss, train)
+    from ..nn.layers.recurrent import is_stateful
+    if is_stateful(model) and t["shuffle"]:
+        raise ConfigError("trainer.shuffle: the model has a stateful recurrent layer, which carries each batch's "
+                          "final state into the next batch's rows; set trainer.shuffle = false")
     try:
         check_batches(model, len(train[0]), t["batch_size"], t["drop_last"])
     except DataError as err:
@@ -294,6 +332,7 @@ def run(cfg, out_dir, resume=False, verbose=None, force=False):
     ``checkpoint_monitor``; ``metrics.json`` says which epoch that was.
     """
     from ..doctor import Monitor
+    from ..nn.layers.recurrent import is_stateful
     from .callbacks import ModelCheckpoint
 
     out_dir = os.fspath(out_dir)
@@ -325,15 +364,24 @@ def run(cfg, out_dir, resume=False, verbose=None, force=False):
         elapsed = time.perf_counter() - t0
         _json_dump(os.path.join(out_dir, "history.json"), history.to_dict())
         selected = _select_best(trainer, checkpoint)
-        metrics = {"train": trainer.evaluate(raw["train"]), "epochs_run": trainer.epoch,
+        metrics = {"epochs_run": trainer.epoch,
                    "stop_reason": history.stop_reason, "train_seconds": elapsed, "selected": selected,
                    "train_metrics_on": history.train_metrics_on, "data": parts["description"]}
+        eval_batch = t["batch_size"] if is_stateful(trainer.model) else 1024  # streams read as in training
+        metrics["train"] = trainer.evaluate(raw["train"], batch_size=eval_batch)
         if raw["val"] is not None:
-            metrics["val"] = trainer.evaluate(raw["val"])
+            metrics["val"] = trainer.evaluate(raw["val"], batch_size=eval_batch)
         if raw["test"] is not None:
-            metrics["test"] = trainer.evaluate(raw["test"])
-        save(trainer.model, os.path.join(out_dir, "model.npz"), preprocessing=trainer.preprocessing,
-             extra={"loss": parts["loss"].config()})
+            metrics["test"] = trainer.evaluate(raw["test"], batch_size=eval_batch)
+        if cfg["data"]["dataset"] == "text":  # the loss per character in the units language models use
+            from ..models.language import language_model_metrics
+            for split in ("train", "val", "test"):
+                if split in metrics:
+                    metrics[split]["language_model"] = language_model_metrics(metrics[split]["loss"])
+        extra = {"loss": parts["loss"].config()}
+        if cfg["data"]["dataset"] == "text":  # the vocabulary, for glassnet sample
+            extra["vocab"] = text_vocab(cfg).config()
+        save(trainer.model, os.path.join(out_dir, "model.npz"), preprocessing=trainer.preprocessing, extra=extra)
         metrics["input_shape"] = input_shape(cfg, parts["train"][0])
         _write_doctor_outputs(trainer, monitor, out_dir, parts, metrics)
         _json_dump(os.path.join(out_dir, "metrics.json"), metrics)
@@ -450,7 +498,10 @@ def summary_lines(metrics) -> list:
         if split in metrics:
             m = metrics[split]
             acc = f", accuracy {m['accuracy'] * 100:.1f}%" if "accuracy" in m else ""
-            lines.append(f"  {split:<5} loss {m['loss']:.4f}{acc}")
+            lm = m.get("language_model")
+            per_char = (f" nats/char = {lm['bits_per_char']:.3f} bits/char, perplexity {lm['perplexity']:.2f}"
+                        if lm else "")
+            lines.append(f"  {split:<5} loss {m['loss']:.4f}{per_char}{acc}")
     lines.append(f"  epochs {metrics['epochs_run']} ({metrics['stop_reason']}), {metrics['train_seconds']:.1f} s")
     sel = metrics.get("selected") or {}
     if sel.get("value") is not None:

@@ -33,7 +33,7 @@ from ..errors import ConfigError, DataError, NonFiniteError, ShapeError, one_lin
 from ..functional.activations import sigmoid, softmax
 from ..nn.anomaly import detect_anomaly
 from ..nn.layers.recurrent import is_stateful, state_kept
-from ..nn.module import Module, eval_scores
+from ..nn.module import Module, eval_scores, takes_ids
 from ..optim.schedules import Schedule, Scheduler
 from ..serialization import (
     CheckpointError,
@@ -75,7 +75,8 @@ def check_data(model, X, y=None, *, who, target_kind="real", preprocessing=None,
     """The data where it enters glassnet (the Trainer, ``evaluate``/``predict``, the command line):
     checked in the user's coordinates (the rows and columns of the arrays passed, before any
     shuffling), then preprocessed (with a fitted ``preprocessing``), converted once to the model's
-    dtype and moved to its device. The model's output for two examples shows, before any work, an
+    dtype (integer ids for a model that starts with an Embedding stay integers) and moved to its
+    device. The model's output for two examples shows, before any work, an
     input that does not fit it and the number of classes the labels must fit (``target_kind`` is
     the loss's: "labels", "labels_or_probs", "binary" or "real"). ``checked``: X went through
     ``check_examples`` already. Returns (X, y); ``y`` may be None."""
@@ -88,7 +89,7 @@ def check_data(model, X, y=None, *, who, target_kind="real", preprocessing=None,
         except DataError as err:
             raise DataError(f"{who}: X: {one_line(err)}") from None
     dtype = model.dtype
-    if dtype is not None and X.dtype != dtype:
+    if dtype is not None and X.dtype != dtype and not (X.dtype.kind in "iu" and takes_ids(model)):
         wide = X.dtype.kind == "f" and X.dtype.itemsize > np.dtype(dtype).itemsize
         X = X.astype(dtype)  # documented: inputs are converted once to the model's dtype
         if wide and not all_finite(X):

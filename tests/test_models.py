@@ -185,6 +185,12 @@ def test_summary_leaves_the_model_alone():
     assert all(p._grad is None for p in model.parameters())
 
 
+def test_summary_of_a_model_without_parameters():
+    s = M.summary(gn.nn.Sequential(gn.nn.ReLU()), (4,), batch_size=8, optimizer="adam")
+    assert s.total_parameters == 0 and s.memory.parameters == 0 and s.memory.optimizer_state == 0
+    assert s.memory.peak >= s.memory.input
+
+
 def test_summary_errors_are_one_line():
     with pytest.raises(ShapeError, match=r"summary: the model does not take inputs of shape \(batch, 5\)"):
         M.summary(gn.nn.Sequential(gn.nn.Linear(4, 2)), (5,))

@@ -227,6 +227,8 @@ def test_a_text_config_trains_a_language_model_and_glassnet_sample_reads_it(tmp_
     assert capsys.readouterr().out.startswith("the ")
     with pytest.raises(ConfigError, match="trainer.shuffle: the model has a stateful recurrent layer"):
         prepare(dict(cfg, trainer=dict(cfg["trainer"], shuffle=True)))
+    with pytest.raises(ConfigError, match=rf"model.vocab_size: the text has {len(vocab)} ids .*set it to {len(vocab)}"):
+        prepare(dict(cfg, model=dict(cfg["model"], vocab_size=5)))
     with pytest.raises(ConfigError, match="data.text: missing"):
         prepare(dict(cfg, data={"dataset": "text"}))
     with pytest.raises(ConfigError, match="data.text: .*no document named 'twelve'"):

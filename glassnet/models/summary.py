@@ -289,7 +289,7 @@ def _probe(model, input_shape, batch, dtype, optimizer):
     input's bytes, the scratch the backward pass keeps, and the most memory the second step
     held above what existed before the first (the parameters and the optimizer's state)."""
     rng = np.random.default_rng(0)
-    opt = _optimizer_for(optimizer, model)
+    opt = _optimizer_for(optimizer, model) if next(model.parameters(), None) is not None else None
     records = {}
     order = []
 
@@ -332,7 +332,8 @@ def _probe(model, input_shape, batch, dtype, optimizer):
             del out
             model.backward(dout, need_input_grad=False)
             del dout
-            opt.step()
+            if opt is not None:
+                opt.step()
         scratch_bytes = scratch().nbytes
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:

@@ -27,6 +27,7 @@ import numpy as np
 from .._checks import check_examples, check_targets
 from ..config import build_model, build_object, registries, validate
 from ..errors import ConfigError, DataError, DataNotFoundError, RunFolderError, ShapeError, one_line
+from ..nn.module import as_model_input
 from ..optim.schedules import build_schedule
 from ..serialization import atomic_write_text, read_archive, save
 from . import metrics as metric_fns
@@ -156,6 +157,18 @@ def _text_data(cfg):
     return windows(train), (windows(val) if val is not None else None), None, desc
 
 
+def _check_vocab_size(cfg, model):
+    """A language model's Embedding must take every id of the text's vocabulary."""
+    from ..nn.layers.embedding import Embedding
+
+    first = next((m for m in model.modules() if not m._modules), None)
+    n = len(text_vocab(cfg))
+    if isinstance(first, Embedding) and first.num_embeddings != n:
+        field = "model.vocab_size" if "arch" in cfg["model"] else "model.layers[0].num_embeddings"
+        raise ConfigError(f"{field}: the text has {n} ids ({n - 1} characters and the unknown id), the model's "
+                          f"Embedding takes {first.num_embeddings}; set it to {n}")
+
+
 def text_vocab(cfg):
     """The CharVocab of a text config's corpus (saved beside the model for ``glassnet sample``)."""
     from ..data.text import load_text
@@ -224,8 +237,8 @@ def _dry_run(model, loss, train):
     X, y = train
     model.eval()
     try:
-        scores = model.forward(np.asarray(X[:2], dtype=model.dtype))
-    except (ShapeError, TypeError, ValueError) as err:
+        scores = model.forward(as_model_input(model, np.asarray(X[:2])))
+    except (ShapeError, TypeError, ValueError, IndexError) as err:
         msg = str(err)
         first = msg.splitlines()[0]
         m = re.search(r"at Sequential\[(\d+)\]", msg)
@@ -285,6 +298,8 @@ def prepare(cfg):
                               f"{tuple(np.shape(train[0])[1:])})") from None
         tf = lambda p: None if p is None else (prep.transform(p[0]), p[1])  # noqa: E731
         train, val, test = tf(train), tf(val), tf(test)
+    if cfg["data"]["dataset"] == "text":
+        _check_vocab_size(cfg, model)
     _dry_run(model, loss, train)
     from ..nn.layers.recurrent import is_stateful
     if is_stateful(model) and t["shuffle"]:

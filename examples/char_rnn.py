@@ -29,8 +29,8 @@ def main(argv=None):
         print(corpus.notice)
         train, val = corpus.split(val_documents="hamlet")
     else:  # a small built-in text, so that the example always runs
-        text = ("To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
-                "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 60
+        text = ("ROMEO:\nTo be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
+                "The slings and arrows of outrageous fortune,\nOr to take arms against a sea of troubles\n") * 600
         corpus = gn.data.TextCorpus([("a", text[: len(text) * 9 // 10]), ("b", text[len(text) * 9 // 10:])],
                                     gn.data.CharVocab.from_text(text), "built-in")
         train, val = corpus.split(val_documents="b")

@@ -44,7 +44,7 @@ from .._checks import check_int
 from ..errors import ConfigError, DataError, ShapeError
 from ..kernels.workspace import release_scratch, scratch
 from ..nn import layers as L
-from ..nn.module import Module, Parameter, as_model_input
+from ..nn.module import Module, Parameter, as_model_input, first_layer
 
 __all__ = ["summary", "Summary", "LayerRow", "MemoryEstimate", "optimizer_state_slots"]
 
@@ -249,7 +249,7 @@ def _arrays(obj, out, depth=0):
 
 def _probe_input(model, input_shape, batch, dtype, rng):
     """A batch of the model's input: integer ids for an Embedding first layer, else floats."""
-    first = next((m for m in model.modules() if not m._modules), None)
+    first = first_layer(model)
     if isinstance(first, L.Embedding):
         return rng.integers(0, first.num_embeddings, size=(batch,) + tuple(input_shape))
     return as_model_input(model, rng.standard_normal((batch,) + tuple(input_shape)).astype(dtype))

@@ -30,7 +30,7 @@ from ..backend import as_numpy, device_of, get_array_module, to_device
 from ..errors import BackwardError, ConfigError, ShapeError
 from ..kernels.workspace import release_scratch
 
-__all__ = ["Module", "Parameter", "RemovableHandle", "eval_scores", "as_model_input", "takes_ids"]
+__all__ = ["Module", "Parameter", "RemovableHandle", "eval_scores", "as_model_input", "takes_ids", "first_layer"]
 
 
 class Parameter:
@@ -505,12 +505,16 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} cannot describe itself as a config")
 
 
+def first_layer(model):
+    """The first layer (a module without children) the data meets, or None."""
+    return next((m for m in model.modules() if not m._modules), None)
+
+
 def takes_ids(model) -> bool:
     """True when the first layer data meets is an Embedding: the inputs are integer ids, which
     stay integers (not converted to the model's float dtype)."""
     from .layers.embedding import Embedding
-    first = next((m for m in model.modules() if not m._modules), None)
-    return isinstance(first, Embedding)
+    return isinstance(first_layer(model), Embedding)
 
 
 def as_model_input(model, X):

@@ -154,38 +154,33 @@ def _text_data(cfg):
             f"{len(corpus.vocab)} ids; windows of {t} characters in {b} streams"
             + (f"; validation: {', '.join(val.names)}" if val is not None else "")
             + (f". {corpus.notice}" if corpus.notice else ""))
-    return windows(train), (windows(val) if val is not None else None), None, desc
+    return windows(train), (windows(val) if val is not None else None), None, desc, corpus.vocab
 
 
-def _check_vocab_size(cfg, model):
+def _check_vocab_size(cfg, model, vocab):
     """A language model's Embedding must take every id of the text's vocabulary."""
     from ..nn.layers.embedding import Embedding
+    from ..nn.module import first_layer
 
-    first = next((m for m in model.modules() if not m._modules), None)
-    n = len(text_vocab(cfg))
+    first = first_layer(model)
+    n = len(vocab)
     if isinstance(first, Embedding) and first.num_embeddings != n:
         field = "model.vocab_size" if "arch" in cfg["model"] else "model.layers[0].num_embeddings"
         raise ConfigError(f"{field}: the text has {n} ids ({n - 1} characters and the unknown id), the model's "
                           f"Embedding takes {first.num_embeddings}; set it to {n}")
 
 
-def text_vocab(cfg):
-    """The CharVocab of a text config's corpus (saved beside the model for ``glassnet sample``)."""
-    from ..data.text import load_text
-
-    return load_text(cfg["data"]["text"]).vocab
-
-
 def _load_data(cfg, loss):
-    """(train, val, test) as (X, y) pairs (val/test may be None) and a description. Problems of the
-    data itself name the file and row; problems of the config name the field."""
+    """(train, val, test) as (X, y) pairs (val/test may be None), a description and, for text, the
+    character vocabulary (else None). Problems of the data itself name the file and row; problems of
+    the config name the field."""
     from ..data import datasets as ds
     from ..data.splits import train_val_test_split
 
     d = cfg["data"]
     name, seed = d["dataset"], d.get("split_seed", cfg["seed"])  # searches fix the split, vary the seed
     vf, tf = d["val_fraction"], d["test_fraction"]
-    test = val = None
+    test = val = vocab = None
     try:
         if name == "mnist1d":
             tr, te = ds.load_mnist1d()
@@ -196,7 +191,7 @@ def _load_data(cfg, loss):
             train, test, desc = (tr.X, tr.y), (te.X, te.y), tr.description
         elif name == "text":
             try:
-                train, val, test, desc = _text_data(cfg)
+                train, val, test, desc, vocab = _text_data(cfg)
             except (DataError, ConfigError) as err:
                 raise ConfigError(f"data.text: {one_line(err)}") from None
         elif name == "npz":
@@ -228,7 +223,7 @@ def _load_data(cfg, loss):
     if d.get("flatten"):
         flat = lambda p: None if p is None else (p[0].reshape(len(p[0]), -1), p[1])  # noqa: E731
         train, val, test = flat(train), flat(val), flat(test)
-    return train, val, test, desc
+    return train, val, test, desc, vocab
 
 
 def _dry_run(model, loss, train):
@@ -289,7 +284,7 @@ def prepare(cfg):
     prep = build_transformer(cfg["data"]["preprocessing"], "data.preprocessing") \
         if cfg["data"]["preprocessing"] else None
     raw = _load_data(cfg, loss)
-    train, val, test, desc = raw
+    train, val, test, desc, vocab = raw
     if prep is not None:
         try:
             prep.fit(train[0])  # the training split only
@@ -298,8 +293,8 @@ def prepare(cfg):
                               f"{tuple(np.shape(train[0])[1:])})") from None
         tf = lambda p: None if p is None else (prep.transform(p[0]), p[1])  # noqa: E731
         train, val, test = tf(train), tf(val), tf(test)
-    if cfg["data"]["dataset"] == "text":
-        _check_vocab_size(cfg, model)
+    if vocab is not None:
+        _check_vocab_size(cfg, model, vocab)
     _dry_run(model, loss, train)
     from ..nn.layers.recurrent import is_stateful
     if is_stateful(model) and t["shuffle"]:
@@ -330,7 +325,7 @@ def prepare(cfg):
     return {"config": cfg, "model": model, "loss": loss, "optimizer": optimizer, "penalty": penalty,
             "schedule": schedule, "unit": unit, "train": train, "val": val, "test": test, "description": desc,
             "preprocessing": prep, "callbacks": callbacks, "monitor": monitor, "metrics": metrics,
-            "raw": {"train": raw[0], "val": raw[1], "test": raw[2]}}
+            "raw": {"train": raw[0], "val": raw[1], "test": raw[2]}, "vocab": vocab}
 
 
 def _json_dump(path, obj):
@@ -347,7 +342,6 @@ def run(cfg, out_dir, resume=False, verbose=None, force=False):
     ``checkpoint_monitor``; ``metrics.json`` says which epoch that was.
     """
     from ..doctor import Monitor
-    from ..nn.layers.recurrent import is_stateful
     from .callbacks import ModelCheckpoint
 
     out_dir = os.fspath(out_dir)
@@ -382,20 +376,19 @@ def run(cfg, out_dir, resume=False, verbose=None, force=False):
         metrics = {"epochs_run": trainer.epoch,
                    "stop_reason": history.stop_reason, "train_seconds": elapsed, "selected": selected,
                    "train_metrics_on": history.train_metrics_on, "data": parts["description"]}
-        eval_batch = t["batch_size"] if is_stateful(trainer.model) else 1024  # streams read as in training
-        metrics["train"] = trainer.evaluate(raw["train"], batch_size=eval_batch)
+        metrics["train"] = trainer.evaluate(raw["train"])
         if raw["val"] is not None:
-            metrics["val"] = trainer.evaluate(raw["val"], batch_size=eval_batch)
+            metrics["val"] = trainer.evaluate(raw["val"])
         if raw["test"] is not None:
-            metrics["test"] = trainer.evaluate(raw["test"], batch_size=eval_batch)
+            metrics["test"] = trainer.evaluate(raw["test"])
         if cfg["data"]["dataset"] == "text":  # the loss per character in the units language models use
             from ..models.language import language_model_metrics
             for split in ("train", "val", "test"):
                 if split in metrics:
                     metrics[split]["language_model"] = language_model_metrics(metrics[split]["loss"])
         extra = {"loss": parts["loss"].config()}
-        if cfg["data"]["dataset"] == "text":  # the vocabulary, for glassnet sample
-            extra["vocab"] = text_vocab(cfg).config()
+        if parts["vocab"] is not None:  # the vocabulary, for glassnet sample
+            extra["vocab"] = parts["vocab"].config()
         save(trainer.model, os.path.join(out_dir, "model.npz"), preprocessing=trainer.preprocessing, extra=extra)
         metrics["input_shape"] = input_shape(cfg, parts["train"][0])
         _write_doctor_outputs(trainer, monitor, out_dir, parts, metrics)

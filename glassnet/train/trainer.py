@@ -351,12 +351,11 @@ class Trainer:
                        "lr": self.optimizer.lr}
                 cbs.call("on_validation_begin", self, logs)
                 self.model.eval()
-                eval_batch = batch_size if stateful else 1024  # a stateful model reads its streams as it trained
                 if m > 0:  # train_sample=0 skips the training-metric pass (e.g. inside estimators)
-                    train_eval = self._evaluate_arrays(*sample, with_details=False, batch_size=eval_batch)
+                    train_eval = self._evaluate_arrays(*sample, with_details=False)
                     row.update({k: v for k, v in train_eval.items() if k != "loss"})
                 if val_xy is not None:
-                    ve = self._evaluate_arrays(*val_xy, with_details=False, batch_size=eval_batch)
+                    ve = self._evaluate_arrays(*val_xy, with_details=False)
                     row.update({f"val_{k}": v for k, v in ve.items()})
                 self.model.train()
                 logs.update(row)
@@ -427,15 +426,18 @@ class Trainer:
         self.model.backward(self.loss.backward(), need_input_grad=False)
         return data_loss
 
-    def _evaluate_arrays(self, X, y, with_details=True, batch_size=1024):
+    def _evaluate_arrays(self, X, y, with_details=True, batch_size=None):
+        if batch_size is None:  # a stateful model reads its streams in the batches it trained on
+            batch_size = self.batch_size if is_stateful(self.model) and self.batch_size else 1024
         scores = eval_scores(self.model, X, batch_size)
         return metric_fns.evaluate_scores(scores, as_numpy(y), self.loss,
                                           dict(zip(self.metric_names, self.metric_fns)), with_details)
 
-    def evaluate(self, data, y=None, batch_size=1024) -> dict:
+    def evaluate(self, data, y=None, batch_size=None) -> dict:
         """Loss and metrics in eval mode on ``evaluate(X, y)`` or ``evaluate((X, y))`` (raw inputs:
         the trainer's preprocessing is applied); for classification also per-class accuracy and the
-        confusion matrix (rows: true class, columns: predicted)."""
+        confusion matrix (rows: true class, columns: predicted). ``batch_size`` defaults to 1024,
+        and for a stateful model to the batch size it was fitted with (its streams line up)."""
         X, y = self._prepare(*_as_xy(data, "evaluate", y), "evaluate")
         return self._evaluate_arrays(X, y, with_details=True, batch_size=batch_size)
 

@@ -261,7 +261,9 @@ def test_report_is_one_self_contained_file_with_every_section(tmp_path):
     for sid, title in SECTIONS:
         assert f'<section id="{sid}">' in page and html.escape(title) in page
         body = page.split(f'<section id="{sid}">')[1].split("</section>")[0]
-        assert ("data:image/png;base64," in body) == (sid != "findings"), sid  # every section but the findings
+        # every section but the findings, and the recurrent layers' section (an MLP has none: it says so)
+        assert ("data:image/png;base64," in body) == (sid not in ("findings", "through-time")), sid
+    assert "No recurrent layer" in page.split('id="through-time"')[1].split("</section>")[0]
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert "<img" not in page.split('id="findings"')[1].split("</section>")[0]
 

@@ -11,9 +11,9 @@ from .examine import Findings, examine, format_findings, run_view
 from .fix import try_fix
 from .lr_range import lr_range_test
 from .memory import memory_finding
-from .monitors import Monitor
+from .monitors import Monitor, gradient_through_time
 from .rules import RULES, RunView, sort_findings
 from .sanity import sanity_checks
 
-__all__ = ["pathologies", "Monitor", "examine", "Findings", "format_findings", "run_view", "sanity_checks", "memory_finding",
+__all__ = ["pathologies", "Monitor", "examine", "Findings", "format_findings", "run_view", "sanity_checks", "memory_finding", "gradient_through_time",
            "lr_range_test", "try_fix", "RULES", "RunView", "sort_findings"]

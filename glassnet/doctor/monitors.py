@@ -5,8 +5,10 @@ fraction of ReLU outputs that are zero and of sigmoid/tanh outputs in saturation
 units fired at all (dead units are those that never fired over all sampled batches); per
 parameter, the gradient norm, the weight norm, mean and std, and the update/weight ratio of
 the step (the notes: around 1e-3: the weights are copied before the optimizer's step and
-compared after it); and the statistics of the input batch. Between samples it costs nothing; on
-a sampled batch it puts a forward hook on each leaf module and takes it off after the pass.
+compared after it); and the statistics of the input batch. For each recurrent layer (RNN, LSTM,
+GRU) it also measures the gradient norms through time (``gradient_through_time``). Between
+samples it costs nothing; on a sampled batch it puts a forward hook on each leaf module and takes
+it off after the pass.
 """
 from __future__ import annotations
 
@@ -19,12 +21,15 @@ from .._checks import all_finite, positive_int
 from ..backend import as_numpy
 from ..train.callbacks.base import Callback
 
-__all__ = ["Monitor"]
+__all__ = ["Monitor", "gradient_through_time"]
 
 _RELU = ("ReLU", "LeakyReLU")
 #: units that fired on none of this many last samples count as dead at the end
 RECENT = 3
 _SQUASH = {"Sigmoid": (0.01, 0.99), "Tanh": (-0.99, 0.99)}
+_RECURRENT = ("RNN", "LSTM", "GRU")
+#: rows of the sampled batch the through-time probe uses, and the most steps a record keeps
+PROBE_ROWS, PROBE_STEPS = 32, 256
 
 
 def _units(a):
@@ -159,6 +164,8 @@ class Monitor(Callback):
                     lo, hi = _SQUASH[kind]
                     st["saturated_fraction"] = float(((a <= lo) | (a >= hi)).mean())
                 rec["layers"][name] = st
+            if kind in _RECURRENT and inputs and getattr(inputs[0], "ndim", 0) == 3:
+                rec.setdefault("_recurrent_inputs", {})[name] = (m, inputs[0][:PROBE_ROWS])
 
         return record
 
@@ -191,6 +198,11 @@ class Monitor(Callback):
                                    "weight_mean": w_mean, "weight_std": w_std,
                                    "decay": bool(p.decay), "shape": list(p.shape)}
         rec["global_grad_norm"] = math.sqrt(total) if math.isfinite(total) else float("nan")
+        for name, (layer, x) in rec.pop("_recurrent_inputs", {}).items():
+            rel = gradient_through_time(layer, x)
+            if rel is not None:
+                rec.setdefault("through_time", {})[name] = {"type": type(layer).__name__, "steps": int(len(rel)),
+                                                            "relative": _thin(rel, PROBE_STEPS)}
         self._before = [(name, p, p.data.copy()) for name, p in trainer.model.named_parameters() if p.requires_grad]
 
     def after_step(self, trainer, logs):
@@ -213,6 +225,7 @@ class Monitor(Callback):
             self._unhook()
             self._before = None
             self._current["loss"] = float(logs.get("loss", float("nan")))
+            self._current.pop("_recurrent_inputs", None)
             self.records.append(self._current)
             self._current = None
 
@@ -265,10 +278,77 @@ class Monitor(Callback):
                 "order": list(first["params"]), "layer_order": list(first["layers"]),
                 "dead_fraction": self.dead_fractions(), "dead_fraction_end": self.dead_fractions_at_end(),
                 "dead_filters": self.dead_filters(), "first_filters": getattr(self, "first_filters", None),
-                "input": first.get("input", {})}
+                "input": first.get("input", {}), "through_time": self.through_time()}
+
+    def through_time(self) -> dict:
+        """Per recurrent layer, over the samples: the median of the relative gradient norm at the
+        first step (``first_ratio``) and of its largest value (``max_ratio``), and on the last
+        sample how many steps back the gradient stays above 1 % of its size at the last step
+        (``reach``). See ``gradient_through_time``."""
+        out = {}
+        for rec in self.records:
+            for name, tt in rec.get("through_time", {}).items():
+                rel = tt["relative"]
+                o = out.setdefault(name, {"type": tt["type"], "steps": tt["steps"], "first": [], "max": []})
+                o["first"].append(rel[0])
+                o["max"].append(max(rel))
+                o["steps"] = tt["steps"]
+                o["reach"] = through_time_reach(rel, tt["steps"])
+        return {name: {"type": o["type"], "steps": o["steps"], "first_ratio": _median(o["first"]),
+                       "max_ratio": _median(o["max"]), "reach": o["reach"], "samples": len(o["first"])}
+                for name, o in out.items()}
 
     def to_dict(self) -> dict:
         return {"summary": self.summary(), "records": self.records}
+
+
+def gradient_through_time(layer, x):
+    """How the gradient flows back through time in a recurrent layer (RNN, LSTM, GRU): for each
+    step t of the input ``x`` (N, T, D), the mean over rows of ``||d h_T / d x_t||`` (the gradient
+    of the layer's last output, a vector of ones, with respect to the input at step t) divided by
+    its value at t = T. A float64 list of length T, first step first: values falling far below 1
+    towards the start are gradients that vanish through time (the layer cannot learn from early
+    steps), values far above 1 are gradients that explode (Pascanu et al., 2013).
+
+    It runs on a float64 copy of the layer started from a zero state (the layer itself, its
+    gradients and a stateful layer's carried state are untouched); None when ``x`` is not a
+    floating-point sequence or the last step's gradient is zero."""
+    from ..nn.build import build
+
+    x = as_numpy(x)
+    if x.ndim != 3 or x.dtype.kind != "f" or x.shape[1] < 1 or not all_finite(x):
+        return None
+    config = dict(layer.config(), return_sequences=True, stateful=False)
+    probe = build(config)
+    for (name, p), q in zip(layer.named_parameters(), probe.parameters()):
+        q.data = as_numpy(p.data).astype(np.float64)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    hs = probe.forward(x)
+    dout = np.zeros_like(hs)
+    dout[:, -1] = 1.0
+    dx = probe.backward(dout)
+    norms = np.sqrt((dx * dx).sum(axis=2)).mean(axis=0)
+    if not np.isfinite(norms).all() or norms[-1] <= 0:
+        return None
+    return (norms / norms[-1]).tolist()
+
+
+def through_time_reach(relative, steps, floor=1e-2):
+    """How many steps back from the last the relative gradient stays at or above ``floor`` (all
+    ``steps`` when it never falls below it)."""
+    rel = np.asarray(relative)
+    below = np.nonzero(rel[::-1] < floor)[0]
+    if not below.size:
+        return int(steps)
+    return int(round(below[0] * steps / len(rel)))
+
+
+def _thin(values, most):
+    """At most ``most`` evenly spaced values of a list, always keeping the first and last."""
+    if len(values) <= most:
+        return [float(v) for v in values]
+    idx = np.unique(np.linspace(0, len(values) - 1, most).round().astype(int))
+    return [float(values[i]) for i in idx]
 
 
 def first_filter_roughness(model):

@@ -527,6 +527,43 @@ def rule_gradients(run):
     return []
 
 
+#: a gradient at an early step this many times its size at the last step explodes through time
+THROUGH_TIME_EXPLODE = 1e2
+
+
+def rule_through_time(run):
+    """gradients.exploding_through_time / gradients.vanishing_through_time, per recurrent layer from
+    the monitor's ``gradient_through_time`` probe: exploding when the gradient of the last step's
+    output, carried back, grows above THROUGH_TIME_EXPLODE (100) times its size at the last step
+    (median over the samples); vanishing when a vanilla RNN over 10 steps or more carries it back
+    fewer than a quarter of its steps before it falls below 1 % (an LSTM or GRU forgetting the far
+    past is how it works, so for them this is not reported). Warning unless the run learned well."""
+    out = []
+    sev = _inside(run)
+    note = _learned_note(run)
+    for name, tt in (run.monitor.get("through_time") or {}).items():
+        kind, steps, reach = tt["type"], tt["steps"], tt["reach"]
+        where = run.name(name)
+        if tt["max_ratio"] == tt["max_ratio"] and tt["max_ratio"] > THROUGH_TIME_EXPLODE:
+            better = " or use an LSTM or GRU, whose gated cell keeps gradients bounded" if kind == "RNN" else ""
+            out.append(_f("warning", "gradients.exploding_through_time", "Exploding gradients through time: carried "
+                          "back through the recurrence, the gradient grows instead of shrinking.",
+                          f"at {where}, carried back over {steps} steps, the gradient of the last step's output grows "
+                          f"to {tt['max_ratio']:.1e} times its size at the last step (median over {tt['samples']} "
+                          f"samples)" + note,
+                          "Clip gradients by their global norm (trainer.gradient_clipping = 5, or the "
+                          "GradientClipping callback), lower the learning rate, keep the recurrent weights "
+                          f"orthogonal (recurrent_init='orthogonal'){better}.", ratio=tt["max_ratio"], fix="clip"))
+        elif kind == "RNN" and steps >= 10 and reach < steps / 4:
+            out.append(_f(sev, "gradients.vanishing_through_time", "Vanishing gradients through time: the RNN cannot "
+                          "learn from steps far in the past.",
+                          f"at {where} the gradient of the last step falls below 1 % of its size {reach} steps back "
+                          f"(of {steps}); at the first step it is {tt['first_ratio']:.1e} of it" + note,
+                          "Use an LSTM or GRU (gates let gradients through many steps), or shorter sequences if "
+                          f"about {max(reach, 1)} steps of context are enough.", reach=reach, steps=steps))
+    return out
+
+
 def rule_dead_units(run):
     """units.dead: more than DEAD (half) of the units of a ReLU layer never fired on any sampled
     batch, or fired on none of the last three samples (died during training). Warning unless the
@@ -650,15 +687,15 @@ def rule_noisy_filters(run):
 
 RULES = [rule_nonfinite, rule_lr_too_high, rule_lr_too_low, rule_high_plateau, rule_initial_loss, rule_noisy,
          rule_cannot_learn, rule_bias, rule_variance, rule_label_noise, rule_stopped_early, rule_zero_init,
-         rule_gradients, rule_dead_units, rule_dead_filters, rule_saturation, rule_init_scale, rule_unscaled_inputs,
+         rule_gradients, rule_through_time, rule_dead_units, rule_dead_filters, rule_saturation, rule_init_scale, rule_unscaled_inputs,
          rule_noisy_filters]
 
 #: what each part of a run the rules read lets them check (for a healthy run's summary)
 CHECKED = {
     "loss": "the loss curve: divergence and NaN, a learning rate too high or too low, plateaus, noise",
     "accuracy": "the fit: learning at all, bias against the baseline, variance (train vs validation), label noise",
-    "monitor": "inside the network: dead ReLUs and dead filters, saturated units, vanishing and exploding gradients, the "
-               "initialization's scale, update/weight ratios, the inputs' scale",
+    "monitor": "inside the network: dead ReLUs and dead filters, saturated units, vanishing and exploding gradients "
+               "(also through time in recurrent layers), the initialization's scale, update/weight ratios, the inputs' scale",
     "data": "the data: class balance, feature scales, NaN, examples shared by training and validation",
 }
 

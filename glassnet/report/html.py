@@ -23,6 +23,7 @@ SECTIONS = [
     ("update-ratio", "Update/weight ratio per layer"),
     ("activations", "Activation histograms per layer"),
     ("gradients", "Gradient histograms per layer"),
+    ("through-time", "Gradient norms through time (recurrent layers)"),
     ("weights", "First-layer weights"),
     ("confusion", "Confusion matrix"),
     ("wrong", "Most confidently wrong examples"),
@@ -107,6 +108,9 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
         last = records[-1]
         figs["activations"] = plots.histograms(last.get("layers", {}), f"activations at iteration {last['iteration']}")
         figs["gradients"] = plots.histograms(last.get("grad_hist", {}), f"weight gradients at iteration {last['iteration']}")
+        figs["through-time"] = plots.through_time(records, view.modules)
+        if figs["through-time"] is None:
+            notes["through-time"] = "No recurrent layer (RNN, LSTM, GRU) in this model."
     if model is not None:
         from ..backend import as_numpy
         first_w = next((as_numpy(p.data) for n, p in model.named_parameters() if p.decay and p.data.ndim >= 2), None)

@@ -108,6 +108,34 @@ def update_ratios(records):
     return _png(fig)
 
 
+def through_time(records, modules=None):
+    """Per recurrent layer, the gradient of its last step's output carried back through time
+    (relative to its size at the last step, log scale) on the first and the last monitor sample."""
+    names = []
+    for r in records:
+        names += [n for n in r.get("through_time", {}) if n not in names]
+    if not names:
+        return None
+    fig, ax = _figure()
+    ax = ax[0, 0]
+    picks = [records[0]] if len(records) == 1 else [records[0], records[-1]]
+    for r in picks:
+        for name in names:
+            tt = r["through_time"].get(name)
+            if tt is None:
+                continue
+            rel = np.maximum(np.asarray(tt["relative"][::-1]), 1e-30)  # steps back from the last
+            back = np.linspace(0, tt["steps"] - 1, len(rel))
+            label = f"{name} ({(modules or {}).get(name, tt['type'])}), iteration {r['iteration']}"
+            ax.plot(back, rel, label=label, ls="-" if r is picks[-1] else "--")
+    ax.axhline(1e-2, color="gray", ls=":", lw=1, label="1 % of the last step's gradient")
+    ax.set_yscale("log")
+    ax.set_xlabel("steps back from the last step")
+    ax.set_ylabel("||dh_T / dx_t|| relative to t = T")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
 def histograms(hists, title):
     """``hists``: {name: {"hist": counts, "edges": edges}}, one small panel each."""
     items = [(n, h) for n, h in hists.items() if h.get("hist")]

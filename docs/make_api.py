@@ -10,7 +10,7 @@ MODULES = ["glassnet", "glassnet.nn", "glassnet.nn.init", "glassnet.models", "gl
            "glassnet.optim.schedules", "glassnet.callbacks", "glassnet.data", "glassnet.data.augment",
            "glassnet.ensemble", "glassnet.gradcheck", "glassnet.classic", "glassnet.estimators", "glassnet.doctor",
            "glassnet.report", "glassnet.tune", "glassnet.viz", "glassnet.backend", "glassnet.errors",
-           "glassnet.serialization"]
+           "glassnet.serialization", "glassnet.distributed"]
 
 
 def first_line(obj):

@@ -15,7 +15,7 @@ import sys as _sys
 if "numpy" not in _sys.modules:
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "22")
 
-from . import (backend, callbacks, classic, data, doctor, ensemble, estimators, functional, gradcheck, kernels, models, nn,
+from . import (backend, callbacks, classic, data, distributed, doctor, ensemble, estimators, functional, gradcheck, kernels, models, nn,
                optim, report, tune, viz)
 from .errors import BackwardError, ConvergenceWarning, NonFiniteError, NotFittedError, ShapeError, SymmetryWarning
 from .nn.anomaly import detect_anomaly
@@ -23,7 +23,7 @@ from .serialization import CheckpointError, load, save
 from .train import History, Solver, Trainer
 
 __version__ = "0.1.0"
-__all__ = ["backend", "functional", "kernels", "gradcheck", "nn", "models", "optim", "callbacks", "data", "ensemble", "classic", "doctor",
+__all__ = ["backend", "functional", "kernels", "gradcheck", "nn", "models", "optim", "callbacks", "data", "ensemble", "classic", "doctor", "distributed",
            "report", "tune", "viz",
            "estimators", "detect_anomaly", "Trainer", "Solver", "History", "save", "load", "BackwardError", "NonFiniteError",
            "ShapeError", "SymmetryWarning", "NotFittedError", "ConvergenceWarning", "CheckpointError", "__version__"]

@@ -81,6 +81,8 @@ def _run_and_report(args, cfg, out, resume, force, title):
 
     _hint_resume(args, out)
     metrics = run(cfg, out, resume=resume, force=force)
+    if not _main_rank():  # a data-parallel job: rank 0 reports
+        return metrics
     print(f"\n{title}")
     for line in summary_lines(metrics):
         print(line)
@@ -726,6 +728,30 @@ def _on_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _main_rank() -> bool:
+    from . import distributed
+    return not distributed.initialized() or distributed.world().is_main
+
+
+def _report_error(err, message, status=2) -> int:
+    """A glassnet error in one line, exit status 2. In a data-parallel job an error every rank
+    raised alike is printed once (by rank 0); one rank's own error is printed with its rank and
+    stops the whole job (the others would wait for it)."""
+    from . import distributed
+    comm = distributed.world() if distributed.initialized() else None
+    if comm is None or comm.size == 1:
+        print(f"error: {message}", file=sys.stderr)
+        return status
+    if distributed.raised_on_every_rank(err):
+        if comm.is_main:
+            print(f"error: {message}", file=sys.stderr)
+        return status
+    print(f"error: rank {comm.rank} of {comm.size}: {message}", file=sys.stderr, flush=True)
+    sys.stderr.flush()
+    comm.abort(status)
+    return status
+
+
 def main(argv=None) -> int:
     """Run one command. A user's mistake (a glassnet error) ends in one line on stderr and exit
     status 2 (1 for the machine's own errors: a full disk, no memory); Ctrl-C ends with 130 and
@@ -752,6 +778,8 @@ def main(argv=None) -> int:
         if args.debug:
             raise
         hint = getattr(args, "resume_hint", None)
+        if not _main_rank():  # mpiexec passes Ctrl-C to every rank: rank 0 says it
+            return 130
         print("\ninterrupted" + (f"; {hint()}" if hint else ""), file=sys.stderr)
         # objects the interruption left half-built (an open ZipFile) are collected at exit, and
         # Python would print "Exception ignored in ..." for them after the one line above
@@ -768,14 +796,12 @@ def main(argv=None) -> int:
     except GlassnetError as err:
         if args.debug:
             raise
-        print(f"error: {one_line(err)}", file=sys.stderr)
-        return 2
+        return _report_error(err, one_line(err))
     except (OSError, MemoryError) as err:
         if args.debug:
             raise
         what = "out of memory" if isinstance(err, MemoryError) else one_line(err)
-        print(f"error: {what}", file=sys.stderr)
-        return 1
+        return _report_error(err, what, status=1)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

@@ -446,6 +446,10 @@ SCHEMA = Section({
         "batch_size": Field("int", 64, lo=1, help="Examples per batch."),
         "shuffle": Field("bool", True, help="A fresh permutation of the training set every epoch."),
         "drop_last": Field("bool", False, help="Drop the last, partial batch of every epoch."),
+        "lr_scaling": Field("choice", "none", choices=("none", "linear"),
+                            help="In a data-parallel run (`mpiexec -n N glassnet train`), \"linear\" multiplies the "
+                                 "learning rate by N, since the global batch is N * batch_size (Goyal et al.); pair "
+                                 "it with a LinearWarmup schedule. One process: no effect."),
         "early_stopping": Field("params", cls=_early_stopping, check=_callback_check,
                                 help="Stop when the monitored value stops improving: EarlyStopping's parameters "
                                      "(monitor, patience, min_delta, restore_best, mode); monitor defaults to "

@@ -20,10 +20,11 @@ bad values and shapes, TypeError for bad types), so ``except ValueError`` keeps 
       RunFolderError      a run or search folder exists, or another process is using it
       DeviceMismatchError CPU and GPU arrays met (also a TypeError)
       NotFittedError      used before fit (also an AttributeError, as in scikit-learn)
+      DistributedError    a data-parallel job: MPI missing, a rank that failed or stopped answering
 """
 from __future__ import annotations
 
-__all__ = ["GlassnetError", "ConfigError", "DataError", "ShapeError", "NonFiniteError", "DataNotFoundError",
+__all__ = ["GlassnetError", "DistributedError", "ConfigError", "DataError", "ShapeError", "NonFiniteError", "DataNotFoundError",
            "CheckpointError", "SearchError", "RunFolderError", "DeviceMismatchError", "BackwardError",
            "SymmetryWarning", "NotFittedError", "ConvergenceWarning", "DataConversionWarning", "one_line"]
 
@@ -71,6 +72,11 @@ class CheckpointError(GlassnetError, ValueError):
 
 class SearchError(GlassnetError, ValueError):
     """A hyperparameter search cannot run as asked (its space, its arguments or its folder)."""
+
+
+class DistributedError(GlassnetError, RuntimeError):
+    """A data-parallel job cannot go on: launched by mpiexec without mpi4py, ranks that disagree
+    (a different config or data), or a collective that timed out waiting for a rank that stopped."""
 
 
 class RunFolderError(GlassnetError, RuntimeError):

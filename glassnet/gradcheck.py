@@ -332,6 +332,7 @@ def builtin_layers(seed=0, rng=None):
         ("AvgPool1d", lambda: nn.AvgPool1d(3, 1), (2, 2, 6)),
         ("GlobalAvgPool", nn.GlobalAvgPool, (2, 3, 4, 4)),
         ("BatchNorm2d (train)", lambda: nn.BatchNorm2d(3), (4, 3, 3, 3)),
+        ("SyncBatchNorm (train, one rank)", lambda: nn.SyncBatchNorm(3), (4, 3, 2, 2)),
         ("LayerNorm", lambda: nn.LayerNorm(5), (4, 3, 5)),
         ("GroupNorm", lambda: nn.GroupNorm(2, 6), (3, 6, 2, 3)),
         ("LocalResponseNorm", lambda: nn.LocalResponseNorm(3, alpha=0.5, k=2.0), (2, 5, 3, 3)),

@@ -7,7 +7,8 @@ from .activations import (leaky_relu_backward, leaky_relu_forward, log_softmax, 
                           maxout_forward, relu_backward, relu_forward, sigmoid, sigmoid_backward,
                           sigmoid_forward, softmax, softmax_backward, softmax_forward, tanh_backward,
                           tanh_forward)
-from .batchnorm import BatchNormCache, batchnorm_backward, batchnorm_forward
+from .batchnorm import (BatchNormCache, SyncBatchNormCache, batchnorm_backward, batchnorm_forward,
+                        sync_batchnorm_backward, sync_batchnorm_forward)
 from .conv import col2im, conv1d_backward, conv1d_forward, conv2d_backward, conv2d_forward, im2col
 from .dropout import dropout_backward, dropout_forward, dropout_mask
 from .linear import flatten_backward, flatten_forward, linear_backward, linear_forward
@@ -32,6 +33,7 @@ __all__ = [
     "local_response_norm_backward", "local_response_norm_forward",
     "batchnorm_backward",
     "batchnorm_forward",
+    "SyncBatchNormCache", "sync_batchnorm_backward", "sync_batchnorm_forward",
     "binary_cross_entropy_with_logits_backward",
     "binary_cross_entropy_with_logits_forward",
     "cross_entropy",

@@ -80,7 +80,6 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, train, momen
 
 def batchnorm_backward(dout, cache):
     """Returns (dx, dgamma, dbeta)."""
-    xp = get_array_module(dout)
     xhat, inv_std, gamma = cache.xhat, cache.inv_std, cache.gamma
     shape = _bshape(dout)
     dbeta = _channel_sum(dout)
@@ -88,9 +87,72 @@ def batchnorm_backward(dout, cache):
     k = (gamma * inv_std).reshape(shape)
     if not cache.train:  # the statistics are constants
         return k * dout, dgamma, dbeta
-    m = dout.size // dout.shape[1]
-    # mean(dout) = dbeta / m and mean(dout * xhat) = dgamma / m per channel, so
-    # dx = k * dout - (k * dgamma / m) * xhat - k * dbeta / m
+    return _train_input_grad(dout, xhat, k, dbeta, dgamma, dout.size // dout.shape[1]), dgamma, dbeta
+
+
+def _train_input_grad(dout, xhat, k, dbeta, dgamma, m):
+    """The input gradient in train mode, from the per-channel sums over the batch of m values per
+    channel: mean(dout) = dbeta / m and mean(dout * xhat) = dgamma / m, so
+    dx = k * dout - (k * dgamma / m) * xhat - k * dbeta / m."""
+    xp = get_array_module(dout)
+    shape = _bshape(dout)
     dx = xhat * (k * (dgamma / m).reshape(shape))
     dx += k * (dbeta / m).reshape(shape)
-    return xp.subtract(k * dout, dx, out=dx), dgamma, dbeta
+    return xp.subtract(k * dout, dx, out=dx)
+
+
+# ------------------------------------------------------------------------ synchronized (data parallel)
+class SyncBatchNormCache(NamedTuple):
+    xhat: object
+    inv_std: object
+    gamma: object
+    train: bool
+    running_mean: object
+    running_var: object
+    count: float  # values per channel in the whole batch, over every rank
+
+
+def sync_batchnorm_forward(x, gamma, beta, running_mean, running_var, allreduce, *, train, momentum=0.9, eps=1e-5):
+    """Batch normalization whose batch is every rank's batch together (data-parallel training):
+    the per-channel sums behind the mean and the variance are summed across ranks by
+    ``allreduce`` (an in-place sum of a float64 array over the ranks), so each rank normalizes
+    with the statistics one process would compute on the whole batch. Two passes (the mean, then
+    the squares about it), as ``batchnorm_forward``. Eval mode is ``batchnorm_forward``'s."""
+    xp = get_array_module(x, gamma, beta)
+    if not train:
+        out, c = batchnorm_forward(x, gamma, beta, running_mean, running_var, train=False, eps=eps)
+        return out, SyncBatchNormCache(*c, count=float(x.size // x.shape[1]))
+    shape = _bshape(x)
+    sums = xp.concatenate([_channel_sum(x).astype(xp.float64), xp.asarray([x.size // x.shape[1]], xp.float64)])
+    allreduce(sums)
+    m = float(sums[-1])
+    mean = (sums[:-1] / m).astype(x.dtype)
+    xhat = x - mean.reshape(shape)
+    squares = _channel_dot(xhat, xhat).astype(xp.float64)
+    allreduce(squares)
+    var = (squares / m).astype(x.dtype)
+    new_mean, new_var = running_statistics(running_mean, running_var, mean, var, m, momentum)
+    inv_std = 1.0 / xp.sqrt(var + eps)
+    xhat *= inv_std.reshape(shape)
+    out = xhat * gamma.reshape(shape)
+    out += beta.reshape(shape)
+    return out, SyncBatchNormCache(xhat, inv_std, gamma, True, new_mean, new_var, m)
+
+
+def sync_batchnorm_backward(dout, cache, allreduce):
+    """Returns (dx, dgamma, dbeta). ``dout`` is this rank's part of the gradient of the whole
+    batch's loss; the two per-channel sums of the input gradient are summed across ranks; dgamma
+    and dbeta are this rank's sums (the gradient reduction adds the ranks' parts)."""
+    if not cache.train:
+        return batchnorm_backward(dout, cache)
+    xp = get_array_module(dout)
+    dbeta = _channel_sum(dout)
+    dgamma = _channel_dot(dout, cache.xhat)
+    both = xp.concatenate([dbeta, dgamma]).astype(xp.float64)
+    allreduce(both)
+    C = dbeta.shape[0]
+    k = (cache.gamma * cache.inv_std).reshape(_bshape(dout))
+    # the batch-norm formula with the sums over the whole batch, every rank's part
+    dx = _train_input_grad(dout, cache.xhat, k, both[:C].astype(dout.dtype), both[C:].astype(dout.dtype),
+                           cache.count)
+    return dx, dgamma, dbeta

@@ -247,7 +247,9 @@ class Module:
             raise RuntimeError(f"{type(self).__name__}.__init__ must call super().__init__() "
                                f"before assigning attributes")
         for d in (self._parameters, self._modules, self._buffers):
-            d.pop(name, None)
+            if not (isinstance(value, Module) and d is self._modules or isinstance(value, Parameter)
+                    and d is self._parameters):  # a replaced child or parameter keeps its place
+                d.pop(name, None)
         if isinstance(value, Parameter):
             if not value.name:
                 value.name = name

@@ -15,6 +15,7 @@ The run folder receives: ``config.json`` (the checked config, defaults filled in
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -340,39 +341,63 @@ def run(cfg, out_dir, resume=False, verbose=None, force=False):
     ``force`` (glassnet's files of the old run are removed first); a folder in use by another
     process is refused (a lock file). ``model.npz`` is the best model by the run's
     ``checkpoint_monitor``; ``metrics.json`` says which epoch that was.
+
+    Started by ``mpiexec -n N`` (N > 1), the N processes train one model
+    data-parallel (docs/distributed.md): every rank checks the config and loads the data, rank 0
+    alone claims the folder and writes every file, and the others take rank 0's decisions.
     """
+    from .. import distributed as dist
     from ..doctor import Monitor
     from .callbacks import ModelCheckpoint
 
     out_dir = os.fspath(out_dir)
-    parts = prepare(cfg)
+    comm = dist.init() if dist.launched_size() > 1 else dist.SingleProcess()
+    parts = dist.on_every_rank(comm, lambda: prepare(cfg), "checking the config and the data")
     cfg = parts["config"]
     t = cfg["trainer"]
-    _warn_memory(parts, t["batch_size"])
+    if comm.size > 1 and t["lr_scaling"] == "linear":
+        dist.scale_learning_rate(parts["optimizer"], comm.size)
+    if comm.is_main:
+        with dist.alone():  # the probe's training steps are rank 0's own
+            _warn_memory(parts, t["batch_size"])
     ckpt_dir = os.path.join(out_dir, "checkpoints")
-    with FolderLock(out_dir, "run"):
-        claim_run_folder(out_dir, resume=resume, force=force)
+    with FolderLock(out_dir, "run") if comm.is_main else contextlib.nullcontext():
+        problem = None
+        if comm.is_main:
+            try:
+                claim_run_folder(out_dir, resume=resume, force=force)
+            except RunFolderError as err:
+                problem = err
+        problem = comm.broadcast_object(problem)  # rank 0's verdict on the folder, for every rank
+        if problem is not None:
+            raise dist.every_rank(problem)
         resume_path = None
         if resume:
             resume_path = os.path.join(ckpt_dir, "last.npz")
             if not os.path.exists(resume_path):
-                raise RunFolderError(f"{out_dir}: nothing to resume (no checkpoints/last.npz: the run stopped before "
-                                     f"its first epoch ended); start it again with --force")
+                raise dist.every_rank(RunFolderError(
+                    f"{out_dir}: nothing to resume (no checkpoints/last.npz: the run stopped before its first epoch "
+                    f"ended); start it again with --force"))
         checkpoint = ModelCheckpoint(ckpt_dir, monitor=parts["monitor"], save_best_only=t["save_best_only"],
                                      every_n_epochs=t["checkpoint_every"], keep_best=t["keep_best"])
         callbacks = parts["callbacks"] + [checkpoint]
         monitor = Monitor(every=t["monitor_every"]) if t["monitor_every"] else None
         if monitor is not None:
             callbacks.append(monitor)
-        trainer = make_trainer(parts, callbacks, verbose)
+        trainer = make_trainer(parts, callbacks, verbose, comm)
         raw = parts["raw"]
-        _json_dump(os.path.join(out_dir, "config.json"), cfg)
+        if comm.is_main:
+            _json_dump(os.path.join(out_dir, "config.json"), cfg)
         t0 = time.perf_counter()
         history = trainer.fit(raw["train"], val=raw["val"], epochs=t["epochs"], batch_size=t["batch_size"],
                               seed=cfg["seed"], shuffle=t["shuffle"], drop_last=t["drop_last"], resume=resume_path)
         elapsed = time.perf_counter() - t0
-        _json_dump(os.path.join(out_dir, "history.json"), history.to_dict())
-        selected = _select_best(trainer, checkpoint)
+        if comm.is_main:
+            _json_dump(os.path.join(out_dir, "history.json"), history.to_dict())
+        selected = _select_best(trainer, checkpoint) if comm.is_main else None
+        if comm.size > 1:  # rank 0 read the kept weights: every rank evaluates them
+            selected = comm.broadcast_object(selected)
+            dist.broadcast_state(trainer.model, comm)
         metrics = {"epochs_run": trainer.epoch,
                    "stop_reason": history.stop_reason, "train_seconds": elapsed, "selected": selected,
                    "train_metrics_on": history.train_metrics_on, "data": parts["description"]}
@@ -389,9 +414,14 @@ def run(cfg, out_dir, resume=False, verbose=None, force=False):
         extra = {"loss": parts["loss"].config()}
         if parts["vocab"] is not None:  # the vocabulary, for glassnet sample
             extra["vocab"] = parts["vocab"].config()
+        metrics["ranks"], metrics["global_batch"] = comm.size, t["batch_size"] * comm.size
+        if not comm.is_main:
+            metrics["trainer"] = trainer
+            return metrics
         save(trainer.model, os.path.join(out_dir, "model.npz"), preprocessing=trainer.preprocessing, extra=extra)
         metrics["input_shape"] = input_shape(cfg, parts["train"][0])
-        _write_doctor_outputs(trainer, monitor, out_dir, parts, metrics)
+        with dist.alone():  # rank 0's report runs the model by itself
+            _write_doctor_outputs(trainer, monitor, out_dir, parts, metrics)
         _json_dump(os.path.join(out_dir, "metrics.json"), metrics)
     metrics["trainer"] = trainer
     return metrics
@@ -409,9 +439,10 @@ def _warn_memory(parts, batch_size):
     return finding
 
 
-def make_trainer(parts, callbacks=None, verbose=None):
+def make_trainer(parts, callbacks=None, verbose=None, comm=None):
     """The Trainer a config describes (``parts`` from ``prepare``); ``callbacks`` default to the
-    config's own (early stopping, clipping, ...), without checkpoints or the monitor."""
+    config's own (early stopping, clipping, ...), without checkpoints or the monitor. ``comm``:
+    the communicator of a data-parallel run (default: one process)."""
     from .trainer import Trainer
 
     t = parts["config"]["trainer"]
@@ -419,7 +450,8 @@ def make_trainer(parts, callbacks=None, verbose=None):
                    schedule=parts["schedule"], schedule_unit=parts["unit"],
                    callbacks=parts["callbacks"] if callbacks is None else callbacks, metrics=parts["metrics"],
                    train_sample=t["train_sample"], verbose=t["verbose"] if verbose is None else verbose,
-                   preprocessing=parts["preprocessing"], detect_anomaly=t["detect_anomaly"])
+                   preprocessing=parts["preprocessing"], detect_anomaly=t["detect_anomaly"],
+                   distributed=comm if comm is not None else False)
 
 
 def _select_best(trainer, checkpoint):
@@ -510,7 +542,10 @@ def summary_lines(metrics) -> list:
             per_char = (f" nats/char = {lm['bits_per_char']:.3f} bits/char, perplexity {lm['perplexity']:.2f}"
                         if lm else "")
             lines.append(f"  {split:<5} loss {m['loss']:.4f}{per_char}{acc}")
-    lines.append(f"  epochs {metrics['epochs_run']} ({metrics['stop_reason']}), {metrics['train_seconds']:.1f} s")
+    ranks = metrics.get("ranks", 1)
+    on = (f" on {ranks} ranks (global batch {metrics['global_batch']}: {metrics['global_batch'] // ranks} per rank)"
+          if ranks > 1 else "")
+    lines.append(f"  epochs {metrics['epochs_run']} ({metrics['stop_reason']}), {metrics['train_seconds']:.1f} s{on}")
     sel = metrics.get("selected") or {}
     if sel.get("value") is not None:
         lines.append(f"  model: the weights of epoch {sel['epoch']}, the best {sel['monitor']} ({sel['value']:.4g})")

@@ -166,11 +166,18 @@ class Trainer:
     preprocessing=trainer.preprocessing)`` keeps it with the model. ``detect_anomaly=True`` runs
     every batch in anomaly mode (``glassnet.detect_anomaly``: the first module producing NaN/inf
     is named at once; slower); without it a non-finite loss is traced to its module afterwards.
+    ``distributed``: data-parallel training across the processes of an MPI job (see
+    ``glassnet.distributed`` and docs/distributed.md): None (the default) turns it on when the
+    process was started by ``mpiexec -n N`` with N > 1, True asks for it (one process alone trains
+    as usual), False turns it off, or pass a ``glassnet.distributed.Communicator``. Each rank then
+    takes its shard of every global batch of ``batch_size * ranks`` rows, the gradients are summed
+    across ranks during backward, metrics are computed over every rank's examples, and only rank 0
+    prints and writes checkpoints.
     """
 
     def __init__(self, model, loss, optimizer, penalty=None, schedule=None, callbacks=(), metrics=None,
                  schedule_unit="epoch", train_sample=1000, verbose=1, preprocessing=None, augment=None,
-                 detect_anomaly=False):
+                 detect_anomaly=False, distributed=None):
         if not isinstance(model, Module):
             raise TypeError(f"Trainer: model must be a glassnet Module, got {type(model).__name__}")
         self.model, self.loss, self.optimizer, self.penalty = model, loss, optimizer, penalty
@@ -198,6 +205,13 @@ class Trainer:
         self.preprocessing = preprocessing  # fitted by fit() on the training inputs, applied to every input
         self.augment = augment  # applied to training batches only, with the trainer's Generator
         self.detect_anomaly = check_bool(detect_anomaly, "detect_anomaly", "Trainer")
+        from ..distributed import Communicator, SingleProcess
+        if not (distributed is None or isinstance(distributed, (bool, np.bool_, Communicator))):
+            raise ConfigError(f"Trainer: distributed must be None (detect an MPI launch), True, False or a "
+                              f"glassnet.distributed Communicator, got {distributed!r}")
+        self.distributed = distributed
+        self.comm = SingleProcess()  # the job's communicator, decided by fit()
+        self.reducer = None  # the gradient reducer of a data-parallel fit
         self.history = History()
         self.epoch = 0
         self.iteration = 0
@@ -208,10 +222,42 @@ class Trainer:
         self.batch_size = self.n_train = self.epochs_requested = None
 
     # -- utilities -----------------------------------------------------------------------------------
+    @property
+    def is_main(self) -> bool:
+        """True on the process that prints and writes files (rank 0; always, in one process)."""
+        return self.comm.rank == 0
+
     def log(self, message: str):
         self.messages.append(message)
-        if self.verbose:
+        if self.verbose and self.is_main:
             print(message, flush=True)
+
+    def _resolve_comm(self):
+        """The communicator this fit runs on (see ``distributed`` in the class docstring)."""
+        from .. import distributed as dist
+        d = self.distributed
+        if isinstance(d, dist.Communicator):
+            return d
+        if d is False or (d is None and dist.launched_size() <= 1):
+            return dist.SingleProcess()
+        return dist.init()
+
+    def _check_ranks_agree(self, facts):
+        """Every rank must train the same model on the same data with the same settings: compare
+        ``facts`` (a dict of numbers) with rank 0's; a difference stops every rank with one line."""
+        comm = self.comm
+        mine = np.array([float(v) for v in facts.values()], dtype=np.float64)
+        main = comm.broadcast(mine.copy())
+        differ = np.array([float(not np.array_equal(mine, main))])
+        comm.allreduce(differ)
+        if differ[0]:
+            names = list(facts)
+            diff = "; ".join(f"{names[i]} {mine[i]:g} here, {main[i]:g} on rank 0" for i in range(len(names))
+                             if mine[i] != main[i])
+            from ..errors import DistributedError
+            raise DistributedError(f"rank {comm.rank} of {comm.size}: the ranks do not agree: "
+                                   f"{diff or 'another rank differs from rank 0'}; every rank must run the same "
+                                   f"config on the same data")
 
     def _prepare(self, X, y, who, allow_empty=False, checked=False):
         """The data where it enters the trainer: see ``check_data``."""
@@ -281,6 +327,10 @@ class Trainer:
         check_int(epochs, "epochs", "fit", lo=0)
         check_int(seed, "seed", "fit", lo=0, also=(None,))
         X = check_examples(X, "fit(train)")
+        self.comm = comm = self._resolve_comm()
+        if comm.size > 1 and stateful:
+            raise ConfigError("fit: a model with stateful recurrent layers cannot be trained data-parallel (each rank "
+                              "would carry its own streams); train it in one process")
         meta = None
         if resume is not None:
             meta = self.load_checkpoint(resume)  # restores the fitted preprocessing too
@@ -308,6 +358,20 @@ class Trainer:
             self.epoch = self.iteration = 0
             self.scheduler.step(0)
         self.seed = seed
+        self._augment_rng = self.rng
+        if comm.size > 1:
+            # the same batch order everywhere (the trainer's Generator), but each rank's own dropout masks and
+            # augmentations: module Generators from (seed, rank, iteration), so a resumed run draws afresh
+            gens = list(self.model.named_generators())
+            seq = np.random.SeedSequence([seed, 2, comm.rank, self.iteration])
+            for (_, mod, attr), child in zip(gens, seq.spawn(len(gens))):
+                mod.register_generator(attr, np.random.Generator(np.random.PCG64(child)))
+            self._augment_rng = np.random.default_rng([seed, 3, comm.rank, self.iteration])
+            self._check_ranks_agree({"training rows": n, "batch_size": batch_size, "epochs": epochs, "seed": seed,
+                                     "parameters": sum(p.data.size for p in self.model.parameters()),
+                                     "epoch": self.epoch})
+            from ..distributed import broadcast_state
+            broadcast_state(self.model, comm)
         self.history.stop_reason = None
         sample_rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
         m = min(self.train_sample, n)
@@ -325,11 +389,17 @@ class Trainer:
                                          if stateful else
                                          f"a fixed random sample of {m} of {n} training examples, eval mode")
         self._check_monitors(val_xy is not None, m > 0)
-        n_batches = n // batch_size if drop_last else math.ceil(n / batch_size)
-        cbs = CallbackList(self.callbacks)
+        step = batch_size * comm.size  # the global batch: batch_size rows on every rank
+        n_batches = n // step if drop_last else math.ceil(n / step)
+        if comm.size > 1 and not drop_last and 0 < n % step < comm.size:
+            n_batches -= 1  # a last global batch with fewer rows than ranks is left out (documented)
+        cbs = CallbackList([c for c in self.callbacks if self.is_main or not isinstance(c, ProgressBar)])
         logs = {"epochs": epochs, "batches_per_epoch": n_batches, "n_train": n}
         self.stop_requested = None
         self.model.train()
+        if comm.size > 1:
+            from ..distributed import GradientReducer
+            self.reducer = GradientReducer(self.model, comm).attach()
         try:
             cbs.call("on_train_begin", self, logs)
             while self.epoch < epochs:
@@ -342,8 +412,13 @@ class Trainer:
                     order = to_device(order, "cuda")  # index device arrays with device indices
                 sums = {"loss": 0.0, "data_loss": 0.0, "count": 0}
                 for b in range(n_batches):
-                    idx = order[b * batch_size:(b + 1) * batch_size]
-                    self._train_batch(X[idx], y[idx], b, logs, cbs, sums)
+                    idx = order[b * step:(b + 1) * step]
+                    if comm.size > 1:
+                        from ..distributed import shard
+                        mine = shard(idx, comm)
+                        self._train_batch(X[mine], y[mine], b, logs, cbs, sums, share=len(mine) / len(idx))
+                    else:
+                        self._train_batch(X[idx], y[idx], b, logs, cbs, sums)
                 self.epoch += 1
                 row = {"epoch": self.epoch, "iteration": self.iteration,
                        "loss": sums["loss"] / max(sums["count"], 1),
@@ -372,6 +447,8 @@ class Trainer:
             if self.verbose:
                 print(stop.reason, flush=True)
         finally:
+            if self.reducer is not None:
+                self.reducer.detach()
             self.model.train()
             self.model.clear_cache()
             logs.pop("batch_x", None), logs.pop("batch_y", None)
@@ -380,14 +457,22 @@ class Trainer:
             self.history.stop_reason = f"completed {self.epoch} epochs"
         return self.history
 
-    def _train_batch(self, xb, yb, b, logs, cbs, sums):
+    def _train_batch(self, xb, yb, b, logs, cbs, sums, share=1.0):
+        """One optimizer step on a batch; in a data-parallel fit ``xb`` is this rank's ``share`` of
+        the global batch: the loss gradient is scaled by it, so the gradients summed across ranks
+        are those of the mean loss over the global batch."""
         if self.augment is not None:
-            xb = self.augment(xb, self.rng, train=True)
+            xb = self.augment(xb, self._augment_rng, train=True)
         logs.update(batch=b, iteration=self.iteration + 1, batch_x=xb, batch_y=yb)
         cbs.call("on_batch_begin", self, logs)
         self.model.zero_grad()
+        if self.reducer is not None:
+            self.reducer.begin()
         with detect_anomaly(self.model) if self.detect_anomaly else contextlib.nullcontext():
-            data_loss = self._forward_backward(xb, yb, logs, cbs)
+            data_loss = self._forward_backward(xb, yb, logs, cbs, share)
+        if self.reducer is not None:  # the gradients and the loss of the global batch
+            self.reducer.finish()
+            data_loss = float(self.comm.allreduce(np.array([data_loss * share]))[0])
         pen = self.penalty.add_to_grads(self.model) if self.penalty is not None else 0.0
         total = data_loss + pen
         logs.update(loss=total, data_loss=data_loss, penalty=pen)
@@ -404,8 +489,9 @@ class Trainer:
         cbs.call("on_batch_end", self, logs)
 
     # -- evaluation ---------------------------------------------------------------------------------------
-    def _forward_backward(self, xb, yb, logs, cbs):
-        """The batch's data loss, after forward, loss and backward (the gradients accumulated)."""
+    def _forward_backward(self, xb, yb, logs, cbs, share=1.0):
+        """The batch's data loss, after forward, loss and backward (the gradients accumulated, of
+        ``share`` times the loss)."""
         try:
             scores = self.model.forward(xb)
             data_loss = self.loss.forward(scores, yb)
@@ -422,14 +508,23 @@ class Trainer:
             located = NonFiniteError(f"{err}\n  {where}", where=err.where)
             located._located = True
             raise located from None
+        dloss = self.loss.backward()
+        if share != 1.0:
+            dloss = dloss * share
         # d(loss)/d(data) is never used: the layer that receives the data does not compute it
-        self.model.backward(self.loss.backward(), need_input_grad=False)
+        self.model.backward(dloss, need_input_grad=False)
         return data_loss
 
     def _evaluate_arrays(self, X, y, with_details=True, batch_size=None):
         if batch_size is None:  # a stateful model reads its streams in the batches it trained on
             batch_size = self.batch_size if is_stateful(self.model) and self.batch_size else 1024
-        scores = eval_scores(self.model, X, batch_size)
+        if self.comm.size > 1:  # each rank scores its contiguous part; every rank gets all the scores
+            from ..distributed import shard
+            rows = shard(np.arange(len(X)), self.comm)
+            mine = eval_scores(self.model, X[rows[0]:rows[-1] + 1] if len(rows) else X[:0], batch_size)
+            scores = self.comm.allgather(np.ascontiguousarray(as_numpy(mine)))
+        else:
+            scores = eval_scores(self.model, X, batch_size)
         return metric_fns.evaluate_scores(scores, as_numpy(y), self.loss,
                                           dict(zip(self.metric_names, self.metric_fns)), with_details)
 
@@ -494,7 +589,10 @@ class Trainer:
     # -- checkpoints ------------------------------------------------------------------------------------------
     def save_checkpoint(self, path):
         """Atomically write the full training state: model, optimizer, schedule position, epoch
-        and iteration, all RNG states, history and callback states."""
+        and iteration, all RNG states, history and callback states. In a data-parallel fit only
+        rank 0 writes (the ranks hold the same state); the path is returned on every rank."""
+        if not self.is_main:
+            return os.fspath(path)
         arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
         prep_arrays, prep_cfg = preprocessing_arrays_meta(self.preprocessing)
         arrays.update(prep_arrays)
@@ -515,7 +613,7 @@ class Trainer:
                 "optimizer": osd, "scheduler": self.scheduler.state_dict(), "rng": self._rng_states(),
                 "history": self.history.to_dict(), "callbacks": cb_states, "preprocessing": prep_cfg,
                 "extra": {"loss": self._loss_config()},
-                "parameter_names": [n for n, _ in self.model.named_parameters()]}
+                "parameter_names": [n for n, _ in self.model.named_parameters()], "ranks": self.comm.size}
         write_archive(path, arrays, meta)
         return os.fspath(path)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import kernels
+from ...functional import batchnorm as F_bn
 from ...functional import normalization as F
 from ..._checks import check_bool, check_float_array, check_number, describe
 from ...errors import ConfigError, DataError, ShapeError
@@ -87,6 +88,77 @@ class BatchNorm2d(BatchNorm1d):
 
     _ndims = (4,)
     _layout = "(N, {C}, H, W)"
+
+
+class SyncBatchNorm(BatchNorm1d):
+    """Batch normalization over every rank's batch together, for data-parallel training (PyTorch's
+    ``nn.SyncBatchNorm``): in train mode the mean and variance are those of the whole global batch
+    (the per-channel sums are summed across ranks), so N ranks at batch B normalize exactly as one
+    process at batch N * B. Inputs (N, C) or (N, C, ...) (images too). ``comm``: a communicator
+    from ``glassnet.distributed`` (default: the job's, ``glassnet.distributed.world()``, read at
+    every forward). In one process it is BatchNorm1d/2d. Eval mode uses the running statistics,
+    which are the same on every rank. ``convert_sync_batchnorm(model)`` swaps a model's
+    BatchNorm1d/2d layers for it."""
+
+    _ndims = None
+    _layout = "(N, {C}, ...)"
+
+    def __init__(self, num_features, momentum=0.9, eps=1e-5, comm=None, dtype=np.float32):
+        super().__init__(num_features, momentum=momentum, eps=eps, dtype=dtype)
+        self.comm = comm
+
+    def _world(self):
+        if self.comm is not None:
+            return self.comm
+        from ...distributed import world
+        return world()
+
+    def forward(self, x):
+        who = f"SyncBatchNorm({self.num_features})"
+        check_float_array(x, who)
+        if x.ndim < 2 or x.shape[1] != self.num_features:
+            raise ShapeError(f"{who}: expected input of shape (N, {self.num_features}, ...), got {describe(x)}")
+        check_values(x, self, who)
+        comm = self._world()
+        out, cache = F_bn.sync_batchnorm_forward(x, self.gamma.data, self.beta.data, self.running_mean,
+                                                 self.running_var, comm.allreduce, train=self.training,
+                                                 momentum=self.momentum, eps=self.eps)
+        if self.training:
+            if cache.count < 2:
+                raise DataError(f"{who}: training mode needs more than one value per feature over all ranks to "
+                                f"compute batch statistics, got {describe(x)} on {comm.size} rank(s)")
+            self.running_mean[...] = cache.running_mean
+            self.running_var[...] = cache.running_var
+        self._save((cache, tuple(x.shape), comm))
+        return out
+
+    def backward(self, dout):
+        cache, shape, comm = self._pop()
+        check_dout(dout, shape, "SyncBatchNorm")
+        dx, dgamma, dbeta = F_bn.sync_batchnorm_backward(dout, cache, comm.allreduce)
+        accumulate(self.gamma, dgamma)
+        accumulate(self.beta, dbeta)
+        return dx
+
+
+def convert_sync_batchnorm(model, comm=None):
+    """Replace every BatchNorm1d and BatchNorm2d inside ``model`` by a SyncBatchNorm with the same
+    parameters, running statistics and settings (in place; returns the model). A model that is a
+    batch-norm layer itself comes back as a new SyncBatchNorm."""
+    def convert(m):
+        if isinstance(m, BatchNorm1d) and not isinstance(m, SyncBatchNorm):
+            new = SyncBatchNorm(m.num_features, momentum=m.momentum, eps=m.eps, comm=comm, dtype=m.gamma.dtype)
+            new.load_state_dict(m.state_dict())
+            new.train(m.training)
+            return new
+        return m
+
+    for m in list(model.modules()):
+        for name, child in list(m._modules.items()):
+            new = convert(child)
+            if new is not child:
+                setattr(m, name, new)
+    return convert(model)
 
 
 def _check_input(layer, x, who, ndim_at_least, expected):

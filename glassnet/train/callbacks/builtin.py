@@ -91,15 +91,16 @@ class ModelCheckpoint(MonitorCallback):
             trainer.save_checkpoint(path)
             self.saved.append(path)
             self.scores.append(value)
-            self._prune()
+            self._prune(remove=trainer.is_main)
         if improved and self.save_best:
             self.best_path = os.path.join(self.directory, "best.npz")
             trainer.save_checkpoint(self.best_path)
         if self.save_last:
             trainer.save_checkpoint(os.path.join(self.directory, "last.npz"))
 
-    def _prune(self):
-        """Delete the numbered files beyond the ``keep_best`` best (ties: the earlier stays)."""
+    def _prune(self, remove=True):
+        """Delete the numbered files beyond the ``keep_best`` best (ties: the earlier stays); the
+        other ranks of a data-parallel fit (``remove=False``) only keep the books."""
         if self.keep_best is None or len(self.saved) <= self.keep_best:
             return
         sign = -1.0 if self.mode == "max" else 1.0
@@ -108,7 +109,7 @@ class ModelCheckpoint(MonitorCallback):
                                      else 0.0, i))
         keep = set(rank[:self.keep_best])
         for i in range(len(self.saved)):
-            if i not in keep:
+            if i not in keep and remove:
                 try:
                     os.remove(self.saved[i])
                 except FileNotFoundError:

@@ -1,12 +1,12 @@
 """Run by tests/test_distributed.py under ``mpiexec -n N`` (and alone, as the one-process
 reference): trains a small float64 model data-parallel and writes what each rank ends with.
 
-    python tests/mpi_script.py OUT MODEL BATCH EPOCHS [--fail-at E] [--kill-at E] [--hang-at E] [--resume] [--single]
+    python tests/mpi_script.py OUT MODEL BATCH EPOCHS [--fail-at E] [--kill-at E] [--hang-at E] [--disagree] [--resume] [--single]
 
 MODEL: mlp, cnn (SyncBatchNorm), dropout. ``--single`` trains in this process alone
 (distributed=False); ``--fail-at E``: rank 1 raises at the start of epoch E; ``--kill-at E``: rank
 1 kills itself (SIGKILL) at the start of epoch E; ``--hang-at E``: rank 1 sleeps there (the others
-time out after $TEST_TIMEOUT seconds); ``--resume``: continue from OUT/ckpt/last.npz.
+time out after $TEST_TIMEOUT seconds); ``--disagree``: rank 1 trains on 90 of the 100 rows; ``--resume``: continue from OUT/ckpt/last.npz.
 """
 import os
 import signal
@@ -67,6 +67,8 @@ def main():
         if name in flags:
             fault = Fault(int(flags[flags.index(name) + 1]), kill)
     X, y, Xv, yv = data_for(kind)
+    if "--disagree" in flags and gn.distributed.world().rank == 1:
+        X, y = X[:90], y[:90]  # another data set on rank 1
     model = model_for(kind)
     ckpt = ModelCheckpoint(os.path.join(out, "ckpt"), monitor="val_loss", save_best_only=False)
     callbacks = [ckpt, fault]

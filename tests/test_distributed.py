@@ -137,6 +137,14 @@ def test_a_hanging_rank_times_out_the_others(tmp_path):
     assert "rank 0 of 2: allreduce" in res.stderr and "waited 2 s for the other ranks" in res.stderr
 
 
+@needs_mpi
+def test_ranks_with_other_data_stop_before_the_first_step(tmp_path):
+    res = _mpi(2, tmp_path, "mlp", 16, 2, "--disagree")
+    assert res.returncode != 0
+    assert "rank 1 of 2: the ranks do not agree: training rows 90 here, 100 on rank 0" in res.stderr
+    assert not (tmp_path / "ckpt").exists() or not os.listdir(tmp_path / "ckpt")  # nothing written
+
+
 CONFIG = """
 name = "digits-dp"
 seed = 0

@@ -28,6 +28,8 @@ __all__ = ["Communicator", "SingleProcess", "MPICommunicator", "Request", "DEFAU
 
 #: seconds a collective waits for the other ranks before the job is declared stuck
 DEFAULT_TIMEOUT = 600.0
+#: seconds a wait polls without sleeping
+SPIN = 0.05
 
 
 class Request:
@@ -121,13 +123,15 @@ class MPICommunicator(Communicator):
         self.timeout = float(timeout)
 
     def _wait(self, req, what):
-        """Wait for ``req``: a tight poll first (small messages finish in microseconds), then
-        sleeps growing to 1 ms; past the deadline a DistributedError."""
-        deadline = time.monotonic() + self.timeout
-        for _ in range(200):
+        """Wait for ``req``: polling (MPI progresses only inside MPI calls, so a rank that slept
+        would delay every other rank) for the first SPIN seconds, then with sleeps growing to 1 ms
+        (a long wait: another rank is still computing); past the deadline a DistributedError."""
+        start = time.monotonic()
+        deadline = start + self.timeout
+        while time.monotonic() - start < SPIN:
             if req.Test():
                 return
-        pause = 2e-5
+        pause = 5e-5
         while not req.Test():
             if time.monotonic() > deadline:
                 raise DistributedError(f"rank {self.rank} of {self.size}: {what} waited {self.timeout:g} s for the "

@@ -314,7 +314,8 @@ def _cmd_report(args) -> int:
     out = args.out or os.path.join(folder, "report.html")
     existed = os.path.exists(out)
     write_report(folder, out, data=data, input_shape=tuple(shape) if shape else None,
-                 baseline_error=args.baseline_error, title=cfg.get("name"))
+                 baseline_error=args.baseline_error, title=cfg.get("name"),
+                 data_name="validation" if parts["val"] is not None else "test")
     print(f"wrote {os.path.abspath(out)}" + (" (replacing the previous report)" if existed else ""))
     if args.tensorboard:
         from .report import write_tensorboard

@@ -246,7 +246,7 @@ def test_lr_range_test_restores_everything_and_suggests_a_rate():
 def _small_run():
     X, y, Xv, yv = _digits()
     model = nn.Sequential(nn.Linear(64, 32, rng=0), nn.ReLU(), nn.Linear(32, 10, rng=1))
-    tr = gn.Trainer(model, nn.SoftmaxCrossEntropy(), gn.optim.Adam(model, lr=1e-3),
+    tr = gn.Trainer(model, nn.SoftmaxCrossEntropy(), gn.optim.Adam(model, lr=1e-3), penalty=gn.optim.L2(1e-4),
                     callbacks=[Monitor(every=10)], verbose=0)
     tr.fit((X, y), val=(Xv, yv), epochs=3, batch_size=64, seed=0)
     return tr, (Xv, yv)
@@ -254,17 +254,37 @@ def _small_run():
 
 def test_report_is_one_self_contained_file_with_every_section(tmp_path):
     pytest.importorskip("matplotlib")
+    import re
+
     from glassnet.report import SECTIONS, write_report
+    from glassnet.report.html import CHART_SECTIONS
     tr, val = _small_run()
     path = write_report(tr, tmp_path / "r.html", data=val, input_shape=(8, 8))
     page = open(path).read()
     for sid, title in SECTIONS:
         assert f'<section id="{sid}">' in page and html.escape(title) in page
+        assert f'href="#{sid}"' in page  # the table of contents
         body = page.split(f'<section id="{sid}">')[1].split("</section>")[0]
-        # every section but the findings, and the recurrent layers' section (an MLP has none: it says so)
-        assert ("data:image/png;base64," in body) == (sid not in ("findings", "through-time")), sid
-    assert "No recurrent layer" in page.split('id="through-time"')[1].split("</section>")[0]
-    assert "http://" not in page and "https://" not in page and "<script" not in page
+        if sid in CHART_SECTIONS:  # interactive, drawn by the inlined uPlot from the page's own data
+            assert '<div class="chart" id="chart-' in body and "<img" not in body, sid
+        elif sid in ("findings", "config", "architecture"):
+            assert "<img" not in body, sid
+        elif sid == "through-time":  # an MLP has no recurrent layer: it says so
+            assert "No recurrent layer" in body
+        else:
+            assert "data:image/png;base64," in body, sid
+    specs = json.loads(page.split('<script type="application/json" id="gn-charts">')[1].split("</script>")[0])
+    assert {s["id"] for s in specs} >= {"loss", "epoch-loss", "epoch-accuracy", "lr", "update-ratio"}
+    loss = next(s for s in specs if s["id"] == "loss")
+    assert len(loss["x"]) == len(tr.history.iterations["loss"]) and loss["series"][0]["smooth"]
+    # labels that say which quantity and which mode
+    assert "data loss + penalty" in page and "validation loss (eval mode)" in page
+    assert "train accuracy (" in page and "eval mode" in page
+    # the header: the kept model's results and the rule, the verdict, the machine
+    assert "the model after the last epoch" in page or "restored by early stopping" in page
+    assert "The doctor:" in page and "machine" in page and "optimizer.lr" in page
+    # nothing is fetched from the network: no external scripts, styles, images or links
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "<img" not in page.split('id="findings"')[1].split("</section>")[0]
 
 
@@ -280,10 +300,17 @@ def test_report_renders_in_headless_chromium(tmp_path):
     tr, val = _small_run()
     path = os.path.abspath(write_report(tr, tmp_path / "r.html", data=val, input_shape=(8, 8)))
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'p'}"]
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", f"file://{path}"], capture_output=True, text=True,
-                         timeout=120).stdout
+    res = subprocess.run([CHROMIUM, *flags, "--enable-logging=stderr", "--v=0", "--dump-dom", f"file://{path}"],
+                         capture_output=True, text=True, timeout=120)
+    dom = res.stdout
     for sid, _ in SECTIONS:
         assert f'id="{sid}"' in dom
+    page = open(path).read()
+    n_charts = page.count('<div class="chart" id="chart-')
+    assert f'data-charts="{n_charts}"' in dom  # the script ran to its end and drew every chart
+    assert dom.count('class="uplot') >= n_charts
+    console = [line for line in res.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not console, console  # no JavaScript errors
     shot = tmp_path / "shot.png"
     subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1200,3000", f"file://{path}"],
                    capture_output=True, timeout=120)

@@ -104,7 +104,7 @@ def update_ratios(records):
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("||update|| / ||weight||")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
     return _png(fig)
 
 
@@ -132,28 +132,37 @@ def through_time(records, modules=None):
     ax.set_yscale("log")
     ax.set_xlabel("steps back from the last step")
     ax.set_ylabel("||dh_T / dx_t|| relative to t = T")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
     return _png(fig)
 
 
-def histograms(hists, title):
-    """``hists``: {name: {"hist": counts, "edges": edges}}, one small panel each."""
+def histograms(hists, title, names=None):
+    """``hists``: {name: {"hist": counts, "edges": edges}}, one small panel each, over the layer's
+    own range, with a log count axis when one bin towers over the others; ``names``: {name: the
+    title to show} (a layer's dotted path and type)."""
     items = [(n, h) for n, h in hists.items() if h.get("hist")]
     if not items:
         return None
     cols = min(4, len(items))
     rows = math.ceil(len(items) / cols)
-    fig, axes = _figure(w=3 * cols, h=2.2 * rows, ncols=cols, nrows=rows)
+    fig, axes = _figure(w=3.6 * cols, h=2.6 * rows, ncols=cols, nrows=rows)
     for k, ax in enumerate(axes.ravel()):
         if k >= len(items):
             ax.axis("off")
             continue
         name, h = items[k]
         edges = np.asarray(h["edges"])
-        ax.bar(edges[:-1], h["hist"], width=np.diff(edges), align="edge")
-        ax.set_title(f"{name} ({h.get('type', '')})" if h.get("type") else name, fontsize=8)
-        ax.tick_params(labelsize=6)
-    fig.suptitle(title, fontsize=9)
+        counts = np.asarray(h["hist"], dtype=float)
+        ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge")
+        ax.set_xlim(edges[0], edges[-1])  # each layer its own range
+        nonzero = counts[counts > 0]
+        if nonzero.size and counts.max() > 50 * np.median(nonzero):  # a spike (ReLU zeros) hides the rest
+            ax.set_yscale("log")
+            ax.set_ylabel("count (log)", fontsize=9)
+        label = (names or {}).get(name) or (f"{name} ({h.get('type', '')})" if h.get("type") else name)
+        ax.set_title(label, fontsize=10)
+        ax.tick_params(labelsize=9)
+    fig.suptitle(title, fontsize=11)
     return _png(fig)
 
 
@@ -172,7 +181,7 @@ def first_layer_weights(W, input_shape=None, max_units=32):
         for j in range(min(8, W.shape[1])):
             ax.plot(W[:, j], lw=1)
         ax.set_xlabel("input position")
-        ax.set_title("first-layer weights of 8 units (1-D inputs)", fontsize=9)
+        ax.set_title("first-layer weights of 8 units (1-D inputs)", fontsize=11)
         return _png(fig)
     else:
         return None
@@ -197,12 +206,12 @@ def confusion_matrix(cm, class_names=None):
     labels = class_names if class_names is not None and len(class_names) == len(cm) else range(len(cm))
     ax.set_xticks(range(len(cm)))
     ax.set_yticks(range(len(cm)))
-    ax.set_xticklabels(labels, fontsize=7, rotation=90)
-    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_xticklabels(labels, fontsize=9, rotation=90)
+    ax.set_yticklabels(labels, fontsize=9)
     if len(cm) <= 12:
         for i in range(len(cm)):
             for j in range(len(cm)):
-                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=6,
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=9,
                         color="white" if cm[i, j] > cm.max() / 2 else "black")
     fig.colorbar(im, ax=ax)
     return _png(fig)
@@ -229,7 +238,7 @@ def wrong_examples(X, y_true, y_pred, confidence, input_shape=None, class_names=
             ax.set_xticks([])
             ax.set_yticks([])
         ax.set_title(f"true {name(int(y_true[idx]))}\npred {name(int(y_pred[idx]))} ({confidence[idx]:.2f})",
-                     fontsize=7)
+                     fontsize=9)
     return _png(fig)
 
 

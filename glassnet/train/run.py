@@ -400,7 +400,8 @@ def run(cfg, out_dir, resume=False, verbose=None, force=False):
             dist.broadcast_state(trainer.model, comm)
         metrics = {"epochs_run": trainer.epoch,
                    "stop_reason": history.stop_reason, "train_seconds": elapsed, "selected": selected,
-                   "train_metrics_on": history.train_metrics_on, "data": parts["description"]}
+                   "train_metrics_on": history.train_metrics_on, "data": parts["description"],
+                   "split_sizes": {k: None if raw[k] is None else len(raw[k][0]) for k in ("train", "val", "test")}}
         metrics["train"] = trainer.evaluate(raw["train"])
         if raw["val"] is not None:
             metrics["val"] = trainer.evaluate(raw["val"])
@@ -501,7 +502,9 @@ def _write_doctor_outputs(trainer, monitor, out_dir, parts, metrics):
     shape = metrics.get("input_shape")
     metrics["report"] = write_report(trainer, os.path.join(out_dir, "report.html"), data=data,
                                      input_shape=tuple(shape) if shape else None, findings=findings,
-                                     title=parts["config"].get("name") or os.path.basename(os.path.abspath(out_dir)))
+                                     title=parts["config"].get("name") or os.path.basename(os.path.abspath(out_dir)),
+                                     metrics=metrics, config=parts["config"],
+                                     data_name="validation" if parts["val"] is not None else "test")
 
 
 DEMO_CONFIG = {

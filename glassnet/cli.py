@@ -324,6 +324,16 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_compare(args) -> int:
+    from .report.compare import write_compare
+
+    out = args.out or "glassnet-compare.html"
+    existed = os.path.exists(out)
+    write_compare(args.runs, out)
+    print(f"wrote {os.path.abspath(out)}" + (" (replacing the previous comparison)" if existed else ""))
+    return 0
+
+
 def _cmd_viz(args) -> int:
     import html as _html
 
@@ -649,6 +659,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-error", type=_fraction, default=None,
                    help="the error a good model can reach (human or Bayes error), for the doctor's findings")
     p.set_defaults(func=_cmd_report)
+
+    p = command("compare", "one page comparing runs: curves overlaid, the hyperparameters that differ with each "
+                           "run's result, parallel coordinates, config differences",
+                ["glassnet compare runs/a runs/b runs/c", "glassnet compare searches/lr --out lr.html"])
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders (glassnet train/demo) or search folders "
+                                                          "(glassnet tune: every trial)")
+    p.add_argument("--out", default=None, help="HTML file (default ./glassnet-compare.html)")
+    p.set_defaults(func=_cmd_compare)
 
     p = command("viz", "a page of what a run's network learned: filters, activations, max-activating inputs, "
                        "saliency, occlusion, an embedding",

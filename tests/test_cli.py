@@ -219,7 +219,7 @@ def test_every_command_and_option_has_help_and_every_command_an_example():
     from glassnet.cli import build_parser
     parser = build_parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    assert set(sub.choices) == {"demo", "train", "evaluate", "predict", "gradcheck", "doctor", "report", "viz", "tune",
+    assert set(sub.choices) == {"demo", "train", "evaluate", "predict", "gradcheck", "doctor", "report", "compare", "viz", "tune",
                                 "trials", "ensemble", "summary", "sample"}
     for name, p in sub.choices.items():
         assert p.description and "examples:\n  glassnet " + name in p.epilog, name

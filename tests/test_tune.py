@@ -298,6 +298,13 @@ def test_cli_tune_trials_ensemble(tmp_path):
     r = run("ensemble", str(tmp_path / "s"), "--top", "3")
     assert r.returncode == 0, r.stderr
     assert "ensemble of the top 3 trials" in r.stdout and "best single trial" in r.stdout
+    # one page comparing every trial of the search
+    r = run("compare", str(tmp_path / "s"), "--out", str(tmp_path / "cmp.html"))
+    assert r.returncode == 0, r.stderr
+    page = (tmp_path / "cmp.html").read_text()
+    assert "glassnet comparison: 4 runs" in page and page.count('<tr data-run="') == 4
+    assert "<code>optimizer.lr</code>" in page and "<code>model.layers[0].out_features</code>" in page
+    assert page.count('class="pc-line"') == 4
     bad = tmp_path / "bad.toml"
     bad.write_text(TOML.replace('"optimizer.lr"', '"optimiser.lr"'))
     r = run("tune", str(bad), "--out", str(tmp_path / "b"))

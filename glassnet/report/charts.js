@@ -26,18 +26,25 @@
     var holder = document.getElementById("chart-" + spec.id);
     if (!holder) { return; }
     var weight = spec.smoothing || 0;
-    var series = [{label: spec.xlabel}], columns = [spec.x], plan = [];
+    var series = [{label: spec.xlabel}], columns = [spec.x], plan = [], runOf = [null], firstOf = {};
     spec.series.forEach(function (s, k) {
       var color = COLORS[k % COLORS.length];
-      if (s.smooth) {
+      if (s.run !== undefined && firstOf[s.run] === undefined) { firstOf[s.run] = series.length; }
+      if (s.smooth && spec.smoothOnly) {
+        series.push({label: s.label, stroke: color, width: 2, spanGaps: true});
+        plan.push({y: s.y, smooth: true});
+        runOf.push(s.run);
+      } else if (s.smooth) {
         series.push({label: s.label + " (raw)", stroke: color + "55", width: 1, spanGaps: false});
         plan.push({y: s.y, smooth: false});
         series.push({label: s.label + " (smoothed)", stroke: color, width: 2, spanGaps: true});
         plan.push({y: s.y, smooth: true});
+        runOf.push(s.run, s.run);
       } else {
         series.push({label: s.label, stroke: color, width: 1.8, spanGaps: true,
                      points: {show: spec.x.length <= 60}});
         plan.push({y: s.y, smooth: false});
+        runOf.push(s.run);
       }
     });
     function data() {
@@ -46,14 +53,17 @@
     var opts = {
       width: Math.max(holder.clientWidth, 300), height: spec.height || 320,
       scales: {x: {time: false}, y: spec.log ? {distr: 3} : {}},
-      axes: [{label: spec.xlabel, labelSize: 24, font: "13px system-ui, sans-serif"},
+      axes: [{label: spec.xlabel, labelSize: 24, font: "13px system-ui, sans-serif",
+              incrs: spec.x.every(Number.isInteger) ? [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000,
+                                                       20000, 50000, 100000] : undefined},
              {label: spec.ylabel, labelSize: 24, size: 70, font: "13px system-ui, sans-serif"}],
       series: series,
       cursor: {drag: {x: true, y: false}},
       legend: {live: true}
     };
+    if (spec.perRun) { opts.focus = {alpha: 0.2}; }
     var chart = new uPlot(opts, data(), holder);
-    charts.push({chart: chart, holder: holder});
+    charts.push({chart: chart, holder: holder, spec: spec, runOf: runOf, firstOf: firstOf});
     var slider = document.getElementById("smooth-" + spec.id);
     if (slider) {
       var shown = document.getElementById("smooth-value-" + spec.id);
@@ -69,5 +79,6 @@
   window.addEventListener("resize", function () {
     charts.forEach(function (c) { c.chart.setSize({width: Math.max(c.holder.clientWidth, 300), height: c.chart.height}); });
   });
+  window.glassnetCharts = charts;  // the comparison page links its table to them
   document.body.setAttribute("data-charts", String(charts.length));  // read by the browser test
 })();

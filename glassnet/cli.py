@@ -76,11 +76,14 @@ def _hint_resume(args, out):
     args.resume_hint = hint
 
 
-def _run_and_report(args, cfg, out, resume, force, title):
+def _run_and_report(args, cfg, out, resume, force, title, live=None):
     from .train.run import run, summary_lines
 
     _hint_resume(args, out)
-    metrics = run(cfg, out, resume=resume, force=force)
+    if live is not None and _main_rank():
+        print(f"live page: file://{os.path.abspath(os.path.join(out, 'report.html'))} (updated every {live:g} s)",
+              flush=True)
+    metrics = run(cfg, out, resume=resume, force=force, live=live)
     if not _main_rank():  # a data-parallel job: rank 0 reports
         return metrics
     print(f"\n{title}")
@@ -147,7 +150,7 @@ def _cmd_train(args) -> int:
         if not isinstance(cfg.get("trainer", {}), dict):
             raise ConfigError(f"trainer: expected a table, got {type(cfg['trainer']).__name__}")
         cfg = {**cfg, "trainer": {**cfg.get("trainer", {}), "detect_anomaly": True}}
-    _run_and_report(args, cfg, out, bool(args.resume), args.force, "Summary")
+    _run_and_report(args, cfg, out, bool(args.resume), args.force, "Summary", live=args.live)
     return 0
 
 
@@ -569,6 +572,13 @@ def _non_negative_float(text):
     return value
 
 
+def _positive_float(text):
+    value = _non_negative_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value
+
+
 def _fraction(text):
     value = _non_negative_float(text)
     if value >= 1:
@@ -613,6 +623,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detect-anomaly", action="store_true",
                    help="check every module's outputs and gradients for NaN/inf at every step and stop at the "
                         "first one (slower; sets trainer.detect_anomaly)")
+    p.add_argument("--live", nargs="?", type=_positive_float, const=5.0, default=None, metavar="SECONDS",
+                   help="keep RUN_DIR/report.html up to date while training (every SECONDS, default 5); open it "
+                        "in a browser: it reloads itself")
     p.set_defaults(func=_cmd_train)
 
     p = command("evaluate", "evaluate a saved model or checkpoint on labelled data (prints JSON)",

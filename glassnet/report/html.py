@@ -55,7 +55,8 @@ nav{columns:3 18em;margin:.6em 0 1em;font-size:14px}nav a{display:block;padding:
 .chart{width:100%;margin:.3em 0 1em}.tools{font-size:13px;color:#444}.tools input{vertical-align:middle}
 .u-legend{font-size:13px}.scroll{max-height:32em;overflow:auto}
 .kv{display:grid;grid-template-columns:repeat(auto-fill,minmax(24em,1fr));gap:.15em 2em;font-size:14px}
-.kv div{border-bottom:1px solid #f0f0f0;padding:.1em 0}.kv code{color:#555}"""
+.kv div{border-bottom:1px solid #f0f0f0;padding:.1em 0}.kv code{color:#555}
+.live{padding:.4em .8em;border-left:4px solid #2980b9;background:#eef5fb}"""
 
 
 def _img(png):
@@ -312,9 +313,21 @@ def _architecture_html(model):
             f"<th>parameters</th><th>trainable</th><th>shapes</th></tr>" + "".join(rows) + "</table></div>")
 
 
+#: a live page: remember the scroll position in window.name (it survives a reload, also of a
+#: file:// page), reload after the interval, and scroll back on load
+_LIVE_JS = """(function () {
+  try { var saved = JSON.parse(window.name || "{}"); if (saved.gnScroll) { window.scrollTo(0, saved.gnScroll); } }
+  catch (e) { }
+  setTimeout(function () {
+    window.name = JSON.stringify({gnScroll: window.scrollY});
+    window.location.reload();
+  }, %d);
+})();"""
+
+
 # ----------------------------------------------------------------------------------- the page
 def write_report(source, path, data=None, input_shape=None, class_names=None, findings=None, title=None,
-                 baseline_error=None, metrics=None, config=None, data_name=None):
+                 baseline_error=None, metrics=None, config=None, data_name=None, live=None):
     """Write the HTML report of a run to ``path`` (atomically) and return the path.
 
     ``source`` is a Trainer after ``fit`` or a run folder (its config.json and metrics.json fill
@@ -324,6 +337,8 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
     draws inputs and first-layer weights as images. ``findings`` default to
     ``glassnet.doctor.examine(source)``; ``metrics`` and ``config`` (what ``glassnet train``
     writes to metrics.json and config.json) add the outcome, the splits and the hyperparameters.
+    ``live`` (seconds): a page of a run still going (see ``LiveReport``): it reloads itself every
+    ``live`` seconds keeping the reader's place, and leaves out the figures drawn at the end.
     """
     from ..doctor.examine import run_view
     from ..doctor.rules import checked, run_rules
@@ -424,9 +439,16 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
         body["update-ratio"] = h
         specs.append(spec)
 
-    # -- figures
+    # -- figures (not on a live page: they are drawn once, when training has ended)
     figs = {}
-    if records:
+    if live:
+        for sid in ("activations", "gradients", "through-time", "weights", "confusion", "wrong", "learned"):
+            body[sid] = '<p class="none">Drawn when training ends.</p>'
+        data = None
+        model_for_figures = None
+    else:
+        model_for_figures = model
+    if records and not live:
         last = records[-1]
         figs["activations"] = plots.histograms(last.get("layers", {}), f"outputs of each layer on a training batch at "
                                                f"iteration {last['iteration']} (train mode)", names)
@@ -436,7 +458,7 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
         figs["through-time"] = plots.through_time(records, view.modules)
         if figs["through-time"] is None:
             notes["through-time"] = "No recurrent layer (RNN, LSTM, GRU) in this model."
-    if model is not None:
+    if model_for_figures is not None:
         from ..backend import as_numpy
         first_w = next((as_numpy(p.data) for n, p in model.named_parameters() if p.decay and p.data.ndim >= 2), None)
         if first_w is not None:
@@ -463,7 +485,7 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
     if labelled and len(y):
         from ..viz.page import section, section_html
         body["learned"] = section_html(section(model, X, y))
-    else:
+    elif not live:
         notes["learned"] = "Needs the model and labelled data (write_report(..., data=(X, y)); the CLI passes them)."
     captions = {"confusion": notes_c if labelled and len(y) else "",
                 "wrong": f"The kept model's most confident mistakes {on_split}: true class, predicted class "
@@ -477,18 +499,24 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
         cap = captions.get(sid)
         body[sid] = (_img(png) + (f'<p class="note">{_esc(cap)}</p>' if cap else "")) if png else \
             f'<p class="none">{_esc(note)}</p>'
-    if "confusion" not in figs:
+    if "confusion" not in figs and not live:
         note = ("pass data=(X, y) to write_report (the CLI does) to see it" if labelled is None else
                 "the data has no integer class labels (this is not a classification run)" if not labelled else
                 "the data has no examples")
         body["confusion"] = f'<p class="none">Not computed: {_esc(note)}.</p>'
         body["wrong"] = f'<p class="none">Not computed: {_esc(note)}.</p>'
-    if not records:
+    if not records and not live:
         for sid in ("update-ratio", "activations", "gradients", "through-time"):
             body[sid] = '<p class="none">No monitor samples: add glassnet.doctor.Monitor() to the callbacks.</p>'
 
     n_data = len(data[1]) if data is not None and hasattr(data[1], "__len__") else None
-    header = [f"<h1>glassnet report: {_esc(name)}</h1>",
+    banner = ""
+    if live:
+        total = view.epochs_requested
+        banner = (f'<p class="live">Live: training is running, {len(view.epochs)} epoch(s)'
+                  f'{f" of {total}" if total else ""} done; this page reloads every {live:g} s and keeps your place. '
+                  f'Written {datetime.datetime.now().strftime("%H:%M:%S")}.</p>')
+    header = [f"<h1>glassnet report: {_esc(name)}</h1>", banner,
               f'<p class="outcome">{_outcome(metrics, view, _kept_rule(metrics, view))}</p>',
               _verdict(findings),
               _facts(view, metrics, config, model, history_meta, data_name, n_data)]
@@ -500,6 +528,8 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
     for sid, heading in SECTIONS:
         parts.append(f'<section id="{sid}"><h2>{_esc(heading)}</h2>\n{body[sid]}</section>')
     parts.append(_chart_assets(specs))
+    if live:
+        parts.append(f"<script>{_LIVE_JS % int(live * 1000)}</script>")
     parts.append("</body></html>")
     path = os.fspath(path)
     atomic_write_text(path, "\n".join(parts))

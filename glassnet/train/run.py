@@ -333,14 +333,15 @@ def _json_dump(path, obj):
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=float, allow_nan=True))
 
 
-def run(cfg, out_dir, resume=False, verbose=None, force=False):
+def run(cfg, out_dir, resume=False, verbose=None, force=False, live=None):
     """Train from a config into ``out_dir``; returns the metrics dict.
 
     The config and the data are checked completely before the folder is touched. A folder that
     already holds a run is refused unless ``resume`` (continue from ``checkpoints/last.npz``) or
     ``force`` (glassnet's files of the old run are removed first); a folder in use by another
     process is refused (a lock file). ``model.npz`` is the best model by the run's
-    ``checkpoint_monitor``; ``metrics.json`` says which epoch that was.
+    ``checkpoint_monitor``; ``metrics.json`` says which epoch that was. ``live`` (seconds): the run's
+    report.html follows training (``glassnet.report.LiveReport``) until the full report replaces it.
 
     Started by ``mpiexec -n N`` (N > 1), the N processes train one model
     data-parallel (docs/distributed.md): every rank checks the config and loads the data, rank 0
@@ -384,6 +385,10 @@ def run(cfg, out_dir, resume=False, verbose=None, force=False):
         monitor = Monitor(every=t["monitor_every"]) if t["monitor_every"] else None
         if monitor is not None:
             callbacks.append(monitor)
+        if live is not None and comm.is_main:
+            from ..report import LiveReport
+            callbacks.append(LiveReport(os.path.join(out_dir, "report.html"), every=live, final=False,
+                                        title=cfg.get("name"), config=cfg))
         trainer = make_trainer(parts, callbacks, verbose, comm)
         raw = parts["raw"]
         if comm.is_main:

@@ -56,6 +56,12 @@ def _generator_key(name, attr):
     return f"module:{name.rpartition('.')[0] if attr == 'rng' else name}"
 
 
+def _keeps_state(callback) -> bool:
+    """Whether a callback has state a checkpoint must restore (its class defines state_dict)."""
+    from .callbacks.base import Callback
+    return type(callback).state_dict is not Callback.state_dict
+
+
 def _as_xy(data, who, y=None):
     """(X, y) from ``(X, y)``, a Dataset with ``.X``/``.y``, or ``X`` with ``y`` given apart."""
     if y is not None:
@@ -603,7 +609,7 @@ class Trainer:
             st = dict(cb.state_dict())
             for k, v in (st.pop("arrays", None) or {}).items():
                 arrays[f"callback{i}/{k}"] = v
-            cb_states.append({"type": type(cb).__name__, "state": st})
+            cb_states.append({"type": type(cb).__name__, "state": st, "stateful": _keeps_state(cb)})
         try:
             arch = self.model.config()
         except (NotImplementedError, TypeError):
@@ -643,11 +649,15 @@ class Trainer:
             self.optimizer.load_state_dict(osd)
         except (KeyError, ValueError) as err:
             raise CheckpointError(f"{path}: optimizer state does not fit: {err}") from None
-        saved_cbs = meta.get("callbacks", [])
-        if [c["type"] for c in saved_cbs] != [type(c).__name__ for c in self.callbacks]:
-            raise CheckpointError(f"{path}: written with callbacks {[c['type'] for c in saved_cbs]}, this trainer "
-                                  f"has {[type(c).__name__ for c in self.callbacks]}")
-        for i, (cb, saved) in enumerate(zip(self.callbacks, saved_cbs)):
+        # the callbacks that keep state (early stopping, checkpoints, averaging...) must match; stateless
+        # ones (progress, a live page, clipping) may come and go between a run and its resume
+        saved_cbs = [(i, c) for i, c in enumerate(meta.get("callbacks", []))
+                     if c.get("stateful", bool(c["state"]) or any(k.startswith(f"callback{i}/") for k in arrays))]
+        current = [cb for cb in self.callbacks if _keeps_state(cb)]
+        if [c["type"] for _, c in saved_cbs] != [type(cb).__name__ for cb in current]:
+            raise CheckpointError(f"{path}: written with callbacks {[c['type'] for _, c in saved_cbs]} (those that "
+                                  f"keep state), this trainer has {[type(cb).__name__ for cb in current]}")
+        for cb, (i, saved) in zip(current, saved_cbs):
             st = dict(saved["state"])
             prefix = f"callback{i}/"
             cb_arrays = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}

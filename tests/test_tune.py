@@ -108,6 +108,9 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(tmp_path):
     assert any("RuntimeError: boom" in e for e in errors) and any("not finite" in e for e in errors)
     assert 0.2 <= res.best["score"] <= 0.8
     assert "failed" in res.table()
+    page = res._repr_html_()  # in a notebook: the leaderboard, failed trials greyed with their error
+    assert page.count("<tr") == 21 and "RuntimeError: boom" in page and "<b>Search</b>: 20 trials" in page
+    assert repr(res).startswith("SearchResult(20 trials, ") and res.table() in repr(res)
 
 
 def test_same_trials_whichever_executor(tmp_path, monkeypatch):

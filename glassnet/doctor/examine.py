@@ -26,6 +26,13 @@ class Findings(list):
     def healthy(self) -> bool:
         return not any(f.severity in ("warning", "error") for f in self)
 
+    def __repr__(self):
+        return format_findings(self)
+
+    def _repr_html_(self):
+        from ..report.notebook import findings_html
+        return findings_html(self)
+
 
 def _n_outputs(model):
     last = None

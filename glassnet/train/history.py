@@ -53,6 +53,19 @@ class History:
         parts.append(f"{e['time']:.1f}s")
         return "  ".join(parts)
 
+    def __repr__(self):
+        n_it = len(self.iterations.get("loss", []))
+        last = ""
+        if self.epochs:
+            e = self.epochs[-1]
+            last = "; last epoch: " + ", ".join(f"{k} {v:.4g}" for k, v in e.items()
+                                                 if isinstance(v, float) and k not in ("time", "lr"))
+        return f"History({len(self.epochs)} epochs, {n_it} iterations{last})"
+
+    def _repr_html_(self):
+        from ..report.notebook import history_html
+        return history_html(self)
+
     def to_dict(self) -> dict:
         return {"iterations": self.iterations, "epochs": self.epochs, "train_metrics_on": self.train_metrics_on,
                 "stop_reason": self.stop_reason}

@@ -228,6 +228,16 @@ class Trainer:
         self.batch_size = self.n_train = self.epochs_requested = None
 
     # -- utilities -----------------------------------------------------------------------------------
+    def __repr__(self):
+        state = ("not fitted" if self.batch_size is None else
+                 f"{self.epoch} epoch(s), {self.iteration} iterations, batch {self.batch_size}")
+        return (f"Trainer({type(self.model).__name__} with {sum(p.data.size for p in self.model.parameters()):,} "
+                f"parameters, {type(self.loss).__name__}, {type(self.optimizer).__name__}; {state})")
+
+    def _repr_html_(self):
+        from ..report.notebook import trainer_html
+        return trainer_html(self)
+
     @property
     def is_main(self) -> bool:
         """True on the process that prints and writes files (rank 0; always, in one process)."""

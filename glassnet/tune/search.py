@@ -72,6 +72,14 @@ class SearchResult:
     def table(self, top=None):
         return leaderboard(self.trials, top)
 
+    def __repr__(self):
+        done = sum(r["status"] == "done" for r in self.trials)
+        return f"SearchResult({len(self.trials)} trials, {done} done, folder {self.folder!r})\n{self.table()}"
+
+    def _repr_html_(self):
+        from ..report.notebook import search_html
+        return search_html(self)
+
 
 def leaderboard(rows, top=None, mode="max"):
     """The trials as a text table sorted by score (failed trials last, with their error)."""

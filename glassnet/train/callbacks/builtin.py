@@ -255,13 +255,21 @@ class GradientClipping(Callback):
 class ProgressBar(Callback):
     """Progress output. verbose=0: silent. verbose=1: on a terminal a tqdm bar per epoch and a
     summary line per epoch; elsewhere (logs, CI) only the summary lines. verbose=2: also, when
-    not on a terminal, a line with the running loss every tenth of an epoch."""
+    not on a terminal, a line with the running loss every tenth of an epoch. In a Jupyter
+    notebook (verbose >= 1, no ``stream``): one output updated in place through a display handle,
+    a progress bar, the last epoch's line and the curves so far (glassnet.report.notebook)."""
 
     def __init__(self, verbose=1, stream=None):
         self.verbose = int(verbose)
         self.stream = stream
         self._bar = None
         self._t0 = None
+        self._notebook = None  # in Jupyter: one output updated in place (glassnet.report.notebook)
+
+    def on_train_begin(self, trainer, logs):
+        from ...report.notebook import NotebookProgress, in_notebook
+
+        self._notebook = NotebookProgress() if self.verbose >= 1 and self.stream is None and in_notebook() else None
 
     def _out(self):
         return self.stream or sys.stdout
@@ -272,6 +280,8 @@ class ProgressBar(Callback):
 
     def on_epoch_begin(self, trainer, logs):
         self._t0 = time.perf_counter()
+        if self._notebook is not None:
+            return
         if self.verbose >= 1 and self._tty():
             try:
                 from tqdm.auto import tqdm
@@ -281,7 +291,9 @@ class ProgressBar(Callback):
                              leave=False, file=self._out(), dynamic_ncols=True)
 
     def on_batch_end(self, trainer, logs):
-        if self._bar is not None:
+        if self._notebook is not None:
+            self._notebook.update(trainer, logs)
+        elif self._bar is not None:
             self._bar.update(1)
             if logs["batch"] % 10 == 0:
                 self._bar.set_postfix(loss=f"{logs['loss']:.4f}")
@@ -296,10 +308,15 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        if self.verbose >= 1:
+        if self._notebook is not None:
+            self._notebook.update(trainer, logs, force=True)
+        elif self.verbose >= 1:
             print(trainer.history.epoch_line(logs.get("epochs")), file=self._out(), flush=True)
 
     def on_train_end(self, trainer, logs):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        if self._notebook is not None:
+            self._notebook.update(trainer, logs, running=False, force=True)
+            self._notebook = None

@@ -1,12 +1,12 @@
 """Run by tests/test_distributed.py under ``mpiexec -n N`` (and alone, as the one-process
 reference): trains a small float64 model data-parallel and writes what each rank ends with.
 
-    python tests/mpi_script.py OUT MODEL BATCH EPOCHS [--fail-at E] [--kill-at E] [--hang-at E] [--disagree] [--resume] [--single]
+    python tests/mpi_script.py OUT MODEL BATCH EPOCHS [--fail-at E] [--kill-at E] [--hang-at E] [--disagree] [--seed-none] [--resume] [--single]
 
 MODEL: mlp, cnn (SyncBatchNorm), dropout. ``--single`` trains in this process alone
 (distributed=False); ``--fail-at E``: rank 1 raises at the start of epoch E; ``--kill-at E``: rank
 1 kills itself (SIGKILL) at the start of epoch E; ``--hang-at E``: rank 1 sleeps there (the others
-time out after $TEST_TIMEOUT seconds); ``--disagree``: rank 1 trains on 90 of the 100 rows; ``--resume``: continue from OUT/ckpt/last.npz.
+time out after $TEST_TIMEOUT seconds); ``--disagree``: rank 1 trains on 90 of the 100 rows; ``--seed-none``: fit(seed=None); ``--resume``: continue from OUT/ckpt/last.npz.
 """
 import os
 import signal
@@ -76,14 +76,15 @@ def main():
                          penalty=gn.optim.L2(1e-3), callbacks=callbacks, verbose=0, train_sample=50,
                          distributed=False if single else True)
     resume = os.path.join(out, "ckpt", "last.npz") if "--resume" in flags else None
-    history = trainer.fit(X, y, val=(Xv, yv), epochs=epochs, batch_size=batch, seed=3, resume=resume)
+    seed = None if "--seed-none" in flags else 3  # None: fresh entropy, rank 0's for every rank
+    history = trainer.fit(X, y, val=(Xv, yv), epochs=epochs, batch_size=batch, seed=seed, resume=resume)
     state = {k: v.copy() for k, v in model.state_dict().items()}
     model.train()
     probe = model.forward(X[:8])  # train mode: a rank's own dropout masks
     rank = trainer.comm.rank
     np.savez(os.path.join(out, f"rank{rank}{'-single' if single else ''}.npz"),
              probe=probe, loss=np.array(history.iterations["loss"]), val_loss=np.array(history["val_loss"]),
-             accuracy=np.array(history["accuracy"]), ranks=trainer.comm.size,
+             accuracy=np.array(history["accuracy"]), ranks=trainer.comm.size, seed=trainer.seed,
              **{f"p/{name}": p.data for name, p in model.named_parameters()},
              **{f"b/{k}": v for k, v in state.items()})
 

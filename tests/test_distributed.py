@@ -145,6 +145,14 @@ def test_ranks_with_other_data_stop_before_the_first_step(tmp_path):
     assert not (tmp_path / "ckpt").exists() or not os.listdir(tmp_path / "ckpt")  # nothing written
 
 
+@needs_mpi
+def test_a_fresh_seed_is_rank_0s_on_every_rank(tmp_path):
+    res = _mpi(2, tmp_path, "dropout", 16, 2, "--seed-none")
+    assert res.returncode == 0, res.stderr
+    (w0, d0), (w1, d1) = _weights(tmp_path / "rank0.npz"), _weights(tmp_path / "rank1.npz")
+    assert int(d0["seed"]) == int(d1["seed"]) and _max_diff(w0, w1) == 0.0
+
+
 CONFIG = """
 name = "digits-dp"
 seed = 0

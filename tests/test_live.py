@@ -122,3 +122,26 @@ def test_a_live_page_renders_without_console_errors(tmp_path):
     n = reader.pages[-1].count('<div class="chart" id="chart-')
     assert n >= 3 and f'data-charts="{n}"' in res.stdout
     assert not [line for line in res.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (.ci/run installs it)")
+def test_a_live_page_puts_the_reader_back_in_place(tmp_path):
+    """The page writes the scroll position into the tab's window.name before it reloads itself and
+    scrolls back to it on load; here a tab arrives with a position in window.name, as after a reload
+    (headless Chromium's virtual time does not end on a page that keeps reloading)."""
+    X, y = _data()
+    path = tmp_path / "live.html"
+    net = gn.nn.Sequential(gn.nn.Linear(6, 2, rng=0))
+    reader = Reader(path)
+    tr = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(net.parameters(), lr=1e-2),
+                    callbacks=[LiveReport(path, every=0, final=False), reader], verbose=0)
+    tr.fit(X, y, epochs=2, batch_size=50)
+    (tmp_path / "page.html").write_text(reader.pages[-1])  # reloads every second
+    # a reader who was 600 px down: the tab's window.name carries the place across navigations and reloads
+    (tmp_path / "reader.html").write_text('<script>window.name = JSON.stringify({gnScroll: 600}); '
+                                          'location.replace("page.html");</script>')
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'p'}",
+             "--window-size=1000,700"]
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", f"file://{tmp_path / 'reader.html'}"], capture_output=True,
+                         text=True, timeout=120).stdout
+    assert 'data-scroll="600"' in dom and "Live: training is running" in dom

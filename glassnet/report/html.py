@@ -318,6 +318,7 @@ def _architecture_html(model):
 _LIVE_JS = """(function () {
   try { var saved = JSON.parse(window.name || "{}"); if (saved.gnScroll) { window.scrollTo(0, saved.gnScroll); } }
   catch (e) { }
+  document.body.setAttribute("data-scroll", String(Math.round(window.scrollY)));  // read by the browser test
   setTimeout(function () {
     window.name = JSON.stringify({gnScroll: window.scrollY});
     window.location.reload();

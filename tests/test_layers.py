@@ -88,6 +88,7 @@ CASES = {
                   lambda m, x: naive.pool2d(x[:, :, None], (1, 2), (1, 2), np.mean)[:, :, 0]),
     "GlobalAvgPool": (gn.nn.GlobalAvgPool, (3, 4, 2, 5), lambda m, x: x.mean(axis=(2, 3))),
     "BatchNorm2d-train": (lambda: gn.nn.BatchNorm2d(3), (4, 3, 2, 3), None),
+    "SyncBatchNorm-train": (lambda: gn.nn.SyncBatchNorm(3), (4, 3, 2, 3), None),  # one process: BatchNorm
     "Reshape": (lambda: gn.nn.Reshape(2, -1), (3, 6), lambda m, x: x.reshape(3, 2, 3)),
     "RNN": (lambda: gn.nn.RNN(3, 4, rng=0), (2, 5, 3),
             lambda m, x: naive.rnn(x, np.zeros((2, 4)), m.Wx.data, m.Wh.data, m.b.data)),

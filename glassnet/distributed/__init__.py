@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 
 from ..errors import DistributedError
 from .comm import DEFAULT_TIMEOUT, Communicator, MPICommunicator, Request, SingleProcess
@@ -107,9 +108,14 @@ def _abort_on_uncaught(comm):
     previous = sys.excepthook
 
     def hook(kind, value, tb):
-        sys.stderr.write(f"glassnet: rank {comm.rank} of {comm.size} failed; stopping every rank\n")
+        # the error first, on one line: the launcher may cut the traceback short when the job is aborted
+        from ..errors import one_line
+        sys.stderr.write(f"glassnet: rank {comm.rank} of {comm.size} failed ({kind.__name__}: {one_line(value)}); "
+                         f"stopping every rank\n")
+        sys.stderr.flush()
         previous(kind, value, tb)
         sys.stderr.flush()
+        time.sleep(0.5)  # time for the launcher to pass the output on before the job ends
         comm.abort(1)
 
     sys.excepthook = hook

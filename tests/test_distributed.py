@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -122,10 +121,9 @@ def test_a_killed_job_resumes_with_two_ranks_or_with_one(tmp_path):
 
 @needs_mpi
 def test_a_failing_rank_ends_the_job_and_is_named(tmp_path):
-    t0 = time.perf_counter()
-    res = _mpi(2, tmp_path, "mlp", 16, 4, "--fail-at", 2)
+    res = _mpi(2, tmp_path, "mlp", 16, 4, "--fail-at", 2, TEST_TIMEOUT="600")
     assert res.returncode != 0
-    assert time.perf_counter() - t0 < 60  # not the collective timeout of 60 s
+    assert "waited" not in res.stderr  # ended by the failing rank's abort, not by the others' deadline
     assert ("glassnet: rank 1 of 2 failed (ValueError: a planned failure at epoch 2); stopping every rank"
             in res.stderr)
 

@@ -105,8 +105,8 @@ batch_size = 64
 CHROMIUM = __import__("shutil").which("chromium") or __import__("shutil").which("google-chrome")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (.ci/run installs it)")
-def test_a_live_page_renders_without_console_errors(tmp_path):
+def _live_pages(tmp_path):
+    """Two epochs with a live page (never finished); the Reader holds the page of each epoch."""
     X, y = _data()
     path = tmp_path / "live.html"
     net = gn.nn.Sequential(gn.nn.Linear(6, 2, rng=0))
@@ -114,6 +114,12 @@ def test_a_live_page_renders_without_console_errors(tmp_path):
     tr = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(net.parameters(), lr=1e-2),
                     callbacks=[LiveReport(path, every=0, final=False), reader], verbose=0)
     tr.fit(X, y, epochs=2, batch_size=50)
+    return reader
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (.ci/run installs it)")
+def test_a_live_page_renders_without_console_errors(tmp_path):
+    reader = _live_pages(tmp_path)
     snapshot = tmp_path / "snapshot.html"
     snapshot.write_text(reader.pages[-1])
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'p'}"]
@@ -129,13 +135,7 @@ def test_a_live_page_puts_the_reader_back_in_place(tmp_path):
     """The page writes the scroll position into the tab's window.name before it reloads itself and
     scrolls back to it on load; here a tab arrives with a position in window.name, as after a reload
     (headless Chromium's virtual time does not end on a page that keeps reloading)."""
-    X, y = _data()
-    path = tmp_path / "live.html"
-    net = gn.nn.Sequential(gn.nn.Linear(6, 2, rng=0))
-    reader = Reader(path)
-    tr = gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(net.parameters(), lr=1e-2),
-                    callbacks=[LiveReport(path, every=0, final=False), reader], verbose=0)
-    tr.fit(X, y, epochs=2, batch_size=50)
+    reader = _live_pages(tmp_path)
     (tmp_path / "page.html").write_text(reader.pages[-1])  # reloads every second
     # a reader who was 600 px down: the tab's window.name carries the place across navigations and reloads
     (tmp_path / "reader.html").write_text('<script>window.name = JSON.stringify({gnScroll: 600}); '

@@ -67,6 +67,22 @@ def _esc(x) -> str:
     return html.escape(str(x))
 
 
+def epoch_metric_keys(epochs) -> list:
+    """The metrics a run logged per epoch besides the loss (``accuracy``, ``mse``...), whether
+    measured on the training sample, the validation split or both."""
+    if not epochs:
+        return []
+    skip = {"epoch", "iteration", "loss", "data_loss", "lr", "time", "val_loss"}
+    last = epochs[-1]
+    keys = [k for k in last if k not in skip and not k.startswith("val_") and isinstance(last[k], float)]
+    return keys + [k[4:] for k in last if k.startswith("val_") and k != "val_loss" and k[4:] not in keys]
+
+
+def optimizer_settings(optimizer) -> dict:
+    """The first parameter group's hyperparameters (lr, betas...), without the parameters."""
+    return {k: v for k, v in optimizer.param_groups[0].items() if k not in ("params", "initial_lr")}
+
+
 def _findings_html(findings, checked_list=()):
     out = []
     if not any(f.severity in ("warning", "error") for f in findings):
@@ -264,8 +280,7 @@ def _flatten(value, prefix=""):
 def _trainer_settings(trainer):
     """What a Trainer was configured with, for a run that has no config file."""
     opt = trainer.optimizer
-    group = {k: v for k, v in opt.param_groups[0].items() if k not in ("params", "initial_lr")}
-    cfg = {"optimizer": {"type": type(opt).__name__, **group}}
+    cfg = {"optimizer": {"type": type(opt).__name__, **optimizer_settings(opt)}}
     try:
         cfg["loss"] = trainer.loss.config()
     except (AttributeError, NotImplementedError):
@@ -397,12 +412,8 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
         h, spec = _chart("epoch-loss", ep, loss_series, "epoch", "data loss")
         parts.append("<h3>Data loss</h3>" + h)
         specs.append(spec)
-        skip = {"epoch", "iteration", "loss", "data_loss", "lr", "time", "val_loss"}
-        metric_keys = [k for k in view.epochs[-1] if k not in skip and not k.startswith("val_")]
-        metric_keys += [k[4:] for k in view.epochs[-1] if k.startswith("val_") and k != "val_loss"
-                        and k[4:] not in metric_keys]
         on = f" ({history_meta})" if history_meta else " (eval mode)"
-        for key in metric_keys:
+        for key in epoch_metric_keys(view.epochs):
             ser = []
             if any(e.get(key) is not None for e in view.epochs):
                 ser.append((f"train {key}{on}", [e.get(key) for e in view.epochs], False))

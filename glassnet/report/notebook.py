@@ -8,19 +8,17 @@ Notebook, VS Code and a saved .ipynb rendered on a website. Every object keeps a
 """
 from __future__ import annotations
 
-import html
 import math
 import time
+
+from ..tune.search import _fmt
+from .html import _esc, epoch_metric_keys, optimizer_settings
 
 __all__ = ["svg_chart", "history_html", "findings_html", "trainer_html", "search_html", "in_notebook",
            "NotebookProgress"]
 
 _COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
 _STYLE = ("font-family:system-ui,sans-serif;font-size:13px;line-height:1.4")
-
-
-def _esc(x) -> str:
-    return html.escape(str(x))
 
 
 def svg_chart(x, series, title="", xlabel="", width=380, height=200, log=False) -> str:
@@ -93,10 +91,7 @@ def _epoch_charts(history, width=380):
     if any(e.get("val_loss") is not None for e in epochs):
         loss.append(("validation loss (eval mode)", [e.get("val_loss") for e in epochs]))
     charts.append(svg_chart(ep, loss, "data loss per epoch", "epoch", width=width))
-    skip = {"epoch", "iteration", "loss", "data_loss", "lr", "time", "val_loss"}
-    keys = [k for k in epochs[-1] if k not in skip and not k.startswith("val_") and isinstance(epochs[-1][k], float)]
-    keys += [k[4:] for k in epochs[-1] if k.startswith("val_") and k != "val_loss" and k[4:] not in keys]
-    for key in keys[:2]:
+    for key in epoch_metric_keys(epochs)[:2]:
         series = []
         if any(e.get(key) is not None for e in epochs):
             series.append((f"train {key} (eval mode)", [e.get(key) for e in epochs]))
@@ -161,8 +156,8 @@ def trainer_html(trainer) -> str:
     state = ("not fitted yet" if trainer.batch_size is None else
              f"{done} epoch(s){f' of {total}' if total else ''}, {trainer.iteration} iterations, batch {trainer.batch_size}")
     opt = trainer.optimizer
-    group = {k: v for k, v in opt.param_groups[0].items() if k not in ("params", "initial_lr")}
-    settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in group.items())
+    settings = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in optimizer_settings(opt).items())
     rows = [("model", f"{type(model).__name__}, {n:,} parameters"),
             ("loss", type(trainer.loss).__name__),
             ("optimizer", f"{type(opt).__name__}({settings})"),
@@ -195,10 +190,6 @@ def search_html(result) -> str:
     return (f'<div style="{_STYLE}"><b>Search</b>: {len(rows)} trials, {len(done)} done'
             f'{f" ({_esc(result.folder)})" if result.folder else ""}{warn}'
             f"<table><tr><th>rank</th><th>trial</th><th>score</th>{head}</tr>{''.join(body)}</table></div>")
-
-
-def _fmt(v):
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 def in_notebook() -> bool:

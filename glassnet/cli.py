@@ -292,17 +292,10 @@ def _try_fix(args) -> int:
 
 
 def _run_config(folder):
-    """The config.json of a run folder, or a RunFolderError that says what is wrong with it."""
-    from .errors import RunFolderError
-
-    cfg_path = os.path.join(folder, "config.json")
-    if not os.path.exists(cfg_path):
-        raise RunFolderError(f"{folder}: has no config.json; is it a glassnet run folder?")
-    with open(cfg_path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except ValueError as err:
-            raise RunFolderError(f"{cfg_path}: not valid JSON ({err}); the file is damaged") from None
+    """The config.json of a run folder: a DataNotFoundError when it has none, a RunFolderError when
+    it is damaged."""
+    from .train.runfolder import read_run_file
+    return read_run_file(folder, "config.json")
 
 
 def _cmd_report(args) -> int:

@@ -193,7 +193,7 @@ def test_examine_a_run_folder_matches_the_live_trainer(tmp_path):
     saved = json.loads((tmp_path / "run" / "findings.json").read_text())
     assert [f["code"] for f in saved] == live
     assert (tmp_path / "run" / "report.html").exists()
-    with pytest.raises(FileNotFoundError, match="history.json not found"):
+    with pytest.raises(FileNotFoundError, match="has no history.json"):
         examine(tmp_path)
 
 
@@ -361,7 +361,7 @@ def test_cli_doctor_report_and_sanity(tmp_path):
     r = _cli("doctor", "--sanity", str(cfg))
     assert r.returncode == 0 and "[PASS] can overfit a tiny subset" in r.stdout and "fitted" in r.stdout
     r = _cli("doctor", str(tmp_path / "nothing"))
-    assert r.returncode == 2 and "history.json not found" in r.stderr
+    assert r.returncode == 2 and "has no history.json" in r.stderr
 
 
 def test_examine_with_data_reports_class_imbalance():

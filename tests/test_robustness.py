@@ -395,3 +395,33 @@ def test_ctrl_c_inside_a_finalizer_is_not_lost(tmp_path):
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stderr == "", r.stderr
     assert r.stdout.startswith("interrupted after 0."), r.stdout
+
+
+# -- a run folder's files: one reader, one answer for every command ------------------------------------------------
+
+@pytest.mark.parametrize("name", ["history.json", "metrics.json", "config.json"])
+def test_a_damaged_run_file_is_named_by_every_command_that_reads_it(trained, tmp_path, name):
+    import shutil
+    run = tmp_path / "run"
+    shutil.copytree(trained / "run", run)
+    (run / name).write_text('{"epochs": [')  # cut short, as by a full disk in another tool
+    other = tmp_path / "other"
+    shutil.copytree(trained / "run", other)
+    for args in (("doctor", run), ("report", run), ("compare", run, other, "--out", tmp_path / "c.html")):
+        one_line_error(cli(*args), rf"{name}: not valid JSON .*the file is damaged")
+
+
+def test_a_missing_history_is_named_by_every_command_that_needs_it(trained, tmp_path):
+    import shutil
+    from glassnet.errors import DataNotFoundError
+    from glassnet.train.runfolder import read_run_file
+    run = tmp_path / "run"
+    shutil.copytree(trained / "run", run)
+    os.remove(run / "history.json")
+    assert read_run_file(run, "history.json", required=False) is None
+    with pytest.raises(DataNotFoundError, match="has no history.json"):
+        read_run_file(run, "history.json")
+    one_line_error(cli("doctor", run), "has no history.json; is it a run folder written by 'glassnet train'")
+    (run / "metrics.json").write_bytes(b"\xff\xfe not utf-8")
+    with pytest.raises(RunFolderError, match="metrics.json: not valid JSON"):
+        read_run_file(run, "metrics.json", required=False)

@@ -1,10 +1,9 @@
 """``examine(trainer or run folder)``: the doctor's findings, most severe first."""
 from __future__ import annotations
 
-import json
 import os
 
-from ..errors import DataError, DataNotFoundError
+from ..train.runfolder import read_run_file
 from .monitors import Monitor
 from .rules import RunView, checked, run_rules
 
@@ -86,32 +85,12 @@ def run_view(source, baseline_error=None, n_classes=None, data=None, val=None, k
                    kept_epoch=kept_epoch if kept_epoch is not None else _kept_epoch(trainer))
 
 
-def _read_json(path, what):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise DataNotFoundError(f"doctor: {what} not found at {path}; is this a run folder written by "
-                                f"'glassnet train' or 'glassnet demo'?") from None
-    except json.JSONDecodeError as err:
-        raise DataError(f"doctor: {path} is not valid JSON ({err}); the file may be damaged") from None
-
-
 def _from_folder(folder, baseline_error, n_classes, data_findings):
-    hist = _read_json(os.path.join(folder, "history.json"), "history.json")
-    monitor, records = {}, []
-    mpath = os.path.join(folder, "monitor.json")
-    if os.path.exists(mpath):
-        saved = _read_json(mpath, "monitor.json")
-        monitor, records = saved.get("summary", {}), saved.get("records", [])
-    cfg = {}
-    cpath = os.path.join(folder, "config.json")
-    if os.path.exists(cpath):
-        cfg = _read_json(cpath, "config.json")
-    kept = None
-    metrics_path = os.path.join(folder, "metrics.json")
-    if os.path.exists(metrics_path):
-        kept = (_read_json(metrics_path, "metrics.json").get("selected") or {}).get("epoch")
+    hist = read_run_file(folder, "history.json")
+    saved = read_run_file(folder, "monitor.json", required=False) or {}
+    monitor, records = saved.get("summary", {}), saved.get("records", [])
+    cfg = read_run_file(folder, "config.json", required=False) or {}
+    kept = ((read_run_file(folder, "metrics.json", required=False) or {}).get("selected") or {}).get("epoch")
     kind = _LOSS_KINDS.get(cfg.get("loss", {}).get("type"))
     if n_classes is None and kind in ("softmax", "hinge"):
         layers = cfg.get("model", {}).get("layers", [])

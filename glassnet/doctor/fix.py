@@ -11,7 +11,6 @@ same seed gives the same run, so re-training it would repeat it).
 from __future__ import annotations
 
 import copy
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -181,7 +180,7 @@ def try_fix(run_dir, epochs=None, baseline_error=None, out=None, verbose=0) -> F
     config with the first finding's remedy applied, into a new folder; returns a FixResult.
     Raises RunFolderError when the run has no finding with a remedy to try."""
     from ..train.run import run
-    from ..train.runfolder import fresh_folder
+    from ..train.runfolder import fresh_folder, read_run_file
     from .examine import examine
 
     run_dir = os.fspath(run_dir)
@@ -195,14 +194,12 @@ def try_fix(run_dir, epochs=None, baseline_error=None, out=None, verbose=0) -> F
     if fix is None:
         raise RunFolderError(f"{run_dir}: the first finding ({first.code}: {first.what}) has no remedy the doctor can "
                              f"apply by itself; its advice: {first.remedy}")
-    with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
-        cfg = json.load(f)
+    cfg = read_run_file(run_dir, "config.json")
     try:
         new, change = apply_remedy(cfg, fix)
     except ConfigError as err:
         raise ConfigError(f"{run_dir}: the remedy for {first.code} ({REMEDIES[fix][0]}) does not apply: {err}") from None
-    with open(os.path.join(run_dir, "history.json"), encoding="utf-8") as f:
-        before = json.load(f).get("epochs", [])
+    before = read_run_file(run_dir, "history.json").get("epochs", [])
     n = epochs or min(int(cfg.get("trainer", {}).get("epochs", 10)), 20)
     new.setdefault("trainer", {})["epochs"] = n
     new["trainer"]["verbose"] = verbose
@@ -211,8 +208,7 @@ def try_fix(run_dir, epochs=None, baseline_error=None, out=None, verbose=0) -> F
     metrics = run(new, folder, verbose=verbose)
     after = metrics["trainer"].history.epochs
     keep = lambda m: {k: m[k] for k in ("train", "val", "test") if k in m}  # noqa: E731
-    with open(os.path.join(run_dir, "metrics.json"), encoding="utf-8") as f:
-        original = json.load(f)
+    original = read_run_file(run_dir, "metrics.json", required=False) or {}
     result = FixResult(first, change, folder, before[:n], after, keep(original), keep(metrics))
     from ..train.run import _json_dump
     _json_dump(os.path.join(folder, "tryfix.json"), {

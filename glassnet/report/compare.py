@@ -14,19 +14,10 @@ import os
 
 from ..errors import RunFolderError
 from ..serialization import atomic_write_text
+from ..train.runfolder import read_run_file
 from .html import _CSS, _chart, _chart_assets, _esc
 
 __all__ = ["write_compare", "find_runs", "config_differences"]
-
-
-def _read(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return None
-    except ValueError as err:
-        raise RunFolderError(f"{path}: not valid JSON ({err}); the file is damaged") from None
 
 
 def find_runs(paths) -> list:
@@ -81,11 +72,9 @@ def config_differences(configs):
 
 
 def _load(folder):
-    history = _read(os.path.join(folder, "history.json"))
-    if history is None:
-        raise RunFolderError(f"{folder}: has no history.json; is it a glassnet run folder?")
-    return {"folder": folder, "config": _read(os.path.join(folder, "config.json")) or {},
-            "metrics": _read(os.path.join(folder, "metrics.json")) or {}, "history": history}
+    return {"folder": folder, "config": read_run_file(folder, "config.json", required=False) or {},
+            "metrics": read_run_file(folder, "metrics.json", required=False) or {},
+            "history": read_run_file(folder, "history.json")}
 
 
 def _label(run, runs):

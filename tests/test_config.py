@@ -102,6 +102,12 @@ BAD = [
     (("trainer", "verbose"), True, r"^trainer.verbose: expected an integer in \[0, 2\], got boolean True$"),
     (("schedule",), {"type": "StepDecay", "every": 0}, r"^schedule.every \(StepDecay\): every must be a positive integer, got 0$"),
     (("schedule",), {"type": "Cosine", "period": 10, "unit": "epochs"}, r"^schedule.unit: .*did you mean 'epoch'"),
+    (("data", "augment"), [{"type": "RandomRotation"}],
+     r"^data.augment\[0\] \(RandomRotation\): expects images of shape \(N, C, H, W\), got .* \(the training data"),
+    (("data", "augment"), [{"type": "RandomShfit"}], r"^data.augment\[0\].type: unknown augmentation .*did you mean 'RandomShift'"),
+    (("data", "augment"), [{"type": "GaussianNoise", "std": 0.1}, {"type": "RandomShift", "padding": -1}],
+     r"^data.augment\[1\].*padding must be a non-negative integer, got -1"),
+    (("data", "augment"), {"type": "RandomShift"}, r"^data.augment: expected a list"),
 ]
 
 
@@ -156,6 +162,34 @@ def test_a_valid_config_trains_a_step_and_many_variants_do():
             cfg["model"]["layers"][-1]["out_features"] = 2
         tr = one_step(cfg)
         assert tr.iteration == 1, v
+
+
+def test_data_augment_is_built_and_changes_training_only():
+    from glassnet.data.augment import Compose, GaussianNoise, RandomShift
+
+    def fitted(augment):
+        cfg = copy.deepcopy(BASE)
+        if augment:
+            cfg["data"]["augment"] = augment
+        parts = prepare(cfg)
+        trainer = make_trainer(parts, callbacks=[], verbose=0)
+        X, y = parts["train"]
+        trainer.fit(X, y, epochs=2, batch_size=32, seed=0)
+        return parts, trainer, [p.data.copy() for p in trainer.model.parameters()]
+
+    aug = [{"type": "GaussianNoise", "std": 0.3}, {"type": "RandomShift", "padding": 1}]
+    parts, trainer, weights = fitted(aug)
+    assert isinstance(parts["augment"], Compose) and trainer.augment is parts["augment"]
+    assert [type(a) for a in parts["augment"].augmentations] == [GaussianNoise, RandomShift]
+    assert trainer.augment.augmentations[0].std == 0.3 and trainer.augment.augmentations[1].padding == 1
+    _, _, again = fitted(aug)
+    _, plain_trainer, plain = fitted(None)
+    assert plain_trainer.augment is None
+    assert all(np.array_equal(a, b) for a, b in zip(weights, again))  # drawn from the run's seed
+    assert not all(np.allclose(a, b) for a, b in zip(weights, plain))  # the batches were augmented
+    one = copy.deepcopy(BASE)
+    one["data"]["augment"] = aug[:1]
+    assert isinstance(prepare(one)["augment"], GaussianNoise)
 
 
 # -- the fuzzer ---------------------------------------------------------------------------------------------

@@ -284,6 +284,7 @@ def prepare(cfg):
     metric_fns.check_fit(metrics, loss, "trainer.metrics")
     prep = build_transformer(cfg["data"]["preprocessing"], "data.preprocessing") \
         if cfg["data"]["preprocessing"] else None
+    augment = _build_augment(cfg["data"]["augment"])
     raw = _load_data(cfg, loss)
     train, val, test, desc, vocab = raw
     if prep is not None:
@@ -296,6 +297,8 @@ def prepare(cfg):
         train, val, test = tf(train), tf(val), tf(test)
     if vocab is not None:
         _check_vocab_size(cfg, model, vocab)
+    if augment is not None:
+        _check_augment(cfg["data"]["augment"], augment, train[0])
     _dry_run(model, loss, train)
     from ..nn.layers.recurrent import is_stateful
     if is_stateful(model) and t["shuffle"]:
@@ -325,8 +328,37 @@ def prepare(cfg):
             callbacks.append(build_object(dict(kw, type=cls.__name__), {cls.__name__: cls}, f"trainer.{key}"))
     return {"config": cfg, "model": model, "loss": loss, "optimizer": optimizer, "penalty": penalty,
             "schedule": schedule, "unit": unit, "train": train, "val": val, "test": test, "description": desc,
-            "preprocessing": prep, "callbacks": callbacks, "monitor": monitor, "metrics": metrics,
+            "preprocessing": prep, "augment": augment, "callbacks": callbacks, "monitor": monitor, "metrics": metrics,
             "raw": {"train": raw[0], "val": raw[1], "test": raw[2]}, "vocab": vocab}
+
+
+def _build_augment(specs):
+    """data.augment's list as one Augmentation (a Compose when there are several), or None."""
+    from ..data.augment import Compose
+
+    built = [build_object(spec, registries()["augmentation"], f"data.augment[{i}]", "augmentation")
+             for i, spec in enumerate(specs)]
+    return None if not built else built[0] if len(built) == 1 else Compose(*built)
+
+
+def _check_augment(specs, augment, X):
+    """Each augmentation on two training examples, before training: one that does not fit the
+    data's layout (a rotation of sequences) is a ConfigError naming it, and it must keep the shape."""
+    from ..data.augment import Compose
+
+    steps = augment.augmentations if isinstance(augment, Compose) else [augment]
+    rng = np.random.default_rng(0)
+    sample = X[:2]
+    for i, (spec, step) in enumerate(zip(specs, steps)):
+        try:
+            out = step(sample, rng, train=True)
+        except (DataError, ValueError) as err:
+            raise ConfigError(f"data.augment[{i}] ({spec['type']}): {one_line(err).split(': ', 1)[-1]} "
+                              f"(the training data after preprocessing)") from None
+        if np.shape(out) != np.shape(sample):
+            raise ConfigError(f"data.augment[{i}] ({spec['type']}): changed the examples' shape from "
+                              f"{tuple(np.shape(sample)[1:])} to {tuple(np.shape(out)[1:])}")
+        sample = out
 
 
 def _json_dump(path, obj):
@@ -456,7 +488,7 @@ def make_trainer(parts, callbacks=None, verbose=None, comm=None):
                    schedule=parts["schedule"], schedule_unit=parts["unit"],
                    callbacks=parts["callbacks"] if callbacks is None else callbacks, metrics=parts["metrics"],
                    train_sample=t["train_sample"], verbose=t["verbose"] if verbose is None else verbose,
-                   preprocessing=parts["preprocessing"], detect_anomaly=t["detect_anomaly"],
+                   preprocessing=parts["preprocessing"], augment=parts["augment"], detect_anomaly=t["detect_anomaly"],
                    distributed=comm if comm is not None else False)
 
 

@@ -232,7 +232,8 @@ def test_config_errors_say_it_once(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip() == "error: model: missing; the network."
     r = run("doctor", str(tmp_path / "nowhere"))
-    assert r.returncode == 2 and r.stderr.count("doctor") == 1, r.stderr
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("error: "), r.stderr
+    assert r.stderr.strip().endswith("nowhere: no such folder") and r.stderr.count("error: ") == 1, r.stderr
 
 
 def test_train_detect_anomaly_flag_reaches_the_trainer(tmp_path):

@@ -361,7 +361,7 @@ def test_cli_doctor_report_and_sanity(tmp_path):
     r = _cli("doctor", "--sanity", str(cfg))
     assert r.returncode == 0 and "[PASS] can overfit a tiny subset" in r.stdout and "fitted" in r.stdout
     r = _cli("doctor", str(tmp_path / "nothing"))
-    assert r.returncode == 2 and "has no history.json" in r.stderr
+    assert r.returncode == 2 and "nothing: no such folder" in r.stderr
 
 
 def test_examine_with_data_reports_class_imbalance():

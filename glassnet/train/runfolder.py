@@ -45,6 +45,8 @@ def read_run_file(folder, name: str, required: bool = True):
     except FileNotFoundError:
         if not required:
             return None
+        if not os.path.isdir(folder):
+            raise DataNotFoundError(f"{folder}: no such folder") from None
         raise DataNotFoundError(f"{folder}: has no {name}; is it a run folder written by 'glassnet train' or "
                                 f"'glassnet demo'?") from None
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError

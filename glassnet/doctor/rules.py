@@ -430,7 +430,8 @@ def rule_variance(run):
                "validation accuracy.",
                f"training {acc:.3f} vs validation {val:.3f} (gap {gap:.3f})",
                "In this order: more data, regularization (L2, dropout), data augmentation (a config's "
-               "data.augment, e.g. RandomShift for images), early stopping, a smaller network.", gap=gap, fix="more_regularization")]
+               "data.augment, e.g. RandomShift for images), early stopping, a smaller network.",
+               gap=gap, fix="more_regularization")]
 
 
 def rule_label_noise(run):

@@ -84,10 +84,10 @@ def torch_run(torch, cfg, parts, seed):
     for _ in range(epochs):
         net.train()
         for idx in np.array_split(rng.permutation(len(X)), -(-len(X) // batch)):
-            xb = torch.from_numpy(augment(Xn[idx], rng)) if augment is not None else X[torch.from_numpy(idx)]
-            idx = torch.from_numpy(idx)
+            rows = torch.from_numpy(idx)
+            xb = torch.from_numpy(augment(Xn[idx], rng)) if augment is not None else X[rows]
             opt.zero_grad()
-            loss_fn(net(xb), y[idx]).backward()
+            loss_fn(net(xb), y[rows]).backward()
             opt.step()
         sched.step()
     net.eval()

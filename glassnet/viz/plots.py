@@ -38,9 +38,10 @@ def plot_activations(acts, inputs=3, channels=8):
     fig, axes = _subplots(rows, channels, (1.3 * channels, 1.4 * rows))
     r = 0
     for name, a in maps.items():
-        shown = a[:inputs, :channels]
-        low, high = float(shown.min()), float(shown.max())
-        pad = 0.05 * (high - low) or 1.0
+        if a.ndim == 3:  # curves: one vertical scale for the layer's maps shown
+            shown = a[:inputs, :channels]
+            low, high = float(shown.min()), float(shown.max())
+            pad = 0.05 * (high - low) or 1.0
         for i in range(min(inputs, len(a))):
             for c in range(channels):
                 ax = axes[r, c]

@@ -62,6 +62,32 @@ def test_resume_with_step_schedule_and_every_optimizer_state(tmp_path):
     assert c.optimizer.lr == a.optimizer.lr
 
 
+def test_a_resumed_run_draws_the_same_augmentations(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 1, 6, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 60)
+
+    def build():
+        net = gn.nn.Sequential(gn.nn.Conv2d(1, 4, 3, padding=1, rng=0), gn.nn.ReLU(), gn.nn.Flatten(),
+                               gn.nn.Linear(144, 3, rng=1))
+        return gn.Trainer(net, gn.nn.SoftmaxCrossEntropy(), gn.optim.Adam(net, lr=0.01), verbose=0,
+                          augment=gn.data.Compose(gn.data.RandomShift(1), gn.data.GaussianNoise(0.2)))
+
+    straight = build()
+    straight.fit((X, y), epochs=4, batch_size=16, seed=5)
+    half = build()
+    half.fit((X, y), epochs=2, batch_size=16, seed=5)
+    half.save_checkpoint(tmp_path / "half.npz")
+    resumed = build()
+    resumed.fit((X, y), epochs=4, batch_size=16, seed=5, resume=tmp_path / "half.npz")
+    for k, v in straight.model.state_dict().items():
+        np.testing.assert_array_equal(resumed.model.state_dict()[k], v, err_msg=k)
+    plain = build()
+    plain.augment = None
+    plain.fit((X, y), epochs=4, batch_size=16, seed=5)
+    assert not np.allclose(plain.model.state_dict()["3.W"], straight.model.state_dict()["3.W"])
+
+
 def test_a_run_killed_mid_write_leaves_the_previous_checkpoint_loadable(tmp_path):
     path = tmp_path / "ckpt.npz"
     rng = np.random.default_rng(0)

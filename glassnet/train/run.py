@@ -273,6 +273,7 @@ def prepare(cfg):
     """Check a config and build everything it names; nothing is trained. Every check that does not
     need the data runs before the data is loaded. Returns a dict with the parts; "train", "val"
     and "test" are preprocessed (as the model sees them), "raw" holds them as loaded."""
+    from ..data.augment import Compose
     from ..data.preprocessing import build_transformer
     from .callbacks import EarlyStopping, GradientClipping, ReduceLROnPlateau, TerminateOnNaN
 
@@ -284,7 +285,8 @@ def prepare(cfg):
     metric_fns.check_fit(metrics, loss, "trainer.metrics")
     prep = build_transformer(cfg["data"]["preprocessing"], "data.preprocessing") \
         if cfg["data"]["preprocessing"] else None
-    augment = _build_augment(cfg["data"]["augment"])
+    steps = [build_object(spec, registries()["augmentation"], f"data.augment[{i}]", "augmentation")
+             for i, spec in enumerate(cfg["data"]["augment"])]
     raw = _load_data(cfg, loss)
     train, val, test, desc, vocab = raw
     if prep is not None:
@@ -297,8 +299,8 @@ def prepare(cfg):
         train, val, test = tf(train), tf(val), tf(test)
     if vocab is not None:
         _check_vocab_size(cfg, model, vocab)
-    if augment is not None:
-        _check_augment(cfg["data"]["augment"], augment, train[0])
+    _check_augment(cfg["data"]["augment"], steps, train[0])
+    augment = None if not steps else steps[0] if len(steps) == 1 else Compose(*steps)
     _dry_run(model, loss, train)
     from ..nn.layers.recurrent import is_stateful
     if is_stateful(model) and t["shuffle"]:
@@ -332,21 +334,9 @@ def prepare(cfg):
             "raw": {"train": raw[0], "val": raw[1], "test": raw[2]}, "vocab": vocab}
 
 
-def _build_augment(specs):
-    """data.augment's list as one Augmentation (a Compose when there are several), or None."""
-    from ..data.augment import Compose
-
-    built = [build_object(spec, registries()["augmentation"], f"data.augment[{i}]", "augmentation")
-             for i, spec in enumerate(specs)]
-    return None if not built else built[0] if len(built) == 1 else Compose(*built)
-
-
-def _check_augment(specs, augment, X):
+def _check_augment(specs, steps, X):
     """Each augmentation on two training examples, before training: one that does not fit the
     data's layout (a rotation of sequences) is a ConfigError naming it, and it must keep the shape."""
-    from ..data.augment import Compose
-
-    steps = augment.augmentations if isinstance(augment, Compose) else [augment]
     rng = np.random.default_rng(0)
     sample = X[:2]
     for i, (spec, step) in enumerate(zip(specs, steps)):
